@@ -1,0 +1,14 @@
+//! rtmp-edge: a high-performance RTMP edge relay.
+//!
+//! Layers (data flows down on ingest, up on delivery; nothing points upward):
+//! - [`protocol`]: sans-IO handshake, chunk codec, AMF, messages, FLV facts.
+//! - [`session`]: the RTMP state machine of one connection (server and client side), sans-IO.
+//! - [`media`]: stream hubs, the encode-once `Frame`, per-player send queues.
+//! - [`shard`]: per-core threads, mio event loops, slabs of connections, mailboxes.
+//! - [`control`]: configuration, command line, signals.
+
+pub mod control;
+pub mod media;
+pub mod protocol;
+pub mod session;
+pub mod shard;

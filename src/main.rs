@@ -1,0 +1,2 @@
+//! The `rtmp-edge` binary.
+fn main() {}

@@ -1,0 +1,1 @@
+//! shard layer (under construction).
