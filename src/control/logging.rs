@@ -1,0 +1,62 @@
+//! Process-wide logging: a `tracing` subscriber writing compact lines to stderr.
+//!
+//! Never called by the library layers; `main` calls [`init_logging`] once, after the
+//! configuration is known and before shards start. `RUST_LOG`, when set and valid, wins over
+//! the configured level so an operator can raise verbosity without editing the file.
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber. `level` is `log.level` (a level or `tracing` directives).
+/// A second call, or an unusable filter, leaves logging as it was rather than failing startup.
+pub fn init_logging(level: &str) {
+    let (filter, rust_log_error) = filter_for(level, std::env::var("RUST_LOG").ok());
+    let installed = tracing_subscriber::fmt()
+        .compact()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .try_init()
+        .is_ok();
+    if let (true, Some(e)) = (installed, rust_log_error) {
+        tracing::warn!("RUST_LOG ignored, it does not parse: {e}; using log.level {level:?}");
+    }
+}
+
+/// The filter to install, and why `RUST_LOG` was ignored if it was set but unusable.
+fn filter_for(level: &str, rust_log: Option<String>) -> (EnvFilter, Option<String>) {
+    let mut ignored = None;
+    if let Some(env) = rust_log.filter(|v| !v.trim().is_empty()) {
+        match EnvFilter::try_new(&env) {
+            Ok(f) => return (f, None),
+            Err(e) => ignored = Some(e.to_string()),
+        }
+    }
+    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    (filter, ignored)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rust_log_wins_when_set_and_valid() {
+        let (f, ignored) = filter_for("info", Some("debug".into()));
+        assert_eq!(f.to_string(), "debug");
+        assert!(ignored.is_none());
+
+        let (f, _) = filter_for("warn", Some("  ".into()));
+        assert_eq!(f.to_string(), "warn");
+
+        let (f, ignored) = filter_for("warn", Some("a=b=c=[".into()));
+        assert_eq!(f.to_string(), "warn");
+        assert!(ignored.is_some());
+    }
+
+    #[test]
+    fn config_level_and_fallback() {
+        let (f, _) = filter_for("info,rtmp_edge::shard=debug", None);
+        assert!(f.to_string().contains("rtmp_edge::shard=debug"));
+        let (f, _) = filter_for("a=b=c=[", None);
+        assert_eq!(f.to_string(), "info");
+    }
+}
