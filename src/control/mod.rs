@@ -13,6 +13,7 @@ mod check;
 pub mod cli;
 pub mod config;
 pub mod logging;
+mod settings;
 mod validate;
 
 pub use check::Diagnostic;

@@ -1,0 +1,59 @@
+//! Turns the validated [`Config`] into what the shards run with.
+use super::Config;
+use crate::media::queue::QueueLimits;
+use crate::session::SessionConfig;
+use crate::shard::ShardSettings;
+
+impl Config {
+    /// The shard settings this configuration asks for.
+    pub fn shard_settings(&self) -> ShardSettings {
+        let defaults = ShardSettings::default();
+        ShardSettings {
+            listen: self.listen_addrs(),
+            shards: self.shard_count(),
+            pin_shards: self.server.pin_shards,
+            max_connections: self.server.max_connections,
+            session: SessionConfig {
+                chunk_size: self.server.chunk_size,
+                window_ack_size: self.server.window_ack_size,
+                max_message_size: self.publish.max_message_size,
+                ..SessionConfig::default()
+            },
+            nodelay: self.socket.nodelay,
+            send_buffer: self.socket.send_buffer,
+            recv_buffer: self.socket.recv_buffer,
+            takeover: self.publish.takeover,
+            publisher_idle_timeout: self.publish.idle_timeout(),
+            handshake_timeout: self.timeouts.handshake(),
+            write_merge: self.play.write_merge(),
+            queue: QueueLimits {
+                max_span_ms: clamp_ms(self.play.queue_max_ms),
+                max_bytes: self.play.queue_max_bytes,
+                kick_after_ms: clamp_ms(self.play.kick_after_ms),
+            },
+            gop_cache: self.play.gop_cache,
+            // A GOP bigger than a player's queue could never be sent whole anyway.
+            max_gop_bytes: self.play.queue_max_bytes.min(defaults.max_gop_bytes),
+            write_stall_timeout: self.play.write_stall_timeout(),
+        }
+    }
+}
+
+fn clamp_ms(ms: u64) -> u32 {
+    ms.min(u64::from(u32::MAX)) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_map_onto_shard_settings() {
+        let s = Config::default().shard_settings();
+        assert_eq!(s.listen, vec!["0.0.0.0:1935".parse().unwrap()]);
+        assert!(s.shards >= 1);
+        assert_eq!(s.session.chunk_size, 4096);
+        assert_eq!(s.queue.max_span_ms, 5000);
+        assert!(s.write_merge.is_zero());
+    }
+}
