@@ -81,11 +81,17 @@ pub(crate) fn f64(input: &mut &[u8]) -> Result<f64, DecodeError> {
     array(input).map(f64::from_be_bytes)
 }
 
-/// Takes `len` bytes of UTF-8 text; the length is checked before anything else happens.
+/// Takes `len` bytes of text; the length is checked before anything else happens.
+///
+/// Text that is not UTF-8 (encoders that write Latin-1 titles into onMetaData exist) keeps its
+/// valid prefix instead of failing the whole message and, with it, the publisher.
 #[inline]
 pub(crate) fn str<'a>(input: &mut &'a [u8], len: usize) -> Result<&'a str, DecodeError> {
     let bytes = take(input, len)?;
-    std::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8)
+    Ok(match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
+    })
 }
 
 /// A count read from the wire, as usize without overflow on any target.

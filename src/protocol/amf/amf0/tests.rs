@@ -332,7 +332,7 @@ fn markers_without_values() {
             marker: 9
         })
     );
-    assert_eq!(one(&hex("02 0002 c328")), Err(DecodeError::InvalidUtf8));
+    assert_eq!(one(&hex("02 0003 41c328")), Ok(AmfValue::string("A")));
     assert_eq!(one(&hex("01 02")), Ok(AmfValue::Boolean(true)));
 }
 

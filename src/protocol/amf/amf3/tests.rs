@@ -304,7 +304,7 @@ fn unsupported_and_unknown() {
             marker: 0x12
         })
     );
-    assert_eq!(one(&hex("06 05 c328")), Err(DecodeError::InvalidUtf8));
+    assert_eq!(one(&hex("06 07 41c328")), Ok(AmfValue::string("A")));
 }
 
 #[test]
