@@ -37,7 +37,12 @@ fn publish_frames(publisher: &mut TestClient, first: u32, frames: u32, gop: u32,
 fn read_video(player: &mut TestClient, count: usize) -> Vec<Media> {
     let mut all = Vec::new();
     let deadline = Instant::now() + WAIT;
-    while all.iter().filter(|m: &&Media| m.is_video() && !m.is_avc_header()).count() < count {
+    while all
+        .iter()
+        .filter(|m: &&Media| m.is_video() && !m.is_avc_header())
+        .count()
+        < count
+    {
         let left = deadline.saturating_duration_since(Instant::now());
         match player.next_media(left).expect("player connection alive") {
             Some(m) => all.push(m),
@@ -48,7 +53,11 @@ fn read_video(player: &mut TestClient, count: usize) -> Vec<Media> {
 }
 
 fn frame_numbers(media: &[Media]) -> Vec<u32> {
-    media.iter().filter(|m| m.is_video() && !m.is_avc_header()).filter_map(Media::frame_number).collect()
+    media
+        .iter()
+        .filter(|m| m.is_video() && !m.is_avc_header())
+        .filter_map(Media::frame_number)
+        .collect()
 }
 
 #[test]
@@ -59,21 +68,34 @@ fn players_on_every_shard_get_every_frame_in_order() {
     publisher.send_headers().unwrap();
     publish_frames(&mut publisher, 0, 1, 25, 2000);
     // Enough players that both shards get some (the kernel spreads them by 4-tuple hash).
-    let mut players: Vec<_> = (0..16).map(|_| TestClient::play(addr, "live", "fan").unwrap()).collect();
+    let mut players: Vec<_> = (0..16)
+        .map(|_| TestClient::play(addr, "live", "fan").unwrap())
+        .collect();
     std::thread::sleep(Duration::from_millis(200));
     publish_frames(&mut publisher, 1, 60, 25, 2000);
     for (i, player) in players.iter_mut().enumerate() {
         let media = read_video(player, 61);
-        assert!(media[0].type_id == 18, "player {i}: metadata first, got type {}", media[0].type_id);
+        assert!(
+            media[0].type_id == 18,
+            "player {i}: metadata first, got type {}",
+            media[0].type_id
+        );
         assert!(media[1].is_avc_header(), "player {i}: AVC header second");
-        assert_eq!(frame_numbers(&media), (0..61).collect::<Vec<_>>(), "player {i}");
+        assert_eq!(
+            frame_numbers(&media),
+            (0..61).collect::<Vec<_>>(),
+            "player {i}"
+        );
         let audio = media.iter().filter(|m| m.type_id == 8).count();
         assert!(audio >= 60, "player {i}: audio frames {audio}");
     }
     server.stop();
     let stats = server.join();
     assert_eq!(stats.len(), 2);
-    assert!(stats.iter().all(|s| s.plays > 0), "players on both shards: {stats:?}");
+    assert!(
+        stats.iter().all(|s| s.plays > 0),
+        "players on both shards: {stats:?}"
+    );
     assert_eq!(stats.iter().map(|s| s.publishes).sum::<u64>(), 1);
 }
 
@@ -88,9 +110,20 @@ fn late_joiner_starts_on_a_keyframe_with_sequence_headers_first() {
     for _ in 0..4 {
         let mut player = TestClient::play(addr, "live", "late").unwrap();
         let media = read_video(&mut player, 7);
-        let kinds: Vec<_> = media.iter().take(4).map(|m| (m.type_id, m.is_avc_header())).collect();
-        assert_eq!(kinds[..3], [(18, false), (9, true), (8, false)], "metadata, AVC header, AAC header");
-        let first_frame = media.iter().find(|m| m.is_video() && !m.is_avc_header()).unwrap();
+        let kinds: Vec<_> = media
+            .iter()
+            .take(4)
+            .map(|m| (m.type_id, m.is_avc_header()))
+            .collect();
+        assert_eq!(
+            kinds[..3],
+            [(18, false), (9, true), (8, false)],
+            "metadata, AVC header, AAC header"
+        );
+        let first_frame = media
+            .iter()
+            .find(|m| m.is_video() && !m.is_avc_header())
+            .unwrap();
         assert!(first_frame.is_keyframe(), "first video frame is a keyframe");
         assert_eq!(frame_numbers(&media), (30..37).collect::<Vec<_>>());
     }
@@ -101,7 +134,9 @@ fn late_joiner_starts_on_a_keyframe_with_sequence_headers_first() {
 #[test]
 fn a_player_waiting_for_a_stream_starts_when_it_is_published() {
     let (server, addr) = start(2, |_| {});
-    let mut players: Vec<_> = (0..6).map(|_| TestClient::play(addr, "live", "soon").unwrap()).collect();
+    let mut players: Vec<_> = (0..6)
+        .map(|_| TestClient::play(addr, "live", "soon").unwrap())
+        .collect();
     let mut publisher = TestClient::publish(addr, "live", "soon").unwrap();
     publisher.send_headers().unwrap();
     publish_frames(&mut publisher, 0, 20, 10, 1000);
@@ -110,24 +145,38 @@ fn a_player_waiting_for_a_stream_starts_when_it_is_published() {
         assert!(media[0].is_avc_header());
         assert_eq!(frame_numbers(&media), (0..20).collect::<Vec<_>>());
         let codes = player.take_status_codes();
-        assert!(codes.iter().any(|c| c == "NetStream.Play.PublishNotify"), "{codes:?}");
+        assert!(
+            codes.iter().any(|c| c == "NetStream.Play.PublishNotify"),
+            "{codes:?}"
+        );
     }
     // The publisher leaves: players are told, and a new publisher's timeline continues.
     drop(publisher);
     for player in &mut players {
-        player.wait_for(WAIT, |e| matches!(e, rtmp_edge::session::ClientEvent::Status { code, .. }
-            if code == "NetStream.Play.UnpublishNotify")).unwrap();
+        player
+            .wait_for(WAIT, |e| {
+                matches!(e, rtmp_edge::session::ClientEvent::Status { code, .. }
+            if code == "NetStream.Play.UnpublishNotify")
+            })
+            .unwrap();
     }
     let mut publisher = TestClient::publish(addr, "live", "soon").unwrap();
     publisher.send_headers().unwrap();
     publish_frames(&mut publisher, 0, 10, 10, 1000);
     for player in &mut players {
         let media = read_video(player, 10);
-        let stamps: Vec<_> = media.iter().filter(|m| m.is_video() && !m.is_avc_header()).map(|m| m.timestamp).collect();
+        let stamps: Vec<_> = media
+            .iter()
+            .filter(|m| m.is_video() && !m.is_avc_header())
+            .map(|m| m.timestamp)
+            .collect();
         assert_eq!(stamps.len(), 10);
         // The first session ended at 19 * 40 ms; the second starts right after, not at 0.
         assert!(stamps[0] > 19 * 40, "timeline restarted: {stamps:?}");
-        assert!(stamps.windows(2).all(|w| w[1] > w[0]), "monotonic: {stamps:?}");
+        assert!(
+            stamps.windows(2).all(|w| w[1] > w[0]),
+            "monotonic: {stamps:?}"
+        );
     }
     server.stop();
     server.join();
@@ -141,12 +190,20 @@ fn a_second_publisher_is_refused_and_the_first_goes_on() {
     let mut player = TestClient::play(addr, "live", "one").unwrap();
     for _ in 0..4 {
         match TestClient::publish(addr, "live", "one") {
-            Err(rtmp_client::ClientError::Status(code)) => assert_eq!(code, "NetStream.Publish.BadName"),
-            other => panic!("second publisher must be refused, got {:?}", other.map(|_| ())),
+            Err(rtmp_client::ClientError::Status(code)) => {
+                assert_eq!(code, "NetStream.Publish.BadName")
+            }
+            other => panic!(
+                "second publisher must be refused, got {:?}",
+                other.map(|_| ())
+            ),
         }
     }
     publish_frames(&mut first, 0, 10, 10, 500);
-    assert_eq!(frame_numbers(&read_video(&mut player, 10)), (0..10).collect::<Vec<_>>());
+    assert_eq!(
+        frame_numbers(&read_video(&mut player, 10)),
+        (0..10).collect::<Vec<_>>()
+    );
     server.stop();
     server.join();
 }
@@ -164,8 +221,16 @@ fn with_takeover_a_new_publisher_replaces_a_stale_one() {
     publish_frames(&mut fresh, 100, 10, 10, 500);
     let after = read_video(&mut player, 10);
     assert_eq!(frame_numbers(&after), (100..110).collect::<Vec<_>>());
-    let last_before = before.iter().rev().find(|m| m.is_video()).unwrap().timestamp;
-    assert!(after.iter().filter(|m| m.is_video()).all(|m| m.timestamp > last_before));
+    let last_before = before
+        .iter()
+        .rev()
+        .find(|m| m.is_video())
+        .unwrap()
+        .timestamp;
+    assert!(after
+        .iter()
+        .filter(|m| m.is_video())
+        .all(|m| m.timestamp > last_before));
     // The stale publisher was disconnected.
     let deadline = Instant::now() + WAIT;
     while stale.pump(Duration::from_millis(50)).unwrap_or(false) {
@@ -178,14 +243,20 @@ fn with_takeover_a_new_publisher_replaces_a_stale_one() {
 #[test]
 fn a_slow_player_is_dropped_to_keyframes_then_kicked_while_others_get_everything() {
     let (server, addr) = start(1, |s| {
-        s.queue = QueueLimits { max_span_ms: 400, max_bytes: 4 << 20, kick_after_ms: 4000 };
+        s.queue = QueueLimits {
+            max_span_ms: 400,
+            max_bytes: 4 << 20,
+            kick_after_ms: 4000,
+        };
         s.send_buffer = 64 * 1024;
     });
     let mut publisher = TestClient::publish(addr, "live", "slow").unwrap();
     publisher.send_headers().unwrap();
     let mut fast = TestClient::play(addr, "live", "slow").unwrap();
     let mut slow = TestClient::play_with(addr, "live", "slow", |s| {
-        socket2::SockRef::from(s).set_recv_buffer_size(16 * 1024).unwrap();
+        socket2::SockRef::from(s)
+            .set_recv_buffer_size(16 * 1024)
+            .unwrap();
     })
     .unwrap();
     // 4 s of 25 fps with 20 kB frames (~4 Mbit/s); the slow player reads about 100 kB/s.
@@ -209,25 +280,40 @@ fn a_slow_player_is_dropped_to_keyframes_then_kicked_while_others_get_everything
     });
     let fast_reader = std::thread::spawn(move || read_video_for(&mut fast, frames as usize));
     for n in 0..frames {
-        publisher.send_video(n * 40, n, n % 10 == 0, 20_000).unwrap();
+        publisher
+            .send_video(n * 40, n, n % 10 == 0, 20_000)
+            .unwrap();
         std::thread::sleep(Duration::from_millis(40));
     }
     // Keep the stream going so the slow player stays behind until it is kicked.
     for n in frames..frames + 150 {
-        publisher.send_video(n * 40, n, n % 10 == 0, 20_000).unwrap();
+        publisher
+            .send_video(n * 40, n, n % 10 == 0, 20_000)
+            .unwrap();
         std::thread::sleep(Duration::from_millis(40));
     }
     let fast_frames = fast_reader.join().unwrap();
-    assert_eq!(fast_frames, (0..frames).collect::<Vec<_>>(), "the fast player gets every frame");
+    assert_eq!(
+        fast_frames,
+        (0..frames).collect::<Vec<_>>(),
+        "the fast player gets every frame"
+    );
     let (received, kicked) = reader.join().unwrap();
     assert!(kicked, "the slow player is disconnected");
     let numbers = frame_numbers(&received);
     let gap = numbers.windows(2).position(|w| w[1] != w[0] + 1);
     let gap = gap.expect("the slow player missed frames");
-    assert_eq!(numbers[gap + 1] % 10, 0, "after a drop the player resumes on a keyframe: {numbers:?}");
+    assert_eq!(
+        numbers[gap + 1] % 10,
+        0,
+        "after a drop the player resumes on a keyframe: {numbers:?}"
+    );
     server.stop();
     let stats = server.join();
-    assert!(stats[0].frames_dropped > 0 && stats[0].players_kicked == 1, "{stats:?}");
+    assert!(
+        stats[0].frames_dropped > 0 && stats[0].players_kicked == 1,
+        "{stats:?}"
+    );
 }
 
 fn read_video_for(player: &mut TestClient, count: usize) -> Vec<u32> {
@@ -250,11 +336,13 @@ fn bad_input_closes_only_that_connection() {
     publisher.send_headers().unwrap();
     let mut player = TestClient::play(addr, "live", "safe").unwrap();
     let attacks: Vec<Vec<u8>> = vec![
-        vec![9; 2000],                           // wrong RTMP version
-        garbage_after_handshake(&[0x42, 0, 0, 0, 0, 0, 1, 9]), // fmt 1 with no previous header
+        vec![9; 2000],                             // wrong RTMP version
+        garbage_after_handshake(&[0xC5, 1, 2, 3]), // fmt 3 with no previous header
         garbage_after_handshake(&[0x03, 0, 0, 0, 0xFF, 0xFF, 0xFF, 9, 1, 0, 0, 0]), // 16 MB message
         garbage_after_handshake(&[0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0x80, 0, 0, 0]), // chunk size 2^31
-        garbage_after_handshake(&[0x03, 0, 0, 0, 0, 0, 5, 20, 0, 0, 0, 0, 0x02, 0xFF, 0xFF, 0, 0]), // truncated AMF
+        garbage_after_handshake(&[
+            0x03, 0, 0, 0, 0, 0, 5, 20, 0, 0, 0, 0, 0x02, 0xFF, 0xFF, 0, 0,
+        ]), // truncated AMF
     ];
     for attack in attacks {
         let mut s = TcpStream::connect(addr).unwrap();
@@ -265,7 +353,10 @@ fn bad_input_closes_only_that_connection() {
         let _ = s.read_to_end(&mut sink);
     }
     publish_frames(&mut publisher, 0, 10, 10, 500);
-    assert_eq!(frame_numbers(&read_video(&mut player, 10)), (0..10).collect::<Vec<_>>());
+    assert_eq!(
+        frame_numbers(&read_video(&mut player, 10)),
+        (0..10).collect::<Vec<_>>()
+    );
     server.stop();
     let stats = server.join();
     assert!(stats[0].protocol_errors >= 4, "{stats:?}");

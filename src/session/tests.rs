@@ -39,9 +39,13 @@ impl Pair {
             }
             while let Some(event) = self.server.poll_event() {
                 match &event {
-                    ServerEvent::Publish(req) if self.accept => self.server.accept_publish(req.stream_id),
+                    ServerEvent::Publish(req) if self.accept => {
+                        self.server.accept_publish(req.stream_id)
+                    }
                     ServerEvent::Publish(req) => self.server.reject_publish(req.stream_id, "busy"),
-                    ServerEvent::Play(req) if self.accept => self.server.accept_play(req.stream_id, req.reset),
+                    ServerEvent::Play(req) if self.accept => {
+                        self.server.accept_play(req.stream_id, req.reset)
+                    }
                     ServerEvent::Play(req) => self.server.reject_play(req.stream_id, "none"),
                     _ => {}
                 }
@@ -74,17 +78,33 @@ fn publish_then_media_reaches_the_server() {
         _ => None,
     });
     let publish = publish.expect("publish request");
-    assert_eq!((publish.app.as_str(), publish.name.as_str(), publish.query.as_str()), ("live", "cam", "key=abc"));
+    assert_eq!(
+        (
+            publish.app.as_str(),
+            publish.name.as_str(),
+            publish.query.as_str()
+        ),
+        ("live", "cam", "key=abc")
+    );
 
-    pair.client.send_metadata(AmfValue::EcmaArray(vec![("width".into(), AmfValue::Number(320.0))]));
-    pair.client.send_media(message::VIDEO, 40, &[0x17, 1, 0, 0, 0, 9, 9]);
-    pair.client.send_media(message::AUDIO, 0x0100_0000, &[0xAF, 1, 7]);
+    pair.client.send_metadata(AmfValue::EcmaArray(vec![(
+        "width".into(),
+        AmfValue::Number(320.0),
+    )]));
+    pair.client
+        .send_media(message::VIDEO, 40, &[0x17, 1, 0, 0, 0, 9, 9]);
+    pair.client
+        .send_media(message::AUDIO, 0x0100_0000, &[0xAF, 1, 7]);
     pair.drive();
     let media: Vec<_> = pair
         .server_events
         .iter()
         .filter_map(|e| match e {
-            ServerEvent::Media { type_id, timestamp, payload } => Some((*type_id, *timestamp, payload.to_vec())),
+            ServerEvent::Media {
+                type_id,
+                timestamp,
+                payload,
+            } => Some((*type_id, *timestamp, payload.to_vec())),
             ServerEvent::Metadata { payload, .. } => Some((18, 0, payload.to_vec())),
             _ => None,
         })
@@ -172,7 +192,11 @@ fn server_input_split_at_every_byte_boundary_gives_the_same_events() {
     assert!(whole.iter().any(|e| matches!(e, ServerEvent::Publish(_))));
     for split in (0..wire.len()).step_by(7).chain([1536, 1537, 3073, 3074]) {
         let split = split.min(wire.len());
-        assert_eq!(events_of(&[&wire[..split], &wire[split..]]), whole, "split at {split}");
+        assert_eq!(
+            events_of(&[&wire[..split], &wire[split..]]),
+            whole,
+            "split at {split}"
+        );
     }
 }
 
@@ -188,7 +212,12 @@ fn raw_client_bytes(commands: &[(u32, Command)]) -> Vec<u8> {
     for (stream_id, cmd) in commands {
         let mut payload = Vec::new();
         cmd.encode(&mut payload);
-        let header = MessageHeader { timestamp: 0, length: payload.len() as u32, type_id: 20, stream_id: *stream_id };
+        let header = MessageHeader {
+            timestamp: 0,
+            length: payload.len() as u32,
+            type_id: 20,
+            stream_id: *stream_id,
+        };
         encoder.encode(3, &header, &payload, &mut buf);
     }
     out.extend_from_slice(&buf);
@@ -196,7 +225,10 @@ fn raw_client_bytes(commands: &[(u32, Command)]) -> Vec<u8> {
 }
 
 fn connect_command() -> Command {
-    let object = AmfValue::object([("app", AmfValue::string("live")), ("tcUrl", AmfValue::string("rtmp://x/live"))]);
+    let object = AmfValue::object([
+        ("app", AmfValue::string("live")),
+        ("tcUrl", AmfValue::string("rtmp://x/live")),
+    ]);
     Command::new("connect", 1.0, object, vec![])
 }
 
@@ -213,7 +245,9 @@ fn server_replies(server: &mut ServerSession) -> Vec<Command> {
         let (used, msg) = decoder.decode(input).unwrap();
         input = &input[used..];
         if let Some(msg) = msg {
-            if let Ok(message::Message::Command(c)) = message::Message::decode(&msg, &Default::default()) {
+            if let Ok(message::Message::Command(c)) =
+                message::Message::decode(&msg, &Default::default())
+            {
                 commands.push(c);
             }
         }
@@ -226,10 +260,21 @@ fn obs_style_publish_sequence_without_waiting() {
     let name = || vec![AmfValue::string("obs")];
     let bytes = raw_client_bytes(&[
         (0, connect_command()),
-        (0, Command::new("releaseStream", 2.0, AmfValue::Null, name())),
+        (
+            0,
+            Command::new("releaseStream", 2.0, AmfValue::Null, name()),
+        ),
         (0, Command::new("FCPublish", 3.0, AmfValue::Null, name())),
         (0, Command::new("createStream", 4.0, AmfValue::Null, vec![])),
-        (1, Command::new("publish", 5.0, AmfValue::Null, vec![AmfValue::string("obs"), AmfValue::string("live")])),
+        (
+            1,
+            Command::new(
+                "publish",
+                5.0,
+                AmfValue::Null,
+                vec![AmfValue::string("obs"), AmfValue::string("live")],
+            ),
+        ),
     ]);
     let mut server = ServerSession::new(SessionConfig::default(), 9, 0);
     server.handle_input(&bytes).unwrap();
@@ -241,8 +286,22 @@ fn obs_style_publish_sequence_without_waiting() {
         }
     }
     assert!(published);
-    let names: Vec<_> = server_replies(&mut server).into_iter().map(|c| c.name).collect();
-    assert_eq!(names, ["_result", "onBWDone", "_result", "onFCPublish", "_result", "_result", "onStatus"]);
+    let names: Vec<_> = server_replies(&mut server)
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "_result",
+            "onBWDone",
+            "_result",
+            "onFCPublish",
+            "_result",
+            "_result",
+            "onStatus"
+        ]
+    );
 }
 
 #[test]
@@ -257,7 +316,10 @@ fn unknown_command_gets_an_error_not_a_close() {
     let replies = server_replies(&mut server);
     let error = replies.iter().find(|c| c.name == "_error").expect("_error");
     assert_eq!(error.transaction_id, 2.0);
-    assert_eq!(replies.last().map(|c| (c.name.as_str(), c.transaction_id)), Some(("_result", 3.0)));
+    assert_eq!(
+        replies.last().map(|c| (c.name.as_str(), c.transaction_id)),
+        Some(("_result", 3.0))
+    );
 }
 
 #[test]
@@ -276,8 +338,8 @@ fn commands_before_connect_and_a_second_connect_are_fatal_and_sticky() {
 #[test]
 fn garbage_after_the_handshake_is_an_error_not_a_panic() {
     let mut bytes = raw_client_bytes(&[(0, connect_command())]);
-    // A fmt-1 header on a chunk stream never seen.
-    bytes.extend_from_slice(&[0x47, 0, 0, 0, 0, 0, 10, 9]);
+    // A fmt-3 header on a chunk stream never seen.
+    bytes.extend_from_slice(&[0xC7, 1, 2, 3]);
     let mut server = ServerSession::new(SessionConfig::default(), 9, 0);
     assert!(server.handle_input(&bytes).is_err());
 }
@@ -293,9 +355,17 @@ fn acknowledgements_follow_the_peer_window_and_wrap() {
     // 3000 bytes of an unrelated message type on a fresh chunk stream: 3 acks are due.
     let encoder = ChunkEncoder::new(128);
     let mut buf = BytesMut::new();
-    let header = MessageHeader { timestamp: 0, length: 3000, type_id: 16, stream_id: 0 };
+    let header = MessageHeader {
+        timestamp: 0,
+        length: 3000,
+        type_id: 16,
+        stream_id: 0,
+    };
     encoder.encode(7, &header, &[0u8; 3000], &mut buf);
-    server.handle_input(&buf).unwrap();
+    // Fed in pieces, as reads would deliver it: an acknowledgement per window crossed.
+    for piece in buf.chunks(1100) {
+        server.handle_input(piece).unwrap();
+    }
     let mut out = Vec::new();
     while let Some(b) = server.poll_transmit() {
         out.extend_from_slice(&b);
@@ -317,5 +387,8 @@ fn acknowledgements_follow_the_peer_window_and_wrap() {
     // Each acknowledgement counts every byte received since the handshake, at least a
     // window more than the one before.
     assert!(sequences.len() >= 2, "acknowledgements: {sequences:?}");
-    assert!(sequences.windows(2).all(|w| w[1] - w[0] >= 1000), "{sequences:?}");
+    assert!(
+        sequences.windows(2).all(|w| w[1] - w[0] >= 1000),
+        "{sequences:?}"
+    );
 }

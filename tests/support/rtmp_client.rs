@@ -21,7 +21,9 @@ impl Media {
         self.type_id == 9
     }
     pub fn is_keyframe(&self) -> bool {
-        self.is_video() && self.payload.first().is_some_and(|b| b >> 4 == 1) && self.payload.get(1) == Some(&1)
+        self.is_video()
+            && self.payload.first().is_some_and(|b| b >> 4 == 1)
+            && self.payload.get(1) == Some(&1)
     }
     pub fn is_avc_header(&self) -> bool {
         self.is_video() && self.payload.get(1) == Some(&0)
@@ -37,10 +39,13 @@ pub struct TestClient {
     stream: TcpStream,
     session: ClientSession,
     events: VecDeque<ClientEvent>,
+    /// Status codes already taken out of `events` by a wait for something else.
+    seen_status: Vec<String>,
     buf: Vec<u8>,
 }
 
 #[derive(Debug)]
+#[allow(dead_code)] // fields are read through Debug in test failures
 pub enum ClientError {
     Io(io::Error),
     Timeout(&'static str),
@@ -62,13 +67,23 @@ impl TestClient {
     }
 
     /// Connects and lets `tune` adjust the socket (e.g. a tiny receive buffer) first.
-    pub fn connect_with(addr: SocketAddr, app: &str, tune: impl FnOnce(&TcpStream)) -> Result<TestClient, ClientError> {
+    pub fn connect_with(
+        addr: SocketAddr,
+        app: &str,
+        tune: impl FnOnce(&TcpStream),
+    ) -> Result<TestClient, ClientError> {
         let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
         tune(&stream);
         stream.set_nodelay(true)?;
         let config = ClientConfig::new(app, &format!("rtmp://{addr}/{app}"));
         let session = ClientSession::new(config, fastrand::u64(..), 0);
-        let mut client = TestClient { stream, session, events: VecDeque::new(), buf: vec![0; 64 * 1024] };
+        let mut client = TestClient {
+            stream,
+            session,
+            events: VecDeque::new(),
+            seen_status: Vec::new(),
+            buf: vec![0; 64 * 1024],
+        };
         client.flush()?;
         Ok(client)
     }
@@ -77,7 +92,9 @@ impl TestClient {
         let mut c = Self::connect(addr, app)?;
         c.session.publish(name);
         c.flush()?;
-        c.wait_for(Duration::from_secs(5), |e| matches!(e, ClientEvent::PublishStarted))?;
+        c.wait_for(Duration::from_secs(5), |e| {
+            matches!(e, ClientEvent::PublishStarted)
+        })?;
         Ok(c)
     }
 
@@ -86,16 +103,27 @@ impl TestClient {
         Self::play_with(addr, app, name, |_| {})
     }
 
-    pub fn play_with(addr: SocketAddr, app: &str, name: &str, tune: impl FnOnce(&TcpStream)) -> Result<TestClient, ClientError> {
+    pub fn play_with(
+        addr: SocketAddr,
+        app: &str,
+        name: &str,
+        tune: impl FnOnce(&TcpStream),
+    ) -> Result<TestClient, ClientError> {
         let mut c = Self::connect_with(addr, app, tune)?;
         c.session.play(name);
         c.flush()?;
-        c.wait_for(Duration::from_secs(5), |e| matches!(e, ClientEvent::PlayStarted))?;
+        c.wait_for(Duration::from_secs(5), |e| {
+            matches!(e, ClientEvent::PlayStarted)
+        })?;
         Ok(c)
     }
 
     /// Waits for an event matching `want`, failing on an error-level status.
-    pub fn wait_for(&mut self, timeout: Duration, want: impl Fn(&ClientEvent) -> bool) -> Result<ClientEvent, ClientError> {
+    pub fn wait_for(
+        &mut self,
+        timeout: Duration,
+        want: impl Fn(&ClientEvent) -> bool,
+    ) -> Result<ClientEvent, ClientError> {
         let deadline = Instant::now() + timeout;
         loop {
             while let Some(event) = self.events.pop_front() {
@@ -103,6 +131,7 @@ impl TestClient {
                     return Ok(event);
                 }
                 if let ClientEvent::Status { level, code, .. } = &event {
+                    self.seen_status.push(code.clone());
                     if level == "error" {
                         return Err(ClientError::Status(code.clone()));
                     }
@@ -119,16 +148,23 @@ impl TestClient {
 
     /// Reads once (up to `wait`). Returns false when the server closed the connection.
     pub fn pump(&mut self, wait: Duration) -> Result<bool, ClientError> {
-        self.stream.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+        self.stream
+            .set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
         match self.stream.read(&mut self.buf) {
             Ok(0) => return Ok(false),
             Ok(n) => {
-                self.session.handle_input(&self.buf[..n]).map_err(|e| ClientError::Session(e.to_string()))?;
+                self.session
+                    .handle_input(&self.buf[..n])
+                    .map_err(|e| ClientError::Session(e.to_string()))?;
                 while let Some(e) = self.session.poll_event() {
                     self.events.push_back(e);
                 }
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(false),
             Err(e) => return Err(e.into()),
         }
@@ -141,8 +177,20 @@ impl TestClient {
         let deadline = Instant::now() + timeout;
         loop {
             while let Some(event) = self.events.pop_front() {
-                if let ClientEvent::Media { type_id, timestamp, payload } = event {
-                    return Ok(Some(Media { type_id, timestamp, payload }));
+                match event {
+                    ClientEvent::Media {
+                        type_id,
+                        timestamp,
+                        payload,
+                    } => {
+                        return Ok(Some(Media {
+                            type_id,
+                            timestamp,
+                            payload,
+                        }));
+                    }
+                    ClientEvent::Status { code, .. } => self.seen_status.push(code),
+                    _ => {}
                 }
             }
             if Instant::now() >= deadline {
@@ -154,9 +202,9 @@ impl TestClient {
         }
     }
 
-    /// Status codes seen so far and not consumed.
+    /// Status codes seen so far and not taken before.
     pub fn take_status_codes(&mut self) -> Vec<String> {
-        let mut codes = Vec::new();
+        let mut codes = std::mem::take(&mut self.seen_status);
         self.events.retain(|e| match e {
             ClientEvent::Status { code, .. } => {
                 codes.push(code.clone());
@@ -184,13 +232,23 @@ impl TestClient {
 
     /// AVC and AAC sequence headers.
     pub fn send_headers(&mut self) -> io::Result<()> {
-        self.session.send_media(9, 0, &[0x17, 0, 0, 0, 0, 1, 0x42, 0, 0x1e, 0xff, 0xe1, 0, 0]);
+        self.session.send_media(
+            9,
+            0,
+            &[0x17, 0, 0, 0, 0, 1, 0x42, 0, 0x1e, 0xff, 0xe1, 0, 0],
+        );
         self.session.send_media(8, 0, &[0xAF, 0, 0x12, 0x10]);
         self.flush()
     }
 
     /// A synthetic AVC frame of `size` bytes whose bytes 5..9 carry `number`.
-    pub fn send_video(&mut self, timestamp: u32, number: u32, keyframe: bool, size: usize) -> io::Result<()> {
+    pub fn send_video(
+        &mut self,
+        timestamp: u32,
+        number: u32,
+        keyframe: bool,
+        size: usize,
+    ) -> io::Result<()> {
         let mut payload = vec![0u8; size.max(9)];
         payload[0] = if keyframe { 0x17 } else { 0x27 };
         payload[1] = 1;
@@ -200,11 +258,8 @@ impl TestClient {
     }
 
     pub fn send_audio(&mut self, timestamp: u32) -> io::Result<()> {
-        self.session.send_media(8, timestamp, &[0xAF, 1, 0x21, 0, 0x49, 0x90]);
+        self.session
+            .send_media(8, timestamp, &[0xAF, 1, 0x21, 0, 0x49, 0x90]);
         self.flush()
-    }
-
-    pub fn socket(&self) -> &TcpStream {
-        &self.stream
     }
 }
