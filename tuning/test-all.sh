@@ -19,7 +19,7 @@ if ! ./tuning/install-test-deps.sh --check >/dev/null 2>&1; then
 fi
 
 if ! command -v cargo >/dev/null; then
-    echo "test-all: cargo not found; install the Rust toolchain (https://rustup.rs)" >&2
+    echo "test-all: cargo not found; install the Rust toolchain with rustup" >&2
     exit 1
 fi
 
