@@ -13,6 +13,7 @@ pub fn init_logging(level: &str) {
     let installed = tracing_subscriber::fmt()
         .compact()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(filter)
         .try_init()
         .is_ok();

@@ -103,7 +103,13 @@ mod tests {
     use bytes::Bytes;
 
     fn frame(kind: MediaKind, ts: u32, keyframe: bool, header: bool) -> Frame {
-        Frame { kind, timestamp: ts, keyframe, sequence_header: header, wire: Bytes::from(vec![0u8; 100]) }
+        Frame {
+            kind,
+            timestamp: ts,
+            keyframe,
+            sequence_header: header,
+            wire: Bytes::from(vec![0u8; 100]),
+        }
     }
 
     #[test]
@@ -117,7 +123,10 @@ mod tests {
         c.on_frame(&frame(MediaKind::Video, 80, true, false));
         c.on_frame(&frame(MediaKind::Audio, 85, false, false));
         c.on_frame(&frame(MediaKind::Video, 120, false, false));
-        let ts: Vec<_> = c.startup_frames().map(|f| (f.kind, f.timestamp, f.keyframe)).collect();
+        let ts: Vec<_> = c
+            .startup_frames()
+            .map(|f| (f.kind, f.timestamp, f.keyframe))
+            .collect();
         assert_eq!(
             ts,
             vec![

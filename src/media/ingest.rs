@@ -32,7 +32,12 @@ pub struct FrameBuilder {
 
 impl FrameBuilder {
     pub fn new(chunk_size: u32, timeline: Timeline) -> Self {
-        FrameBuilder { encoder: ChunkEncoder::new(chunk_size), timeline, offset: None, last: None }
+        FrameBuilder {
+            encoder: ChunkEncoder::new(chunk_size),
+            timeline,
+            offset: None,
+            last: None,
+        }
     }
 
     /// The newest timestamp handed out, if any frame was built.
@@ -64,9 +69,16 @@ impl FrameBuilder {
             type_id,
             stream_id: MEDIA_STREAM_ID,
         };
-        let mut wire = BytesMut::with_capacity(self.encoder.encoded_len(csid, timestamp, payload.len()));
+        let mut wire =
+            BytesMut::with_capacity(self.encoder.encoded_len(csid, timestamp, payload.len()));
         self.encoder.encode(csid, &header, payload, &mut wire);
-        Frame { kind, timestamp, keyframe, sequence_header, wire: wire.freeze() }
+        Frame {
+            kind,
+            timestamp,
+            keyframe,
+            sequence_header,
+            wire: wire.freeze(),
+        }
     }
 
     fn rebase(&mut self, timestamp: u32) -> u32 {
@@ -131,7 +143,9 @@ mod tests {
         assert!(meta.sequence_header && meta.kind == MediaKind::Data);
 
         let mut decoder = ChunkDecoder::new(1 << 20, 8);
-        decoder.decode(&[0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0, 0, 0x10, 0]).unwrap();
+        decoder
+            .decode(&[0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0, 0, 0x10, 0])
+            .unwrap();
         let (_, msg) = decoder.decode(&key.wire).unwrap();
         let msg = msg.unwrap();
         assert_eq!(msg.header.timestamp, 40);

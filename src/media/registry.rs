@@ -56,7 +56,11 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(shards: usize) -> Self {
-        Registry { shards, streams: Mutex::new(HashMap::new()), next_generation: Mutex::new(1) }
+        Registry {
+            shards,
+            streams: Mutex::new(HashMap::new()),
+            next_generation: Mutex::new(1),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
@@ -65,7 +69,10 @@ impl Registry {
     }
 
     fn generation(&self) -> u64 {
-        let mut next = self.next_generation.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = self
+            .next_generation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let g = *next;
         *next += 1;
         g
@@ -79,16 +86,30 @@ impl Registry {
             return Claim::Busy;
         }
         let generation = self.generation();
-        let evicted = entry.publisher.replace(PublisherRef { shard, token, generation });
-        // A replaced publisher's last timestamp is only noted about once a second, so step a
-        // second past it: a small jump forward, never a jump back.
+        let evicted = entry.publisher.replace(PublisherRef {
+            shard,
+            token,
+            generation,
+        });
+        // A replaced publisher's last timestamp is noted at keyframes and sweeps (never per
+        // message), so step a second past it: a small jump forward, never a jump back.
         let continue_after = match evicted {
             Some(_) => entry.last_timestamp.map(|t| t.wrapping_add(1000)),
             None => entry.last_timestamp,
         };
-        let player_shards =
-            entry.players.iter().enumerate().filter(|(_, &n)| n > 0).map(|(s, _)| s).collect();
-        Claim::Granted { generation, continue_after, player_shards, evicted }
+        let player_shards = entry
+            .players
+            .iter()
+            .enumerate()
+            .filter(|(_, &n)| n > 0)
+            .map(|(s, _)| s)
+            .collect();
+        Claim::Granted {
+            generation,
+            continue_after,
+            player_shards,
+            evicted,
+        }
     }
 
     /// Records how far the current publisher's timeline got, for a successor.
@@ -101,10 +122,17 @@ impl Registry {
     }
 
     /// The publisher of `generation` left. Returns false if it had already been replaced.
-    pub fn release_publisher(&self, key: &str, generation: u64, last_timestamp: Option<u32>) -> bool {
+    pub fn release_publisher(
+        &self,
+        key: &str,
+        generation: u64,
+        last_timestamp: Option<u32>,
+    ) -> bool {
         let mut streams = self.lock();
-        let Some(entry) = streams.get_mut(key) else { return false };
-        if !entry.publisher.is_some_and(|p| p.generation == generation) {
+        let Some(entry) = streams.get_mut(key) else {
+            return false;
+        };
+        if entry.publisher.is_none_or(|p| p.generation != generation) {
             return false;
         }
         entry.publisher = None;
@@ -134,8 +162,12 @@ impl Registry {
     /// shard's last player of `key` (then it unsubscribes).
     pub fn remove_player(&self, key: &str, shard: usize) -> (Option<PublisherRef>, bool) {
         let mut streams = self.lock();
-        let Some(entry) = streams.get_mut(key) else { return (None, false) };
-        let Some(count) = entry.players.get_mut(shard % self.shards) else { return (None, false) };
+        let Some(entry) = streams.get_mut(key) else {
+            return (None, false);
+        };
+        let Some(count) = entry.players.get_mut(shard % self.shards) else {
+            return (None, false);
+        };
         *count = count.saturating_sub(1);
         let last_on_shard = *count == 0;
         let publisher = entry.publisher;
@@ -167,10 +199,15 @@ mod tests {
     #[test]
     fn second_publisher_is_busy_unless_takeover() {
         let r = Registry::new(2);
-        assert!(matches!(r.claim_publisher("live/a", 0, 7, false), Claim::Granted { .. }));
+        assert!(matches!(
+            r.claim_publisher("live/a", 0, 7, false),
+            Claim::Granted { .. }
+        ));
         assert_eq!(r.claim_publisher("live/a", 1, 3, false), Claim::Busy);
         match r.claim_publisher("live/a", 1, 3, true) {
-            Claim::Granted { evicted: Some(old), .. } => assert_eq!((old.shard, old.token), (0, 7)),
+            Claim::Granted {
+                evicted: Some(old), ..
+            } => assert_eq!((old.shard, old.token), (0, 7)),
             other => panic!("{other:?}"),
         }
         assert_eq!(r.publisher("live/a").map(|p| p.shard), Some(1));
@@ -182,7 +219,11 @@ mod tests {
         assert_eq!(r.add_player("live/a", 1), (None, true));
         assert_eq!(r.add_player("live/a", 1), (None, false));
         match r.claim_publisher("live/a", 0, 1, false) {
-            Claim::Granted { player_shards, continue_after: None, .. } => assert_eq!(player_shards, vec![1]),
+            Claim::Granted {
+                player_shards,
+                continue_after: None,
+                ..
+            } => assert_eq!(player_shards, vec![1]),
             other => panic!("{other:?}"),
         }
     }
@@ -191,17 +232,25 @@ mod tests {
     fn republish_continues_the_timeline_while_players_stay() {
         let r = Registry::new(1);
         r.add_player("live/a", 0);
-        let Claim::Granted { generation, .. } = r.claim_publisher("live/a", 0, 1, false) else { panic!() };
+        let Claim::Granted { generation, .. } = r.claim_publisher("live/a", 0, 1, false) else {
+            panic!()
+        };
         assert!(r.release_publisher("live/a", generation, Some(9000)));
-        let Claim::Granted { continue_after, .. } = r.claim_publisher("live/a", 0, 2, false) else { panic!() };
+        let Claim::Granted { continue_after, .. } = r.claim_publisher("live/a", 0, 2, false) else {
+            panic!()
+        };
         assert_eq!(continue_after, Some(9000));
     }
 
     #[test]
     fn stale_release_after_takeover_is_ignored_and_entries_are_dropped_when_unused() {
         let r = Registry::new(1);
-        let Claim::Granted { generation: g1, .. } = r.claim_publisher("k", 0, 1, true) else { panic!() };
-        let Claim::Granted { generation: g2, .. } = r.claim_publisher("k", 0, 2, true) else { panic!() };
+        let Claim::Granted { generation: g1, .. } = r.claim_publisher("k", 0, 1, true) else {
+            panic!()
+        };
+        let Claim::Granted { generation: g2, .. } = r.claim_publisher("k", 0, 2, true) else {
+            panic!()
+        };
         assert!(!r.release_publisher("k", g1, None));
         assert!(r.release_publisher("k", g2, None));
         assert!(r.is_empty());

@@ -53,9 +53,17 @@ pub enum ClientEvent {
     /// play was answered with NetStream.Play.Start.
     PlayStarted,
     /// Any onStatus (including the ones above), for callers that track codes.
-    Status { level: String, code: String, description: String },
+    Status {
+        level: String,
+        code: String,
+        description: String,
+    },
     /// Audio (8), video (9) or data (18) received while playing.
-    Media { type_id: u8, timestamp: u32, payload: Bytes },
+    Media {
+        type_id: u8,
+        timestamp: u32,
+        payload: Bytes,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -140,14 +148,23 @@ impl ClientSession {
             message::VIDEO => CSID_VIDEO,
             _ => CSID_DATA,
         };
-        let header = MessageHeader { timestamp, length: payload.len() as u32, type_id, stream_id };
+        let header = MessageHeader {
+            timestamp,
+            length: payload.len() as u32,
+            type_id,
+            stream_id,
+        };
         self.link.send_message(csid, &header, payload);
     }
 
     /// Sends stream metadata as `@setDataFrame`, `onMetaData`, `metadata`.
     pub fn send_metadata(&mut self, metadata: AmfValue) {
         let stream_id = self.stream_id.unwrap_or(1);
-        let values = [AmfValue::string("@setDataFrame"), AmfValue::string("onMetaData"), metadata];
+        let values = [
+            AmfValue::string("@setDataFrame"),
+            AmfValue::string("onMetaData"),
+            metadata,
+        ];
         self.link.send_data(stream_id, &values);
     }
 
@@ -158,7 +175,11 @@ impl ClientSession {
                 let name = AmfValue::string(name.clone());
                 self.call("FCUnpublish", vec![name], Pending::Other);
             }
-            self.call("deleteStream", vec![AmfValue::Number(f64::from(id))], Pending::Other);
+            self.call(
+                "deleteStream",
+                vec![AmfValue::Number(f64::from(id))],
+                Pending::Other,
+            );
         }
     }
 
@@ -190,13 +211,14 @@ impl ClientSession {
             self.handshake = None;
             self.send_connect();
         }
-        while !input.is_empty() {
+        // Until the decoder has no message left: a few buffered header bytes can complete one
+        // even when the input is used up.
+        loop {
             let (used, msg) = self.link.decode(input)?;
             input = &input[used.min(input.len())..];
-            if let Some((raw, msg)) = msg {
-                self.handle_message(raw, msg)?;
-            } else if used == 0 {
-                break;
+            match msg {
+                Some((raw, msg)) => self.handle_message(raw, msg)?,
+                None => break,
             }
         }
         Ok(())
@@ -218,7 +240,8 @@ impl ClientSession {
             ("videoFunction", AmfValue::Number(1.0)),
         ]);
         let txn = self.take_transaction(Pending::Connect);
-        self.link.send_command(0, &Command::new("connect", txn, object, vec![]), false);
+        self.link
+            .send_command(0, &Command::new("connect", txn, object, vec![]), false);
     }
 
     fn handle_message(&mut self, raw: RawMessage, msg: Message) -> Result<(), SessionError> {
@@ -226,24 +249,43 @@ impl ClientSession {
             Message::Command(cmd) => self.handle_command(cmd),
             Message::Audio(payload) | Message::Video(payload) => {
                 let (type_id, timestamp) = (raw.header.type_id, raw.header.timestamp);
-                self.events.push_back(ClientEvent::Media { type_id, timestamp, payload });
+                self.events.push_back(ClientEvent::Media {
+                    type_id,
+                    timestamp,
+                    payload,
+                });
                 Ok(())
             }
-            Message::Data { values, raw: payload } => {
+            Message::Data {
+                values,
+                raw: payload,
+            } => {
                 // |RtmpSampleAccess and onStatus-as-data are chatter, not stream data.
-                let name = values.first().and_then(AmfValue::as_str).unwrap_or_default();
+                let name = values
+                    .first()
+                    .and_then(AmfValue::as_str)
+                    .unwrap_or_default();
                 if !name.starts_with('|') && name != "onStatus" {
                     let timestamp = raw.header.timestamp;
                     let type_id = message::DATA_AMF0;
-                    self.events.push_back(ClientEvent::Media { type_id, timestamp, payload });
+                    self.events.push_back(ClientEvent::Media {
+                        type_id,
+                        timestamp,
+                        payload,
+                    });
                 }
                 Ok(())
             }
             Message::Aggregate(payload) => {
-                let parts = crate::protocol::flv::split_aggregate(&payload, raw.header.timestamp)
-                    .map_err(|e| SessionError::PeerMisbehaved(format!("bad aggregate: {e}")))?;
+                let parts =
+                    crate::protocol::flv::split_aggregate(&payload, raw.header.timestamp)
+                        .map_err(|e| SessionError::PeerMisbehaved(format!("bad aggregate: {e}")))?;
                 for (type_id, timestamp, payload) in parts {
-                    self.events.push_back(ClientEvent::Media { type_id, timestamp, payload });
+                    self.events.push_back(ClientEvent::Media {
+                        type_id,
+                        timestamp,
+                        payload,
+                    });
                 }
                 Ok(())
             }
@@ -263,7 +305,10 @@ impl ClientSession {
                         self.start_intent();
                     }
                     (Some(Pending::Connect), false) => {
-                        return Err(SessionError::Refused(format!("connect: {}", describe(&cmd))));
+                        return Err(SessionError::Refused(format!(
+                            "connect: {}",
+                            describe(&cmd)
+                        )));
                     }
                     (Some(Pending::CreateStream), true) => {
                         let id = cmd.arg_f64(0).unwrap_or(1.0) as u32;
@@ -271,7 +316,10 @@ impl ClientSession {
                         self.send_stream_request(id);
                     }
                     (Some(Pending::CreateStream), false) => {
-                        return Err(SessionError::Refused(format!("createStream: {}", describe(&cmd))));
+                        return Err(SessionError::Refused(format!(
+                            "createStream: {}",
+                            describe(&cmd)
+                        )));
                     }
                     _ => {}
                 }
@@ -285,7 +333,12 @@ impl ClientSession {
 
     fn handle_status(&mut self, cmd: &Command) {
         let info = cmd.args.first();
-        let field = |k: &str| info.and_then(|i| i.get(k)).and_then(AmfValue::as_str).unwrap_or_default().to_string();
+        let field = |k: &str| {
+            info.and_then(|i| i.get(k))
+                .and_then(AmfValue::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
         let (level, status_code) = (field("level"), field("code"));
         if status_code == code::PUBLISH_START {
             self.events.push_back(ClientEvent::PublishStarted);
@@ -293,14 +346,20 @@ impl ClientSession {
             self.events.push_back(ClientEvent::PlayStarted);
         }
         let description = field("description");
-        self.events.push_back(ClientEvent::Status { level, code: status_code, description });
+        self.events.push_back(ClientEvent::Status {
+            level,
+            code: status_code,
+            description,
+        });
     }
 
     fn start_intent(&mut self) {
         if !self.connected || self.intent_sent {
             return;
         }
-        let Some(intent) = self.intent.clone() else { return };
+        let Some(intent) = self.intent.clone() else {
+            return;
+        };
         self.intent_sent = true;
         if let Intent::Publish(name) = &intent {
             // The order OBS and FFmpeg use; servers that need FCPublish get it.
@@ -315,11 +374,19 @@ impl ClientSession {
         match self.intent.clone() {
             Some(Intent::Publish(name)) => {
                 let args = vec![AmfValue::string(name), AmfValue::string("live")];
-                self.link.send_command(stream_id, &Command::new("publish", 0.0, AmfValue::Null, args), false);
+                self.link.send_command(
+                    stream_id,
+                    &Command::new("publish", 0.0, AmfValue::Null, args),
+                    false,
+                );
             }
             Some(Intent::Play(name)) => {
                 let args = vec![AmfValue::string(name), AmfValue::Number(-2.0)];
-                self.link.send_command(stream_id, &Command::new("play", 0.0, AmfValue::Null, args), false);
+                self.link.send_command(
+                    stream_id,
+                    &Command::new("play", 0.0, AmfValue::Null, args),
+                    false,
+                );
                 let millis = self.config.buffer_ms;
                 let event = UserControlEvent::SetBufferLength { stream_id, millis };
                 self.link.send_control(ControlMessage::UserControl(event));
@@ -330,7 +397,8 @@ impl ClientSession {
 
     fn call(&mut self, name: &str, args: Vec<AmfValue>, pending: Pending) {
         let txn = self.take_transaction(pending);
-        self.link.send_command(0, &Command::new(name, txn, AmfValue::Null, args), false);
+        self.link
+            .send_command(0, &Command::new(name, txn, AmfValue::Null, args), false);
     }
 
     fn take_transaction(&mut self, pending: Pending) -> f64 {

@@ -59,7 +59,9 @@ impl MessageLink {
         match &msg {
             Message::Control(ControlMessage::WindowAckSize(size)) => self.peer_window = *size,
             Message::Control(ControlMessage::UserControl(UserControlEvent::PingRequest(t))) => {
-                self.send_control(ControlMessage::UserControl(UserControlEvent::PingResponse(*t)));
+                self.send_control(ControlMessage::UserControl(UserControlEvent::PingResponse(
+                    *t,
+                )));
             }
             _ => {}
         }
@@ -72,7 +74,9 @@ impl MessageLink {
         self.received = self.received.wrapping_add(n as u32);
         if self.peer_window > 0 && self.received.wrapping_sub(self.last_ack) >= self.peer_window {
             self.last_ack = self.received;
-            self.send_control(ControlMessage::Acknowledgement { sequence: self.received });
+            self.send_control(ControlMessage::Acknowledgement {
+                sequence: self.received,
+            });
         }
     }
 
@@ -94,7 +98,11 @@ impl MessageLink {
             self.scratch.push(0);
         }
         cmd.encode(&mut self.scratch);
-        let type_id = if amf3 { message::COMMAND_AMF3 } else { message::COMMAND_AMF0 };
+        let type_id = if amf3 {
+            message::COMMAND_AMF3
+        } else {
+            message::COMMAND_AMF0
+        };
         self.send_raw(CSID_COMMAND, type_id, stream_id, 0);
     }
 
@@ -108,8 +116,14 @@ impl MessageLink {
     }
 
     fn send_raw(&mut self, csid: u32, type_id: u8, stream_id: u32, timestamp: u32) {
-        let header = MessageHeader { timestamp, length: self.scratch.len() as u32, type_id, stream_id };
-        self.encoder.encode(csid, &header, &self.scratch, &mut self.out);
+        let header = MessageHeader {
+            timestamp,
+            length: self.scratch.len() as u32,
+            type_id,
+            stream_id,
+        };
+        self.encoder
+            .encode(csid, &header, &self.scratch, &mut self.out);
     }
 
     /// Sends an already encoded payload as one message.

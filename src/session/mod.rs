@@ -75,3 +75,6 @@ pub enum SessionError {
     #[error("peer refused: {0}")]
     Refused(String),
 }
+
+#[cfg(test)]
+mod tests;

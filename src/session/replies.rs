@@ -27,7 +27,12 @@ pub(crate) fn info(level: &str, code: &str, description: &str) -> AmfValue {
 }
 
 pub(crate) fn on_status(level: &str, code: &str, description: &str) -> Command {
-    Command::new("onStatus", 0.0, AmfValue::Null, vec![info(level, code, description)])
+    Command::new(
+        "onStatus",
+        0.0,
+        AmfValue::Null,
+        vec![info(level, code, description)],
+    )
 }
 
 pub(crate) fn connect_result(transaction_id: f64, object_encoding: f64) -> Command {
@@ -49,7 +54,12 @@ pub(crate) fn result(transaction_id: f64, value: AmfValue) -> Command {
 }
 
 pub(crate) fn error(transaction_id: f64, code: &str, description: &str) -> Command {
-    Command::new("_error", transaction_id, AmfValue::Null, vec![info("error", code, description)])
+    Command::new(
+        "_error",
+        transaction_id,
+        AmfValue::Null,
+        vec![info("error", code, description)],
+    )
 }
 
 /// `onFCPublish` / `onFCUnpublish`, which OBS-era clients expect after FCPublish/FCUnpublish.

@@ -46,19 +46,33 @@ pub struct PlayRequest {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerEvent {
-    Connected { app: String, tc_url: String },
+    Connected {
+        app: String,
+        tc_url: String,
+    },
     /// Answer with [`ServerSession::accept_publish`] or [`ServerSession::reject_publish`].
     Publish(PublishRequest),
     /// Answer with [`ServerSession::accept_play`] or [`ServerSession::reject_play`].
     Play(PlayRequest),
     /// Audio (8), video (9) or a non-metadata data message (18, AMF0) of the published stream.
-    Media { type_id: u8, timestamp: u32, payload: Bytes },
+    Media {
+        type_id: u8,
+        timestamp: u32,
+        payload: Bytes,
+    },
     /// Stream metadata: the AMF0 payload `onMetaData, {...}` with `@setDataFrame` stripped.
-    Metadata { timestamp: u32, payload: Bytes },
+    Metadata {
+        timestamp: u32,
+        payload: Bytes,
+    },
     /// The client stopped publishing (FCUnpublish, closeStream or deleteStream).
-    Unpublish { stream_id: u32 },
+    Unpublish {
+        stream_id: u32,
+    },
     /// The client stopped playing (closeStream or deleteStream).
-    PlayStop { stream_id: u32 },
+    PlayStop {
+        stream_id: u32,
+    },
     ReceiveAudio(bool),
     ReceiveVideo(bool),
 }
@@ -138,13 +152,14 @@ impl ServerSession {
             }
             self.phase = Phase::Messages;
         }
-        while !input.is_empty() {
+        // Until the decoder has no message left: a few buffered header bytes can complete one
+        // even when the input is used up.
+        loop {
             let (used, msg) = self.link.decode(input)?;
             input = &input[used.min(input.len())..];
-            if let Some((raw, msg)) = msg {
-                self.handle_message(raw, msg)?;
-            } else if used == 0 {
-                break;
+            match msg {
+                Some((raw, msg)) => self.handle_message(raw, msg)?,
+                None => break,
             }
         }
         Ok(())
@@ -161,11 +176,18 @@ impl ServerSession {
                 if self.publishing == Some(stream_id) {
                     let type_id = raw.header.type_id;
                     let timestamp = raw.header.timestamp;
-                    self.events.push_back(ServerEvent::Media { type_id, timestamp, payload });
+                    self.events.push_back(ServerEvent::Media {
+                        type_id,
+                        timestamp,
+                        payload,
+                    });
                 }
                 Ok(())
             }
-            Message::Data { values, raw: payload } => {
+            Message::Data {
+                values,
+                raw: payload,
+            } => {
                 if self.publishing == Some(stream_id) {
                     self.handle_data(raw.header.timestamp, &values, payload);
                 }
@@ -184,9 +206,16 @@ impl ServerSession {
 
     fn handle_data(&mut self, timestamp: u32, values: &[AmfValue], payload: Bytes) {
         let event = match flv::metadata_payload(values) {
-            Some(meta) => ServerEvent::Metadata { timestamp, payload: Bytes::from(meta) },
+            Some(meta) => ServerEvent::Metadata {
+                timestamp,
+                payload: Bytes::from(meta),
+            },
             // Cue points, captions and other data go to players as they came.
-            None => ServerEvent::Media { type_id: message::DATA_AMF0, timestamp, payload },
+            None => ServerEvent::Media {
+                type_id: message::DATA_AMF0,
+                timestamp,
+                payload,
+            },
         };
         self.events.push_back(event);
     }
@@ -197,10 +226,17 @@ impl ServerSession {
         for (type_id, ts, body) in parts {
             match type_id {
                 message::AUDIO | message::VIDEO => {
-                    self.events.push_back(ServerEvent::Media { type_id, timestamp: ts, payload: body });
+                    self.events.push_back(ServerEvent::Media {
+                        type_id,
+                        timestamp: ts,
+                        payload: body,
+                    });
                 }
                 message::DATA_AMF0 => {
-                    let values = crate::protocol::amf::amf0::decode_all(&body, &self.link.config().amf_limits)?;
+                    let values = crate::protocol::amf::amf0::decode_all(
+                        &body,
+                        &self.link.config().amf_limits,
+                    )?;
                     self.handle_data(ts, &values, body);
                 }
                 _ => {}
@@ -215,18 +251,27 @@ impl ServerSession {
             return self.handle_connect(cmd);
         }
         let Some(app) = self.app.clone() else {
-            return Err(SessionError::PeerMisbehaved(format!("'{}' before connect", cmd.name)));
+            return Err(SessionError::PeerMisbehaved(format!(
+                "'{}' before connect",
+                cmd.name
+            )));
         };
         match cmd.name.as_str() {
             "releaseStream" => self.reply_result(txn, AmfValue::Undefined),
             "FCPublish" => {
                 let name = cmd.arg_str(0).unwrap_or_default().to_string();
-                self.send(0, &replies::on_fc("onFCPublish", code::PUBLISH_START, &name));
+                self.send(
+                    0,
+                    &replies::on_fc("onFCPublish", code::PUBLISH_START, &name),
+                );
                 self.reply_result(txn, AmfValue::Undefined);
             }
             "FCUnpublish" => {
                 let name = cmd.arg_str(0).unwrap_or_default().to_string();
-                self.send(0, &replies::on_fc("onFCUnpublish", code::UNPUBLISH_SUCCESS, &name));
+                self.send(
+                    0,
+                    &replies::on_fc("onFCUnpublish", code::UNPUBLISH_SUCCESS, &name),
+                );
                 self.reply_result(txn, AmfValue::Undefined);
                 if let Some(id) = self.publishing {
                     self.stop_publishing(id);
@@ -265,26 +310,59 @@ impl ServerSession {
         if self.app.is_some() {
             return Err(SessionError::PeerMisbehaved("second connect".into()));
         }
-        let field = |key: &str| cmd.object.get(key).and_then(AmfValue::as_str).unwrap_or_default();
+        let field = |key: &str| {
+            cmd.object
+                .get(key)
+                .and_then(AmfValue::as_str)
+                .unwrap_or_default()
+        };
         // "live/" and "live?token=..." both name the app "live".
-        let app = field("app").split('?').next().unwrap_or_default().trim_matches('/').to_string();
+        let app = field("app")
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .trim_matches('/')
+            .to_string();
         let tc_url = field("tcUrl").to_string();
-        let object_encoding = cmd.object.get("objectEncoding").and_then(AmfValue::as_f64).unwrap_or(0.0);
+        let object_encoding = cmd
+            .object
+            .get("objectEncoding")
+            .and_then(AmfValue::as_f64)
+            .unwrap_or(0.0);
         let window = self.link.config().window_ack_size;
         let chunk_size = self.link.config().chunk_size;
-        self.link.send_control(ControlMessage::WindowAckSize(window));
-        self.link.send_control(ControlMessage::SetPeerBandwidth { size: window, limit: 2 });
+        self.link
+            .send_control(ControlMessage::WindowAckSize(window));
+        self.link.send_control(ControlMessage::SetPeerBandwidth {
+            size: window,
+            limit: 2,
+        });
         self.link.announce_chunk_size(chunk_size);
-        self.send(0, &replies::connect_result(cmd.transaction_id, object_encoding));
-        self.send(0, &Command::new("onBWDone", 0.0, AmfValue::Null, vec![AmfValue::Number(8192.0)]));
+        self.send(
+            0,
+            &replies::connect_result(cmd.transaction_id, object_encoding),
+        );
+        self.send(
+            0,
+            &Command::new(
+                "onBWDone",
+                0.0,
+                AmfValue::Null,
+                vec![AmfValue::Number(8192.0)],
+            ),
+        );
         self.app = Some(app.clone());
-        self.events.push_back(ServerEvent::Connected { app, tc_url });
+        self.events
+            .push_back(ServerEvent::Connected { app, tc_url });
         Ok(())
     }
 
     fn handle_create_stream(&mut self, txn: f64) {
         if self.streams_created >= self.link.config().max_streams {
-            self.send(0, &replies::error(txn, code::CALL_FAILED, "too many streams"));
+            self.send(
+                0,
+                &replies::error(txn, code::CALL_FAILED, "too many streams"),
+            );
             return;
         }
         // Every stream is MEDIA_STREAM_ID so the shared media bytes fit every player; a
@@ -296,7 +374,11 @@ impl ServerSession {
     fn handle_publish(&mut self, stream_id: u32, app: &str, cmd: &Command) {
         let (name, query) = split_name(cmd.arg_str(0).unwrap_or_default());
         if name.is_empty() || self.publishing.is_some() || self.playing.is_some() {
-            let why = if name.is_empty() { "empty stream name" } else { "already publishing or playing" };
+            let why = if name.is_empty() {
+                "empty stream name"
+            } else {
+                "already publishing or playing"
+            };
             self.status(stream_id, "error", code::PUBLISH_BAD_NAME, why);
             return;
         }
@@ -314,7 +396,12 @@ impl ServerSession {
     fn handle_play(&mut self, stream_id: u32, app: &str, cmd: &Command) {
         let (name, query) = split_name(cmd.arg_str(0).unwrap_or_default());
         if name.is_empty() || self.publishing.is_some() || self.playing.is_some() {
-            self.status(stream_id, "error", code::PLAY_STREAM_NOT_FOUND, "bad play request");
+            self.status(
+                stream_id,
+                "error",
+                code::PLAY_STREAM_NOT_FOUND,
+                "bad play request",
+            );
             return;
         }
         self.playing = Some(stream_id);
@@ -345,7 +432,12 @@ impl ServerSession {
 
     fn stop_publishing(&mut self, stream_id: u32) {
         self.publishing = None;
-        self.status(stream_id, "status", code::UNPUBLISH_SUCCESS, "stream unpublished");
+        self.status(
+            stream_id,
+            "status",
+            code::UNPUBLISH_SUCCESS,
+            "stream unpublished",
+        );
         self.events.push_back(ServerEvent::Unpublish { stream_id });
     }
 
@@ -367,10 +459,19 @@ impl ServerSession {
     pub fn accept_play(&mut self, stream_id: u32, reset: bool) {
         self.user_control(UserControlEvent::StreamBegin(stream_id));
         if reset {
-            self.status(stream_id, "status", code::PLAY_RESET, "playing and resetting");
+            self.status(
+                stream_id,
+                "status",
+                code::PLAY_RESET,
+                "playing and resetting",
+            );
         }
         self.status(stream_id, "status", code::PLAY_START, "playing");
-        let access = [AmfValue::string("|RtmpSampleAccess"), AmfValue::Boolean(true), AmfValue::Boolean(true)];
+        let access = [
+            AmfValue::string("|RtmpSampleAccess"),
+            AmfValue::Boolean(true),
+            AmfValue::Boolean(true),
+        ];
         self.link.send_data(stream_id, &access);
     }
 
@@ -384,14 +485,24 @@ impl ServerSession {
 
     /// The stream this client plays lost its publisher.
     pub fn notify_unpublish(&mut self, stream_id: u32) {
-        self.status(stream_id, "status", code::PLAY_UNPUBLISH_NOTIFY, "stream unpublished");
+        self.status(
+            stream_id,
+            "status",
+            code::PLAY_UNPUBLISH_NOTIFY,
+            "stream unpublished",
+        );
         self.user_control(UserControlEvent::StreamEof(stream_id));
     }
 
     /// The stream this client plays (or waits for) has a publisher again.
     pub fn notify_publish(&mut self, stream_id: u32) {
         self.user_control(UserControlEvent::StreamBegin(stream_id));
-        self.status(stream_id, "status", code::PLAY_PUBLISH_NOTIFY, "stream published");
+        self.status(
+            stream_id,
+            "status",
+            code::PLAY_PUBLISH_NOTIFY,
+            "stream published",
+        );
     }
 
     /// The message stream this client plays on, if it plays.

@@ -62,7 +62,13 @@ pub(crate) enum FlushOutcome {
 }
 
 impl Conn {
-    pub(crate) fn new(socket: TcpStream, peer: SocketAddr, session: ServerSession, queue: PlayerQueue, now: Instant) -> Self {
+    pub(crate) fn new(
+        socket: TcpStream,
+        peer: SocketAddr,
+        session: ServerSession,
+        queue: PlayerQueue,
+        now: Instant,
+    ) -> Self {
         Conn {
             socket,
             peer,

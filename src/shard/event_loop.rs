@@ -76,7 +76,8 @@ impl Shard {
     ) -> std::io::Result<Shard> {
         let mut listeners = listeners;
         for (i, listener) in listeners.iter_mut().enumerate() {
-            poll.registry().register(listener, Token(LISTENER_BASE + i), Interest::READABLE)?;
+            poll.registry()
+                .register(listener, Token(LISTENER_BASE + i), Interest::READABLE)?;
         }
         let now = Instant::now();
         let shards = mailboxes.len();
@@ -190,7 +191,9 @@ impl Shard {
                         accepted += 1;
                         self.add_connection(stream, peer);
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => self.accept_pending[i] = false,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        self.accept_pending[i] = false
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                     Err(e) => {
                         // EMFILE and friends: retry at the next sweep rather than spin.
@@ -209,7 +212,11 @@ impl Shard {
         }
         let entry = self.conns.vacant_entry();
         let token = entry.key();
-        if let Err(e) = self.poll.registry().register(&mut stream, Token(token), Interest::READABLE | Interest::WRITABLE) {
+        if let Err(e) = self.poll.registry().register(
+            &mut stream,
+            Token(token),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
             warn!(%peer, error = %e, "register failed");
             return;
         }
@@ -243,7 +250,9 @@ impl Shard {
 
     fn read_connection(&mut self, token: usize) {
         for _ in 0..MAX_READS_PER_PASS {
-            let Some(conn) = self.conns.get_mut(token) else { return };
+            let Some(conn) = self.conns.get_mut(token) else {
+                return;
+            };
             let n = match conn.read(&mut self.read_buf) {
                 Ok(ReadOutcome::Data(n)) => n,
                 Ok(ReadOutcome::WouldBlock) => return,
@@ -299,11 +308,21 @@ impl Shard {
 
     fn handle_session_event(&mut self, token: usize, event: ServerEvent) {
         match event {
-            ServerEvent::Media { type_id, timestamp, payload } => {
+            ServerEvent::Media {
+                type_id,
+                timestamp,
+                payload,
+            } => {
                 self.on_media(token, type_id, timestamp, &payload, false);
             }
             ServerEvent::Metadata { timestamp, payload } => {
-                self.on_media(token, crate::protocol::message::DATA_AMF0, timestamp, &payload, true);
+                self.on_media(
+                    token,
+                    crate::protocol::message::DATA_AMF0,
+                    timestamp,
+                    &payload,
+                    true,
+                );
             }
             ServerEvent::Connected { app, .. } => {
                 if let Some(conn) = self.conns.get(token) {
@@ -316,7 +335,14 @@ impl Shard {
             ServerEvent::PlayStop { .. } => self.end_play(token),
             ServerEvent::ReceiveAudio(on) | ServerEvent::ReceiveVideo(on) => {
                 let audio = matches!(event, ServerEvent::ReceiveAudio(_));
-                if let Some(Conn { role: Role::Player { audio: a, video: v, .. }, .. }) = self.conns.get_mut(token) {
+                if let Some(Conn {
+                    role:
+                        Role::Player {
+                            audio: a, video: v, ..
+                        },
+                    ..
+                }) = self.conns.get_mut(token)
+                {
                     if audio {
                         *a = on;
                     } else {
@@ -329,11 +355,21 @@ impl Shard {
 
     /// Marks a connection as having output to flush. With a write-merge window, media waits
     /// up to the window so it goes out in one writev with what follows.
-    pub(crate) fn mark_dirty(conns: &mut Slab<Conn>, dirty: &mut Vec<usize>, token: usize, merge: Duration, now: Instant) {
+    pub(crate) fn mark_dirty(
+        conns: &mut Slab<Conn>,
+        dirty: &mut Vec<usize>,
+        token: usize,
+        merge: Duration,
+        now: Instant,
+    ) {
         if let Some(conn) = conns.get_mut(token) {
             if !conn.dirty {
                 conn.dirty = true;
-                conn.flush_at = if merge.is_zero() { None } else { Some(now + merge) };
+                conn.flush_at = if merge.is_zero() {
+                    None
+                } else {
+                    Some(now + merge)
+                };
                 dirty.push(token);
             }
         }
@@ -343,11 +379,14 @@ impl Shard {
         let now = self.now;
         let mut dirty = std::mem::take(&mut self.dirty);
         dirty.retain(|&token| {
-            let Some(conn) = self.conns.get_mut(token) else { return false };
+            let Some(conn) = self.conns.get_mut(token) else {
+                return false;
+            };
             if !conn.dirty {
                 return false;
             }
-            let due = conn.flush_at.is_none_or(|at| at <= now) || conn.queue.queued_bytes() >= MERGE_FLUSH_BYTES;
+            let due = conn.flush_at.is_none_or(|at| at <= now)
+                || conn.queue.queued_bytes() >= MERGE_FLUSH_BYTES;
             if !due {
                 return true;
             }
@@ -358,7 +397,9 @@ impl Shard {
                 return false;
             }
             match conn.flush(now) {
-                Ok(FlushOutcome::Drained(n)) | Ok(FlushOutcome::Blocked(n)) => self.stats.bytes_out += n as u64,
+                Ok(FlushOutcome::Drained(n)) | Ok(FlushOutcome::Blocked(n)) => {
+                    self.stats.bytes_out += n as u64
+                }
                 Err(e) => {
                     debug!(peer = %conn.peer, error = %e, "write failed");
                     self.to_close.push((token, "write error"));
@@ -385,7 +426,9 @@ impl Shard {
         }
         self.end_publish(token);
         self.end_play(token);
-        let Some(mut conn) = self.conns.try_remove(token) else { return };
+        let Some(mut conn) = self.conns.try_remove(token) else {
+            return;
+        };
         let _ = self.poll.registry().deregister(&mut conn.socket);
         self.stats.closed += 1;
         debug!(shard = self.index, peer = %conn.peer, why, "closed");
@@ -401,8 +444,17 @@ impl Shard {
         let s = &self.settings;
         for (token, conn) in self.conns.iter_mut() {
             let why = match &mut conn.role {
-                Role::Pending if now.duration_since(conn.created) > s.handshake_timeout => Some("handshake/connect timeout"),
-                Role::Publisher { last_media, key, generation, builder, noted_timestamp, .. } => {
+                Role::Pending if now.duration_since(conn.created) > s.handshake_timeout => {
+                    Some("handshake/connect timeout")
+                }
+                Role::Publisher {
+                    last_media,
+                    key,
+                    generation,
+                    builder,
+                    noted_timestamp,
+                    ..
+                } => {
                     if now.duration_since(*last_media) > s.publisher_idle_timeout {
                         Some("publisher idle")
                     } else {
@@ -416,7 +468,9 @@ impl Shard {
                         None
                     }
                 }
-                _ if !conn.queue.is_empty() && now.duration_since(conn.last_write) > s.write_stall_timeout => {
+                _ if !conn.queue.is_empty()
+                    && now.duration_since(conn.last_write) > s.write_stall_timeout =>
+                {
                     Some("write stalled")
                 }
                 _ => None,

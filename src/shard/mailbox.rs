@@ -15,9 +15,17 @@ pub(crate) enum ShardMsg {
     Unsubscribe { key: StreamKey, from: usize },
     /// From a home: publisher `generation` is live; `startup` is what joining players need
     /// (metadata, sequence headers, GOP) as of now; frames that follow continue from it.
-    Start { key: StreamKey, generation: u64, startup: Vec<Frame> },
+    Start {
+        key: StreamKey,
+        generation: u64,
+        startup: Vec<Frame>,
+    },
     /// From a home: the frames of one pass.
-    Frames { key: StreamKey, generation: u64, frames: Vec<Frame> },
+    Frames {
+        key: StreamKey,
+        generation: u64,
+        frames: Vec<Frame>,
+    },
     /// From a home: publisher `generation` left.
     Stop { key: StreamKey, generation: u64 },
     /// From the shard of a newer publisher (takeover): close publisher `generation` of `key`.
@@ -38,7 +46,9 @@ pub(crate) struct Outbox {
 
 impl Outbox {
     pub(crate) fn new(shards: usize) -> Self {
-        Outbox { pending: (0..shards).map(|_| Vec::new()).collect() }
+        Outbox {
+            pending: (0..shards).map(|_| Vec::new()).collect(),
+        }
     }
 
     pub(crate) fn push(&mut self, shard: usize, msg: ShardMsg) {

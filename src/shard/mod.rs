@@ -67,7 +67,11 @@ impl Default for ShardSettings {
             publisher_idle_timeout: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
             write_merge: Duration::ZERO,
-            queue: QueueLimits { max_span_ms: 5_000, max_bytes: 16 << 20, kick_after_ms: 15_000 },
+            queue: QueueLimits {
+                max_span_ms: 5_000,
+                max_bytes: 16 << 20,
+                kick_after_ms: 15_000,
+            },
             gop_cache: true,
             max_gop_bytes: 32 << 20,
             write_stall_timeout: Duration::from_secs(30),

@@ -15,9 +15,15 @@ use tracing::warn;
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot set up shard {shard}: {source}")]
-    Setup { shard: usize, source: std::io::Error },
+    Setup {
+        shard: usize,
+        source: std::io::Error,
+    },
     #[error("no listen address configured")]
     NoListenAddress,
 }
@@ -38,12 +44,20 @@ impl Server {
         let shards = settings.shards.max(1);
         // Port 0 resolves on the first bind; the other shards join that port.
         let mut addrs = settings.listen.clone();
-        let mut listeners_per_shard: Vec<Vec<mio::net::TcpListener>> = (0..shards).map(|_| Vec::new()).collect();
+        let mut listeners_per_shard: Vec<Vec<mio::net::TcpListener>> =
+            (0..shards).map(|_| Vec::new()).collect();
         for addr in addrs.iter_mut() {
             for listeners in listeners_per_shard.iter_mut() {
-                let listener = socket::bind_listener(*addr).map_err(|source| ServerError::Bind { addr: *addr, source })?;
+                let listener =
+                    socket::bind_listener(*addr).map_err(|source| ServerError::Bind {
+                        addr: *addr,
+                        source,
+                    })?;
                 if addr.port() == 0 {
-                    *addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: *addr, source })?;
+                    *addr = listener.local_addr().map_err(|source| ServerError::Bind {
+                        addr: *addr,
+                        source,
+                    })?;
                 }
                 listeners.push(listener);
             }
@@ -53,9 +67,13 @@ impl Server {
         let mut inboxes = Vec::with_capacity(shards);
         for shard in 0..shards {
             let poll = mio::Poll::new().map_err(|source| ServerError::Setup { shard, source })?;
-            let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN).map_err(|source| ServerError::Setup { shard, source })?;
+            let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)
+                .map_err(|source| ServerError::Setup { shard, source })?;
             let (sender, receiver) = mpsc::channel();
-            mailboxes.push(Mailbox { sender, waker: Arc::new(waker) });
+            mailboxes.push(Mailbox {
+                sender,
+                waker: Arc::new(waker),
+            });
             inboxes.push(receiver);
             polls.push(poll);
         }
@@ -67,9 +85,26 @@ impl Server {
         settings.listen = addrs.clone();
         let settings = Arc::new(settings);
         let mut threads = Vec::with_capacity(shards);
-        for (index, ((poll, listeners), inbox)) in polls.into_iter().zip(listeners_per_shard).zip(inboxes).enumerate() {
-            let shard = Shard::new(index, settings.clone(), poll, listeners, registry.clone(), mailboxes.clone(), inbox, stop.clone())
-                .map_err(|source| ServerError::Setup { shard: index, source })?;
+        for (index, ((poll, listeners), inbox)) in polls
+            .into_iter()
+            .zip(listeners_per_shard)
+            .zip(inboxes)
+            .enumerate()
+        {
+            let shard = Shard::new(
+                index,
+                settings.clone(),
+                poll,
+                listeners,
+                registry.clone(),
+                mailboxes.clone(),
+                inbox,
+                stop.clone(),
+            )
+            .map_err(|source| ServerError::Setup {
+                shard: index,
+                source,
+            })?;
             let pin = settings.pin_shards;
             let thread = std::thread::Builder::new()
                 .name(format!("shard-{index}"))
@@ -81,10 +116,18 @@ impl Server {
                     }
                     shard.run()
                 })
-                .map_err(|source| ServerError::Setup { shard: index, source })?;
+                .map_err(|source| ServerError::Setup {
+                    shard: index,
+                    source,
+                })?;
             threads.push(thread);
         }
-        Ok(Server { threads, stop, wakers, local_addrs: addrs })
+        Ok(Server {
+            threads,
+            stop,
+            wakers,
+            local_addrs: addrs,
+        })
     }
 
     /// The addresses listened on (with port 0 resolved).
@@ -94,7 +137,10 @@ impl Server {
 
     /// A handle that stops the server from another thread (a signal handler thread).
     pub fn stopper(&self) -> Stopper {
-        Stopper { stop: self.stop.clone(), wakers: self.wakers.clone() }
+        Stopper {
+            stop: self.stop.clone(),
+            wakers: self.wakers.clone(),
+        }
     }
 
     pub fn stop(&self) {
@@ -103,7 +149,10 @@ impl Server {
 
     /// Waits for every shard to stop; returns their final counters.
     pub fn join(self) -> Vec<ShardStats> {
-        self.threads.into_iter().filter_map(|t| t.join().ok()).collect()
+        self.threads
+            .into_iter()
+            .filter_map(|t| t.join().ok())
+            .collect()
     }
 }
 

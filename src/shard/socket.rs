@@ -21,7 +21,10 @@ pub(crate) fn bind_listener(addr: SocketAddr) -> io::Result<mio::net::TcpListene
 }
 
 /// Applies TCP_NODELAY and buffer sizes to an accepted socket.
-pub(crate) fn tune_accepted(stream: &mio::net::TcpStream, settings: &ShardSettings) -> io::Result<()> {
+pub(crate) fn tune_accepted(
+    stream: &mio::net::TcpStream,
+    settings: &ShardSettings,
+) -> io::Result<()> {
     stream.set_nodelay(settings.nodelay)?;
     let sock = SockRef::from(stream);
     if settings.send_buffer > 0 {
@@ -41,8 +44,9 @@ pub(crate) fn pin_current_thread(index: usize) -> io::Result<usize> {
         if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) != 0 {
             return Err(io::Error::last_os_error());
         }
-        let cpus: Vec<usize> =
-            (0..libc::CPU_SETSIZE as usize).filter(|&c| libc::CPU_ISSET(c, &allowed)).collect();
+        let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &allowed))
+            .collect();
         let Some(&cpu) = cpus.get(index % cpus.len().max(1)) else {
             return Err(io::Error::other("no CPU available"));
         };

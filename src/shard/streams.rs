@@ -52,12 +52,21 @@ impl Shard {
 
     pub(crate) fn on_publish(&mut self, token: usize, req: PublishRequest) {
         let key: StreamKey = format!("{}/{}", req.app, req.name).into();
-        let claim = self.registry.claim_publisher(&key, self.index, token, self.settings.takeover);
-        let Claim::Granted { generation, continue_after, player_shards, evicted } = claim else {
+        let claim = self
+            .registry
+            .claim_publisher(&key, self.index, token, self.settings.takeover);
+        let Claim::Granted {
+            generation,
+            continue_after,
+            player_shards,
+            evicted,
+        } = claim
+        else {
             self.stats.publishes_refused += 1;
             if let Some(conn) = self.conns.get_mut(token) {
                 info!(shard = self.index, peer = %conn.peer, stream = %key, "publish refused: stream is live");
-                conn.session.reject_publish(req.stream_id, "stream is already being published");
+                conn.session
+                    .reject_publish(req.stream_id, "stream is already being published");
             }
             return;
         };
@@ -67,10 +76,18 @@ impl Shard {
                 self.evict_local(&key, old.generation);
                 self.close_pending();
             } else {
-                self.outbox.push(old.shard, ShardMsg::Evict { key: key.clone(), generation: old.generation });
+                self.outbox.push(
+                    old.shard,
+                    ShardMsg::Evict {
+                        key: key.clone(),
+                        generation: old.generation,
+                    },
+                );
             }
         }
-        let Some(conn) = self.conns.get_mut(token) else { return };
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
         info!(shard = self.index, peer = %conn.peer, stream = %key, generation, "publish started");
         self.stats.publishes += 1;
         conn.session.accept_publish(req.stream_id);
@@ -82,14 +99,32 @@ impl Shard {
             last_media: self.now,
             noted_timestamp: None,
         };
-        let remote: Vec<usize> = player_shards.into_iter().filter(|&s| s != self.index).collect();
+        let remote: Vec<usize> = player_shards
+            .into_iter()
+            .filter(|&s| s != self.index)
+            .collect();
         for &shard in &remote {
-            self.outbox.push(shard, ShardMsg::Start { key: key.clone(), generation, startup: Vec::new() });
+            self.outbox.push(
+                shard,
+                ShardMsg::Start {
+                    key: key.clone(),
+                    generation,
+                    startup: Vec::new(),
+                },
+            );
         }
-        let mut stream = self.streams.remove(&key).unwrap_or_else(|| self.new_stream());
+        let mut stream = self
+            .streams
+            .remove(&key)
+            .unwrap_or_else(|| self.new_stream());
         stream.cache.clear();
         stream.source = Some(generation);
-        stream.home = Some(Home { publisher: token, generation, remote, pending: Vec::new() });
+        stream.home = Some(Home {
+            publisher: token,
+            generation,
+            remote,
+            pending: Vec::new(),
+        });
         for &player in &stream.players {
             if let Some(conn) = self.conns.get_mut(player) {
                 conn.session.notify_publish(MEDIA_STREAM_ID);
@@ -101,17 +136,47 @@ impl Shard {
     }
 
     /// A publisher's media message: build the frame once, deliver it everywhere.
-    pub(crate) fn on_media(&mut self, token: usize, type_id: u8, timestamp: u32, payload: &[u8], metadata: bool) {
-        let Some(conn) = self.conns.get_mut(token) else { return };
-        let Role::Publisher { key, builder, last_media, .. } = &mut conn.role else {
+    pub(crate) fn on_media(
+        &mut self,
+        token: usize,
+        type_id: u8,
+        timestamp: u32,
+        payload: &[u8],
+        metadata: bool,
+    ) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        let Role::Publisher {
+            key,
+            builder,
+            last_media,
+            ..
+        } = &mut conn.role
+        else {
             // Media from a refused or not-yet-accepted publisher is dropped.
             return;
         };
         *last_media = self.now;
         let frame = builder.build(type_id, timestamp, payload, metadata);
         let key = key.clone();
+        if frame.keyframe {
+            // Once per GOP, so a takeover can continue this timeline (see Registry).
+            if let Role::Publisher {
+                generation,
+                noted_timestamp,
+                ..
+            } = &mut conn.role
+            {
+                *noted_timestamp = Some(frame.timestamp);
+                self.registry
+                    .note_timestamp(&key, *generation, frame.timestamp);
+            }
+        }
         self.stats.frames_in += 1;
-        let Some(stream) = self.streams.get_mut(&key) else { return };
+        let Some(stream) = self.streams.get_mut(&key) else {
+            return;
+        };
         if let Some(home) = &mut stream.home {
             if !home.remote.is_empty() {
                 if home.pending.is_empty() {
@@ -125,13 +190,19 @@ impl Shard {
 
     /// Hands frames to the stream's local players and its startup cache.
     fn deliver(&mut self, key: &StreamKey, frames: &[Frame]) {
-        let Some(stream) = self.streams.get_mut(key) else { return };
+        let Some(stream) = self.streams.get_mut(key) else {
+            return;
+        };
         let merge = self.settings.write_merge;
         for frame in frames {
             stream.cache.on_frame(frame);
             for &player in &stream.players {
-                let Some(conn) = self.conns.get_mut(player) else { continue };
-                let Role::Player { audio, video, .. } = conn.role else { continue };
+                let Some(conn) = self.conns.get_mut(player) else {
+                    continue;
+                };
+                let Role::Player { audio, video, .. } = conn.role else {
+                    continue;
+                };
                 let wanted = match frame.kind {
                     MediaKind::Audio => audio,
                     MediaKind::Video => video,
@@ -163,33 +234,61 @@ impl Shard {
     }
 
     fn flush_remote(&mut self, key: &StreamKey) {
-        let Some(home) = self.streams.get_mut(key).and_then(|s| s.home.as_mut()) else { return };
+        let Some(home) = self.streams.get_mut(key).and_then(|s| s.home.as_mut()) else {
+            return;
+        };
         if home.pending.is_empty() {
             return;
         }
         let frames = std::mem::take(&mut home.pending);
         let generation = home.generation;
         for &shard in &home.remote {
-            let msg = ShardMsg::Frames { key: key.clone(), generation, frames: frames.clone() };
+            let msg = ShardMsg::Frames {
+                key: key.clone(),
+                generation,
+                frames: frames.clone(),
+            };
             self.outbox.push(shard, msg);
         }
     }
 
     /// The publisher on `token` stops (unpublish, close or eviction). No-op for others.
     pub(crate) fn end_publish(&mut self, token: usize) {
-        let Some(conn) = self.conns.get_mut(token) else { return };
-        let Role::Publisher { key, generation, builder, .. } = &conn.role else { return };
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        let Role::Publisher {
+            key,
+            generation,
+            builder,
+            ..
+        } = &conn.role
+        else {
+            return;
+        };
         let (key, generation, last) = (key.clone(), *generation, builder.last_timestamp());
         conn.role = Role::Pending;
         let current = self.registry.release_publisher(&key, generation, last);
         info!(shard = self.index, stream = %key, generation, "publish ended");
         self.flush_remote(&key);
-        let Some(mut stream) = self.streams.remove(&key) else { return };
-        if stream.home.as_ref().is_some_and(|h| h.generation == generation) {
+        let Some(mut stream) = self.streams.remove(&key) else {
+            return;
+        };
+        if stream
+            .home
+            .as_ref()
+            .is_some_and(|h| h.generation == generation)
+        {
             let home = stream.home.take();
             if current {
                 for shard in home.map(|h| h.remote).unwrap_or_default() {
-                    self.outbox.push(shard, ShardMsg::Stop { key: key.clone(), generation });
+                    self.outbox.push(
+                        shard,
+                        ShardMsg::Stop {
+                            key: key.clone(),
+                            generation,
+                        },
+                    );
                 }
             }
         }
@@ -214,31 +313,50 @@ impl Shard {
 
     /// Closes this shard's publisher of `key` if it is still `generation` (a takeover).
     fn evict_local(&mut self, key: &StreamKey, generation: u64) {
-        let Some(home) = self.streams.get(key).and_then(|s| s.home.as_ref()) else { return };
+        let Some(home) = self.streams.get(key).and_then(|s| s.home.as_ref()) else {
+            return;
+        };
         if home.generation == generation {
-            self.to_close.push((home.publisher, "replaced by a newer publisher"));
+            self.to_close
+                .push((home.publisher, "replaced by a newer publisher"));
         }
     }
 
     pub(crate) fn on_play(&mut self, token: usize, req: PlayRequest) {
         let key: StreamKey = format!("{}/{}", req.app, req.name).into();
-        let Some(conn) = self.conns.get_mut(token) else { return };
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
         if req.stream_id != MEDIA_STREAM_ID {
-            conn.session.reject_play(req.stream_id, "play on an unknown stream id");
+            conn.session
+                .reject_play(req.stream_id, "play on an unknown stream id");
             return;
         }
         info!(shard = self.index, peer = %conn.peer, stream = %key, "play started");
         self.stats.plays += 1;
         conn.session.accept_play(req.stream_id, req.reset);
-        conn.role = Role::Player { key: key.clone(), audio: true, video: true };
+        conn.role = Role::Player {
+            key: key.clone(),
+            audio: true,
+            video: true,
+        };
         conn.take_session_output();
         let (publisher, first_on_shard) = self.registry.add_player(&key, self.index);
         if first_on_shard {
             if let Some(p) = publisher.filter(|p| p.shard != self.index) {
-                self.outbox.push(p.shard, ShardMsg::Subscribe { key: key.clone(), from: self.index });
+                self.outbox.push(
+                    p.shard,
+                    ShardMsg::Subscribe {
+                        key: key.clone(),
+                        from: self.index,
+                    },
+                );
             }
         }
-        let mut stream = self.streams.remove(&key).unwrap_or_else(|| self.new_stream());
+        let mut stream = self
+            .streams
+            .remove(&key)
+            .unwrap_or_else(|| self.new_stream());
         stream.players.push(token);
         if stream.source.is_some() {
             if let Some(conn) = self.conns.get_mut(token) {
@@ -248,13 +366,23 @@ impl Shard {
             }
         }
         self.streams.insert(key, stream);
-        Shard::mark_dirty(&mut self.conns, &mut self.dirty, token, std::time::Duration::ZERO, self.now);
+        Shard::mark_dirty(
+            &mut self.conns,
+            &mut self.dirty,
+            token,
+            std::time::Duration::ZERO,
+            self.now,
+        );
     }
 
     /// The player on `token` stops (closeStream, deleteStream or close). No-op for others.
     pub(crate) fn end_play(&mut self, token: usize) {
-        let Some(conn) = self.conns.get_mut(token) else { return };
-        let Role::Player { key, .. } = &conn.role else { return };
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        let Role::Player { key, .. } = &conn.role else {
+            return;
+        };
         let key = key.clone();
         conn.role = Role::Pending;
         if let Some(stream) = self.streams.get_mut(&key) {
@@ -268,7 +396,13 @@ impl Shard {
         let (publisher, last_on_shard) = self.registry.remove_player(&key, self.index);
         if last_on_shard {
             if let Some(p) = publisher.filter(|p| p.shard != self.index) {
-                self.outbox.push(p.shard, ShardMsg::Unsubscribe { key, from: self.index });
+                self.outbox.push(
+                    p.shard,
+                    ShardMsg::Unsubscribe {
+                        key,
+                        from: self.index,
+                    },
+                );
             }
         }
     }
@@ -279,7 +413,9 @@ impl Shard {
                 // Frames this pass already queued for the others go out before the snapshot,
                 // which includes them: the new shard must not get them twice.
                 self.flush_remote(&key);
-                let Some(stream) = self.streams.get_mut(&key) else { return };
+                let Some(stream) = self.streams.get_mut(&key) else {
+                    return;
+                };
                 let Some(home) = &mut stream.home else { return };
                 if !home.remote.contains(&from) {
                     home.remote.push(from);
@@ -287,7 +423,14 @@ impl Shard {
                 let startup = stream.cache.snapshot();
                 let generation = home.generation;
                 debug!(shard = self.index, stream = %key, to = from, "subscribed");
-                self.outbox.push(from, ShardMsg::Start { key, generation, startup });
+                self.outbox.push(
+                    from,
+                    ShardMsg::Start {
+                        key,
+                        generation,
+                        startup,
+                    },
+                );
             }
             ShardMsg::Unsubscribe { key, from } => {
                 self.flush_remote(&key);
@@ -295,14 +438,28 @@ impl Shard {
                     home.remote.retain(|&s| s != from);
                 }
             }
-            ShardMsg::Start { key, generation, startup } => self.remote_start(key, generation, startup),
-            ShardMsg::Frames { key, generation, frames } => {
-                if self.streams.get(&key).is_some_and(|s| s.source == Some(generation)) {
+            ShardMsg::Start {
+                key,
+                generation,
+                startup,
+            } => self.remote_start(key, generation, startup),
+            ShardMsg::Frames {
+                key,
+                generation,
+                frames,
+            } => {
+                if self
+                    .streams
+                    .get(&key)
+                    .is_some_and(|s| s.source == Some(generation))
+                {
                     self.deliver(&key, &frames);
                 }
             }
             ShardMsg::Stop { key, generation } => {
-                let Some(mut stream) = self.streams.remove(&key) else { return };
+                let Some(mut stream) = self.streams.remove(&key) else {
+                    return;
+                };
                 if stream.source == Some(generation) {
                     self.source_stopped(&mut stream);
                 }
@@ -316,11 +473,14 @@ impl Shard {
 
     /// Another shard's publisher now feeds our players of `key`.
     fn remote_start(&mut self, key: StreamKey, generation: u64, startup: Vec<Frame>) {
-        let Some(mut stream) = self.streams.remove(&key) else { return };
+        let Some(mut stream) = self.streams.remove(&key) else {
+            return;
+        };
         if let Some(home) = &stream.home {
             // Our own publisher was replaced by a newer one elsewhere.
             if home.generation < generation {
-                self.to_close.push((home.publisher, "replaced by a newer publisher"));
+                self.to_close
+                    .push((home.publisher, "replaced by a newer publisher"));
             }
         }
         if stream.source.is_some_and(|g| g > generation) {
@@ -341,7 +501,13 @@ impl Shard {
                     let _ = conn.queue.push_frame(frame);
                 }
             }
-            Shard::mark_dirty(&mut self.conns, &mut self.dirty, player, std::time::Duration::ZERO, self.now);
+            Shard::mark_dirty(
+                &mut self.conns,
+                &mut self.dirty,
+                player,
+                std::time::Duration::ZERO,
+                self.now,
+            );
         }
         if !stream.is_unused() {
             self.streams.insert(key, stream);

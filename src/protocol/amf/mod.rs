@@ -7,5 +7,6 @@
 pub mod amf0;
 pub mod amf3;
 mod value;
+pub(crate) mod wire;
 
 pub use value::{AmfValue, DecodeError, Limits};

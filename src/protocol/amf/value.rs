@@ -12,14 +12,20 @@ pub enum AmfValue {
     /// Anonymous object: ordered key/value pairs.
     Object(Vec<(String, AmfValue)>),
     /// Typed object (AMF0 0x10 / AMF3 sealed with class name).
-    TypedObject { class: String, properties: Vec<(String, AmfValue)> },
+    TypedObject {
+        class: String,
+        properties: Vec<(String, AmfValue)>,
+    },
     Null,
     Undefined,
     /// ECMA (associative) array: ordered key/value pairs.
     EcmaArray(Vec<(String, AmfValue)>),
     StrictArray(Vec<AmfValue>),
     /// Milliseconds since the epoch and the (unused, reserved) time zone.
-    Date { millis: f64, timezone: i16 },
+    Date {
+        millis: f64,
+        timezone: i16,
+    },
     XmlDocument(String),
     /// AMF3 ByteArray.
     ByteArray(Vec<u8>),
@@ -47,9 +53,9 @@ impl AmfValue {
         match self {
             AmfValue::Object(props)
             | AmfValue::EcmaArray(props)
-            | AmfValue::TypedObject { properties: props, .. } => {
-                props.iter().find(|(k, _)| k == key).map(|(_, v)| v)
-            }
+            | AmfValue::TypedObject {
+                properties: props, ..
+            } => props.iter().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
         }
     }
@@ -79,7 +85,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_depth: 32, max_elements: 65_536 }
+        Limits {
+            max_depth: 32,
+            max_elements: 65_536,
+        }
     }
 }
 
@@ -95,7 +104,7 @@ pub enum DecodeError {
     TooManyElements(usize),
     #[error("AMF string is not valid UTF-8")]
     InvalidUtf8,
-    #[error("AMF3 reference {0} does not exist")]
+    #[error("AMF reference {0} does not exist")]
     BadReference(usize),
     #[error("unsupported AMF feature: {0}")]
     Unsupported(&'static str),

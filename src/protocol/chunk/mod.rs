@@ -3,12 +3,20 @@
 //! [`ChunkDecoder`] turns received bytes into whole [`RawMessage`]s; [`ChunkEncoder`] writes a
 //! message as chunks. Neither does I/O. Reassembling a message from interleaved chunks is the one
 //! copy the receive path makes; the resulting payload is a `Bytes` that later layers share.
+//!
+//! Call order: after the handshake, feed every received byte to [`ChunkDecoder::decode`] and
+//! write outgoing messages with [`ChunkEncoder::encode`]; the two directions are independent
+//! (each side announces its own chunk size).
 
 mod decoder;
 mod encoder;
+#[cfg(test)]
+mod peer_tests;
+#[cfg(test)]
+mod tests;
 
-pub use decoder::{ChunkDecoder, ChunkError};
-pub use encoder::ChunkEncoder;
+pub use decoder::{ChunkDecoder, ChunkError, MAX_HEADER_LEN};
+pub use encoder::{ChunkEncoder, MAX_CSID};
 
 use bytes::Bytes;
 

@@ -1,0 +1,163 @@
+//! Byte-level reading shared by the AMF0 and AMF3 decoders, and the reference budget.
+//!
+//! Every read takes from the front of a `&mut &[u8]` cursor and fails with
+//! [`DecodeError::UnexpectedEnd`] instead of panicking; nothing here allocates. Decoders call
+//! these helpers for each field, and [`charge`] before they expand a back-reference.
+
+use super::DecodeError;
+
+/// How many bytes of output one decode call may produce from back-references, per byte of
+/// input. References let a few bytes stand for an earlier value, so without a bound a crafted
+/// message of nested references could expand exponentially.
+const REFERENCE_EXPANSION: usize = 8;
+/// The smallest reference budget, so short messages that reuse a long string still decode.
+const MIN_REFERENCE_BUDGET: usize = 64 * 1024;
+
+/// The reference budget of one decode call over `input_len` bytes.
+pub(crate) fn reference_budget(input_len: usize) -> usize {
+    input_len
+        .saturating_mul(REFERENCE_EXPANSION)
+        .max(MIN_REFERENCE_BUDGET)
+}
+
+/// The error of a decode call whose references expanded past its budget.
+pub(crate) const BUDGET_SPENT: DecodeError =
+    DecodeError::Unsupported("AMF references expand beyond the reference budget");
+
+/// Takes `cost` from the reference budget, or fails once it is spent.
+pub(crate) fn charge(budget: &mut usize, cost: usize) -> Result<(), DecodeError> {
+    *budget = budget.checked_sub(cost).ok_or(BUDGET_SPENT)?;
+    Ok(())
+}
+
+#[inline]
+pub(crate) fn take<'a>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8], DecodeError> {
+    if n > input.len() {
+        return Err(DecodeError::UnexpectedEnd);
+    }
+    let (head, tail) = input.split_at(n);
+    *input = tail;
+    Ok(head)
+}
+
+#[inline]
+fn array<const N: usize>(input: &mut &[u8]) -> Result<[u8; N], DecodeError> {
+    let (head, tail) = input
+        .split_first_chunk::<N>()
+        .ok_or(DecodeError::UnexpectedEnd)?;
+    *input = tail;
+    Ok(*head)
+}
+
+#[inline]
+pub(crate) fn u8(input: &mut &[u8]) -> Result<u8, DecodeError> {
+    let (&b, tail) = input.split_first().ok_or(DecodeError::UnexpectedEnd)?;
+    *input = tail;
+    Ok(b)
+}
+
+#[inline]
+pub(crate) fn peek(input: &[u8]) -> Result<u8, DecodeError> {
+    input.first().copied().ok_or(DecodeError::UnexpectedEnd)
+}
+
+#[inline]
+pub(crate) fn u16(input: &mut &[u8]) -> Result<u16, DecodeError> {
+    array(input).map(u16::from_be_bytes)
+}
+
+#[inline]
+pub(crate) fn i16(input: &mut &[u8]) -> Result<i16, DecodeError> {
+    array(input).map(i16::from_be_bytes)
+}
+
+#[inline]
+pub(crate) fn u32(input: &mut &[u8]) -> Result<u32, DecodeError> {
+    array(input).map(u32::from_be_bytes)
+}
+
+#[inline]
+pub(crate) fn f64(input: &mut &[u8]) -> Result<f64, DecodeError> {
+    array(input).map(f64::from_be_bytes)
+}
+
+/// Takes `len` bytes of text; the length is checked before anything else happens.
+///
+/// Text that is not UTF-8 (encoders that write Latin-1 titles into onMetaData exist) keeps its
+/// valid prefix instead of failing the whole message and, with it, the publisher.
+#[inline]
+pub(crate) fn str<'a>(input: &mut &'a [u8], len: usize) -> Result<&'a str, DecodeError> {
+    let bytes = take(input, len)?;
+    Ok(match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
+    })
+}
+
+/// A count read from the wire, as usize without overflow on any target.
+#[inline]
+pub(crate) fn count(n: u32) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// Helpers for the tests of the AMF, command and message modules.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// The connect command FFmpeg (Lavf 59) sends when publishing, captured on loopback.
+    pub(crate) const FFMPEG_CONNECT: &str = "
+    02 0007 'connect' 00 3ff0000000000000 03
+    0003 'app' 02 0004 'live'
+    0004 'type' 02 000a 'nonprivate'
+    0008 'flashVer' 02 0024 'FMLE/3.0 (compatible; Lavf59.27.100)'
+    0005 'tcUrl' 02 001b 'rtmp://127.0.0.1:48475/live'
+    0000 09";
+
+    /// Bytes from hex pairs; whitespace is ignored, quoted text is taken as ASCII
+    /// (`"02 00 03 'app'"`), so captures stay readable.
+    pub(crate) fn hex(text: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, part) in text.split('\'').enumerate() {
+            if i % 2 == 1 {
+                out.extend_from_slice(part.as_bytes());
+                continue;
+            }
+            let digits: Vec<u8> = part.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+            assert!(digits.len() % 2 == 0, "odd hex digit count in {part:?}");
+            for pair in digits.chunks(2) {
+                let pair = std::str::from_utf8(pair).unwrap();
+                out.push(u8::from_str_radix(pair, 16).unwrap());
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_fail_cleanly_at_end() {
+        let mut empty: &[u8] = &[];
+        assert_eq!(u8(&mut empty), Err(DecodeError::UnexpectedEnd));
+        let mut three: &[u8] = &[1, 2, 3];
+        assert_eq!(u32(&mut three), Err(DecodeError::UnexpectedEnd));
+        assert_eq!(three.len(), 3, "a failed read consumes nothing");
+        assert_eq!(
+            take(&mut three, usize::MAX),
+            Err(DecodeError::UnexpectedEnd)
+        );
+        assert_eq!(u16(&mut three), Ok(0x0102));
+        assert_eq!(three, &[3]);
+    }
+
+    #[test]
+    fn budget_is_spent_and_then_refused() {
+        let mut budget = 10;
+        assert!(charge(&mut budget, 7).is_ok());
+        assert_eq!(charge(&mut budget, 4), Err(BUDGET_SPENT));
+        assert!(charge(&mut budget, 3).is_ok());
+        assert_eq!(budget, 0);
+        assert!(reference_budget(usize::MAX) == usize::MAX);
+    }
+}

@@ -1,0 +1,286 @@
+//! RTMP servers under test: our `rtmp-edge` binary and nginx-rtmp as the reference.
+//!
+//! What it does: writes a config into a fresh temp dir, starts the server on a free loopback
+//! port, waits (at most 10 s) until the port accepts TCP, and kills the server on Drop, printing
+//! its log when the test is failing. A server that exits during start-up because its port was
+//! taken meanwhile is retried on another port.
+//!
+//! What it never does: listen on anything but 127.0.0.1, or touch system config (nginx runs with
+//! `-p`/`-c`/`-e` inside the temp dir, no http block, no pid file outside it).
+//!
+//! Call order: `RtmpEdge::start(..)` / `Nginx::start()`, then `server.url(app, stream)` for the
+//! peers; drop the server after the peers.
+
+use super::{free_port, tool, Process, TempDir, INSTALL_HINT};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// How long a server may take to start accepting TCP.
+const START_LIMIT: Duration = Duration::from_secs(10);
+
+/// The application name every test uses (nginx's config defines only this one).
+pub const APP: &str = "live";
+
+/// A running RTMP server on 127.0.0.1; dropping it kills it.
+pub trait RtmpServer {
+    /// Short name for messages ("rtmp-edge", "nginx-rtmp").
+    fn name(&self) -> &str;
+    fn port(&self) -> u16;
+    /// The last few KB of the server's log.
+    fn log_tail(&self) -> String;
+
+    fn addr(&self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port()))
+    }
+
+    fn url(&self, app: &str, stream: &str) -> String {
+        format!("rtmp://127.0.0.1:{}/{app}/{stream}", self.port())
+    }
+}
+
+/// Our relay, started from the binary cargo built next to the test.
+pub struct RtmpEdge {
+    // Field order is drop order: the process (which prints its log) before its directory.
+    process: Process,
+    port: u16,
+    shards: usize,
+    dir: TempDir,
+}
+
+impl RtmpEdge {
+    /// Starts `rtmp-edge --listen 127.0.0.1:PORT --shards N --config FILE --log-level LEVEL`
+    /// with `extra_toml` as the whole config file (may be empty). LEVEL is
+    /// `$RTMP_EDGE_TEST_LOG_LEVEL` or `info`.
+    pub fn start(shards: usize, extra_toml: &str) -> RtmpEdge {
+        RtmpEdge::start_with_args(shards, extra_toml, &[])
+    }
+
+    /// Like [`RtmpEdge::start`] with extra command-line arguments appended.
+    pub fn start_with_args(shards: usize, extra_toml: &str, extra_args: &[&str]) -> RtmpEdge {
+        let bin = rtmp_edge_binary();
+        let dir = TempDir::new("rtmp-edge");
+        let config = dir.join("rtmp-edge.toml");
+        std::fs::write(&config, extra_toml).expect("write rtmp-edge config");
+        let level =
+            std::env::var("RTMP_EDGE_TEST_LOG_LEVEL").unwrap_or_else(|_| "info".to_string());
+        let (process, port) = start_listening("rtmp-edge", &dir.join("rtmp-edge.log"), |port| {
+            let mut cmd = Command::new(&bin);
+            cmd.arg("--listen")
+                .arg(format!("127.0.0.1:{port}"))
+                .arg("--shards")
+                .arg(shards.to_string())
+                .arg("--config")
+                .arg(&config)
+                .arg("--log-level")
+                .arg(&level)
+                .args(extra_args);
+            cmd
+        });
+        RtmpEdge {
+            process,
+            port,
+            shards,
+            dir,
+        }
+    }
+
+    pub fn shards(&self) -> usize {
+        self.shards
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The child process (e.g. to send it a signal or check that it is still alive).
+    pub fn process(&mut self) -> &mut Process {
+        &mut self.process
+    }
+}
+
+impl RtmpServer for RtmpEdge {
+    fn name(&self) -> &str {
+        "rtmp-edge"
+    }
+
+    fn port(&self) -> u16 {
+        self.port
+    }
+
+    fn log_tail(&self) -> String {
+        self.process.log_tail()
+    }
+}
+
+/// The `rtmp-edge` binary: cargo's path when this file is compiled into the root package's
+/// tests, else `rtmp-edge` in the profile dir above the test binary (`target/debug/deps/..`).
+pub fn rtmp_edge_binary() -> PathBuf {
+    if let Some(path) = option_env!("CARGO_BIN_EXE_rtmp-edge") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|profile_dir| profile_dir.join("rtmp-edge"))
+        .expect("test binary has no grandparent dir");
+    assert!(
+        path.is_file(),
+        "{} not found: build it first (`cargo build --bin rtmp-edge`, or run the whole suite \
+         with `cargo test --workspace`)",
+        path.display()
+    );
+    path
+}
+
+/// nginx with the rtmp module (libnginx-mod-rtmp): the reference server.
+pub struct Nginx {
+    process: Process,
+    port: u16,
+    dir: TempDir,
+}
+
+impl Nginx {
+    /// nginx-rtmp with `application live { live on; record off; }`.
+    pub fn start() -> Nginx {
+        Nginx::start_with("")
+    }
+
+    /// Like [`Nginx::start`] with extra directives inside `application live { }`
+    /// (e.g. `"wait_key on;"`).
+    pub fn start_with(live_directives: &str) -> Nginx {
+        let nginx = tool("nginx");
+        let module = nginx_rtmp_module();
+        let dir = TempDir::new("nginx");
+        let conf = dir.join("nginx.conf");
+        let log = dir.join("nginx.log");
+        let (process, port) = start_listening("nginx-rtmp", &log, |port| {
+            let config = nginx_config(&module, dir.path(), port, live_directives);
+            std::fs::write(&conf, config).expect("write nginx.conf");
+            let mut cmd = Command::new(&nginx);
+            cmd.arg("-p")
+                .arg(dir.path())
+                .arg("-c")
+                .arg(&conf)
+                .arg("-e")
+                .arg(&log);
+            cmd
+        });
+        Nginx { process, port, dir }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl RtmpServer for Nginx {
+    fn name(&self) -> &str {
+        "nginx-rtmp"
+    }
+
+    fn port(&self) -> u16 {
+        self.port
+    }
+
+    fn log_tail(&self) -> String {
+        self.process.log_tail()
+    }
+}
+
+fn nginx_config(module: &Path, dir: &Path, port: u16, live_directives: &str) -> String {
+    // Single process in the foreground, everything inside `dir`; no http block, so nginx needs
+    // no temp paths and opens no other port.
+    format!(
+        "load_module {module};
+daemon off;
+master_process off;
+worker_processes 1;
+error_log {dir}/nginx.log info;
+pid {dir}/nginx.pid;
+events {{ worker_connections 1024; }}
+rtmp {{
+    server {{
+        listen 127.0.0.1:{port};
+        chunk_size 4096;
+        application {APP} {{
+            live on;
+            record off;
+            {live_directives}
+        }}
+    }}
+}}
+",
+        module = module.display(),
+        dir = dir.display(),
+    )
+}
+
+/// The nginx rtmp module .so: `$RTMP_EDGE_NGINX_RTMP_MODULE`, else the first `*rtmp*.so` in
+/// the usual module directories.
+pub fn nginx_rtmp_module() -> PathBuf {
+    if let Some(path) = std::env::var_os("RTMP_EDGE_NGINX_RTMP_MODULE") {
+        return PathBuf::from(path);
+    }
+    let dirs = [
+        "/usr/lib/nginx/modules",
+        "/usr/lib64/nginx/modules",
+        "/usr/share/nginx/modules",
+        "/usr/local/nginx/modules",
+    ];
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                name.contains("rtmp") && name.ends_with(".so")
+            })
+            .collect();
+        found.sort();
+        if let Some(path) = found.into_iter().next() {
+            return path;
+        }
+    }
+    panic!("nginx rtmp module (libnginx-mod-rtmp) not found in {dirs:?}: {INSTALL_HINT}");
+}
+
+/// Spawns `make(port)` until it listens: a fresh port per attempt, because another process may
+/// take a port between [`free_port`] and the server's bind.
+fn start_listening(name: &str, log: &Path, mut make: impl FnMut(u16) -> Command) -> (Process, u16) {
+    const ATTEMPTS: usize = 3;
+    for attempt in 1..=ATTEMPTS {
+        let port = free_port();
+        let mut process = Process::spawn_logged(name, make(port), log);
+        let deadline = Instant::now() + START_LIMIT;
+        loop {
+            if let Some(status) = process.try_wait() {
+                let tail = process.log_tail();
+                let port_taken = tail.contains("in use") || tail.contains("EADDRINUSE");
+                if port_taken && attempt < ATTEMPTS {
+                    break;
+                }
+                panic!("{name} exited during start-up ({status}) on port {port}. Log:\n{tail}");
+            }
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return (process, port);
+            }
+            if Instant::now() >= deadline {
+                process.kill();
+                panic!(
+                    "{name} did not accept TCP on 127.0.0.1:{port} within {START_LIMIT:?}. \
+                     Log:\n{}",
+                    process.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    unreachable!("the last attempt returns or panics")
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Installs the real RTMP peers the test suite drives (Debian/Ubuntu packages): FFmpeg, rtmpdump
+# (librtmp), GStreamer with rtmp2sink/rtmp2src, nginx with the rtmp module, HAProxy.
+#
+# Idempotent and fast when everything is present: it checks the binaries, the nginx rtmp module
+# and the GStreamer elements first and only runs apt-get (as root) when something is missing.
+#
+# Usage: tuning/install-test-deps.sh [--check] [--bench] [--force]
+#   --check   only report what is missing (exit 1 if anything is); never installs
+#   --force   run apt-get even when everything is present
+#   --bench   also install linux-perf (profiling for benchmarks; the tests do not need it)
+#
+# Package names verified on Debian 12 (bookworm): in bookworm `nginx` is the server itself
+# (nginx-light is a thin add-on over it) and libnginx-mod-rtmp matches its module ABI; rtmp2sink,
+# rtmp2src and voaacenc are in gstreamer1.0-plugins-bad, x264enc in -ugly, avenc_aac and
+# avdec_h264 in gstreamer1.0-libav.
+set -euo pipefail
+
+PACKAGES=(
+    ffmpeg
+    rtmpdump
+    gstreamer1.0-tools
+    gstreamer1.0-plugins-base
+    gstreamer1.0-plugins-good
+    gstreamer1.0-plugins-bad
+    gstreamer1.0-plugins-ugly
+    gstreamer1.0-libav
+    nginx
+    libnginx-mod-rtmp
+    haproxy
+    procps
+)
+BENCH_PACKAGES=(linux-perf)
+BINARIES=(ffmpeg ffprobe rtmpdump gst-launch-1.0 gst-inspect-1.0 nginx haproxy ps)
+BENCH_BINARIES=(perf)
+# What the GStreamer tests build their pipelines from.
+GST_ELEMENTS=(
+    rtmp2sink rtmp2src flvmux flvdemux x264enc h264parse aacparse avenc_aac
+    videotestsrc audiotestsrc audioconvert queue filesink
+)
+NGINX_MODULE_DIRS=(/usr/lib/nginx/modules /usr/lib64/nginx/modules /usr/share/nginx/modules)
+
+check_only=0
+bench=0
+force=0
+for arg in "$@"; do
+    case "$arg" in
+        --check) check_only=1 ;;
+        --bench) bench=1 ;;
+        --force) force=1 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+        *) echo "install-test-deps.sh: unknown argument: $arg" >&2; exit 2 ;;
+    esac
+done
+if [ "$bench" = 1 ]; then
+    PACKAGES+=("${BENCH_PACKAGES[@]}")
+    BINARIES+=("${BENCH_BINARIES[@]}")
+fi
+
+# Like `command -v`, but also looks in the sbin dirs: Debian keeps nginx in /usr/sbin, which is
+# not on a normal user's PATH.
+find_bin() {
+    command -v "$1" 2>/dev/null && return 0
+    local dir
+    for dir in /usr/local/sbin /usr/sbin /sbin; do
+        if [ -x "$dir/$1" ]; then echo "$dir/$1"; return 0; fi
+    done
+    return 1
+}
+
+nginx_rtmp_module() {
+    local dir so
+    for dir in "${NGINX_MODULE_DIRS[@]}"; do
+        for so in "$dir"/*rtmp*.so; do
+            if [ -f "$so" ]; then echo "$so"; return 0; fi
+        done
+    done
+    return 1
+}
+
+# Prints one line per missing piece; empty output means all present.
+missing() {
+    local bin element
+    for bin in "${BINARIES[@]}"; do
+        find_bin "$bin" >/dev/null || echo "binary $bin"
+    done
+    nginx_rtmp_module >/dev/null || echo "nginx rtmp module (*rtmp*.so in ${NGINX_MODULE_DIRS[*]})"
+    if find_bin gst-inspect-1.0 >/dev/null; then
+        for element in "${GST_ELEMENTS[@]}"; do
+            "$(find_bin gst-inspect-1.0)" --exists "$element" 2>/dev/null ||
+                echo "GStreamer element $element"
+        done
+    fi
+}
+
+todo="$(missing)"
+if [ -z "$todo" ] && [ "$force" = 0 ]; then
+    echo "install-test-deps: all test dependencies present (nginx rtmp module: $(nginx_rtmp_module))"
+    exit 0
+fi
+if [ -n "$todo" ]; then
+    echo "install-test-deps: missing:"
+    echo "$todo" | sed 's/^/  - /'
+fi
+if [ "$check_only" = 1 ]; then
+    exit 1
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-test-deps: must run as root to install packages (try: sudo $0 $*)" >&2
+    exit 1
+fi
+if ! command -v apt-get >/dev/null; then
+    echo "install-test-deps: apt-get not found; install these packages (or your distro's" \
+        "equivalents) by hand: ${PACKAGES[*]}" >&2
+    exit 1
+fi
+
+# Keep package scripts from starting system nginx/haproxy services (nginx's would take port 80,
+# and its postinst fails when port 80 is busy). Only when no policy is in place already.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# temporary, from tuning/install-test-deps.sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+
+todo="$(missing)"
+if [ -n "$todo" ]; then
+    echo "install-test-deps: still missing after installing ${PACKAGES[*]}:" >&2
+    echo "$todo" | sed 's/^/  - /' >&2
+    exit 1
+fi
+echo "install-test-deps: all test dependencies installed (nginx rtmp module: $(nginx_rtmp_module))"

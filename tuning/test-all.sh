@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: installs the real RTMP peers the interop tests
+# drive (tuning/install-test-deps.sh, via sudo when not root), then `cargo test --workspace`
+# in the debug profile. Extra arguments go to cargo test (e.g. `-- --test-threads 1`).
+#
+# RTMP_EDGE_REQUIRE_INTEROP=1 is exported so that an interop test whose tool is missing fails
+# loudly (the tests never skip silently anyway).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! ./tuning/install-test-deps.sh --check >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ]; then
+        ./tuning/install-test-deps.sh
+    elif command -v sudo >/dev/null; then
+        sudo ./tuning/install-test-deps.sh
+    else
+        ./tuning/install-test-deps.sh # reports what is missing and why it cannot install it
+    fi
+fi
+
+if ! command -v cargo >/dev/null; then
+    echo "test-all: cargo not found; install the Rust toolchain with rustup" >&2
+    exit 1
+fi
+
+# `-version` output is long; keep one line per peer. sed reads all input, so no SIGPIPE.
+echo "== test peers"
+ffmpeg -hide_banner -version 2>&1 | sed -n 1p
+rtmpdump -h 2>&1 | sed -n 1p
+gst-launch-1.0 --version 2>&1 | sed -n 2p
+"$(command -v nginx || echo /usr/sbin/nginx)" -v 2>&1 | sed -n 1p
+"$(command -v haproxy || echo /usr/sbin/haproxy)" -v 2>&1 | sed -n 1p
+
+export RTMP_EDGE_REQUIRE_INTEROP=1
+echo "== cargo test --workspace $*"
+exec cargo test --workspace "$@"
