@@ -26,7 +26,12 @@ const MAX_FILL: usize = 14 + 255;
 
 /// The FLV payload of the AAC sequence header.
 pub fn sequence_header() -> [u8; 4] {
-    [FLV_AAC_HEADER, AAC_SEQUENCE_HEADER, AUDIO_SPECIFIC_CONFIG[0], AUDIO_SPECIFIC_CONFIG[1]]
+    [
+        FLV_AAC_HEADER,
+        AAC_SEQUENCE_HEADER,
+        AUDIO_SPECIFIC_CONFIG[0],
+        AUDIO_SPECIFIC_CONFIG[1],
+    ]
 }
 
 /// A silent raw AAC-LC stereo frame of exactly `len` bytes (at least [`MIN_FRAME_LEN`]).
@@ -36,7 +41,7 @@ pub fn silent_frame(len: usize) -> Vec<u8> {
     w.bits(3, ID_CPE);
     w.bits(4, 0); // element_instance_tag
     w.bit(true); // common_window
-    // ics_info: reserved, ONLY_LONG_SEQUENCE, sine window, max_sfb 0, no prediction.
+                 // ics_info: reserved, ONLY_LONG_SEQUENCE, sine window, max_sfb 0, no prediction.
     w.bit(false);
     w.bits(2, 0);
     w.bit(false);
@@ -93,12 +98,6 @@ fn fill_count_for(bits: usize) -> usize {
     }
 }
 
-/// Raw frame bytes per frame for `bitrate` bps (before the 2-byte FLV header).
-pub fn frame_len_for_bitrate(bitrate: u64) -> usize {
-    let bytes = bitrate * u64::from(SAMPLES_PER_FRAME) / u64::from(SAMPLE_RATE) / 8;
-    (bytes as usize).saturating_sub(2).max(MIN_FRAME_LEN)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,12 +118,5 @@ mod tests {
         // CPE(3) tag(4) cw(1) ics_info(11) ms(2) 2 x (gain 8 + 3 flags) END(3) = 46 bits.
         let frame = silent_frame(MIN_FRAME_LEN);
         assert_eq!(frame, vec![0x21, 0x00, 0x03, 0x20, 0x64, 0x1c]);
-    }
-
-    #[test]
-    fn bitrate_sizes() {
-        // 128 kbps: 128000 * 1024 / 44100 / 8 = 371 bytes with the FLV header.
-        assert_eq!(frame_len_for_bitrate(128_000), 369);
-        assert_eq!(frame_len_for_bitrate(1_000), MIN_FRAME_LEN);
     }
 }

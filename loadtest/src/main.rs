@@ -64,18 +64,24 @@ fn resolve(settings: &Settings) -> Result<SocketAddr, String> {
 
 fn open_source(settings: &Settings) -> Result<Source, String> {
     Ok(match &settings.source {
-        SourceKind::Synthetic => Source::Synthetic(SyntheticSource::new(SyntheticConfig {
-            video_bps: settings.bitrate,
-            fps: settings.fps,
-            gop_s: settings.gop_s,
-        })),
+        SourceKind::Synthetic => {
+            Source::Synthetic(Box::new(SyntheticSource::new(SyntheticConfig {
+                video_bps: settings.bitrate,
+                fps: settings.fps,
+                gop_s: settings.gop_s,
+            })))
+        }
         SourceKind::File(path) => Source::File(FileSource::open(path).map_err(|e| e.to_string())?),
     })
 }
 
 fn run(settings: Settings) -> Result<ExitCode, String> {
     let addr = resolve(&settings)?;
-    let source = if settings.publish { Some(open_source(&settings)?) } else { None };
+    let source = if settings.publish {
+        Some(open_source(&settings)?)
+    } else {
+        None
+    };
     let bitrate_kbps = match (&settings.source, &source) {
         (SourceKind::File(_), Some(s)) => s.nominal_bps() as f64 / 1000.0,
         _ => settings.bitrate as f64 / 1000.0,
@@ -100,6 +106,7 @@ fn run(settings: Settings) -> Result<ExitCode, String> {
         duration_ns: (settings.duration_s * NS_PER_SEC as f64) as u64,
         publish: settings.publish,
         publish_delay_ns: settings.publish_delay_ms * NS_PER_MS,
+        batch_ns: settings.batch_us * 1000,
     });
     let shared = Arc::new(Shared::new(plan.threads));
     if !plan.publish {
@@ -117,18 +124,24 @@ fn run(settings: Settings) -> Result<ExitCode, String> {
         })
         .collect::<Result<_, _>>()?;
 
-    watch_progress(&plan, &shared);
+    watch_progress(&plan, &shared, &handles);
 
     let mut total = ThreadStats::default();
     for h in handles {
         match h.join() {
             Ok(stats) => total.merge(&stats),
-            Err(_) => return Err("a worker thread panicked".into()),
+            Err(_) => {
+                eprintln!("rtmp-loadtest: a worker thread panicked");
+                return Ok(ExitCode::from(1));
+            }
         }
     }
     if plan.publish && !total.publisher.as_ref().is_some_and(|p| p.published) {
         let why = total.publisher.as_ref().and_then(|p| p.failure.clone());
-        eprintln!("rtmp-loadtest: could not publish: {}", why.unwrap_or_else(|| "unknown".into()));
+        eprintln!(
+            "rtmp-loadtest: could not publish: {}",
+            why.unwrap_or_else(|| "unknown".into())
+        );
         return Ok(ExitCode::from(1));
     }
     let info = RunInfo {
@@ -147,13 +160,14 @@ fn run(settings: Settings) -> Result<ExitCode, String> {
 }
 
 /// Prints the progress line every second until every thread returned.
-fn watch_progress(plan: &Plan, shared: &Shared) {
+fn watch_progress(plan: &Plan, shared: &Shared, threads: &[std::thread::JoinHandle<ThreadStats>]) {
     let mut last_bytes = 0u64;
     let mut second = 1u64;
     let mut recent = histogram();
     loop {
         std::thread::sleep(std::time::Duration::from_millis(20));
-        if shared.threads_done.load(Acquire) >= plan.threads {
+        // is_finished also covers a thread that panicked.
+        if threads.iter().all(|t| t.is_finished()) {
             return;
         }
         let t0 = shared.t0.load(Acquire);
@@ -175,7 +189,10 @@ fn watch_progress(plan: &Plan, shared: &Shared) {
         let mbps = bytes.saturating_sub(last_bytes) as f64 * 8.0 / 1e6;
         last_bytes = bytes;
         let p99 = (!recent.is_empty()).then(|| recent.value_at_quantile(0.99) as f64 / 1000.0);
-        eprintln!("{}", progress_line(second, up, plan.players as u64, mbps, p99, lost, errors));
+        eprintln!(
+            "{}",
+            progress_line(second, up, plan.players as u64, mbps, p99, lost, errors)
+        );
         second += 1;
     }
 }

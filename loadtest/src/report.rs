@@ -98,7 +98,11 @@ fn round3(v: f64) -> f64 {
 }
 
 fn short(h: &Histogram<u64>) -> ShortMs {
-    ShortMs { p50: ms(h, 0.5), p99: ms(h, 0.99), max: max_ms(h) }
+    ShortMs {
+        p50: ms(h, 0.5),
+        p99: ms(h, 0.99),
+        max: max_ms(h),
+    }
 }
 
 /// What the report needs besides the merged stats.
@@ -172,10 +176,16 @@ impl Report {
         let errors = if self.errors.is_empty() {
             "none".to_string()
         } else {
-            let parts: Vec<String> = self.errors.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let parts: Vec<String> = self
+                .errors
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             parts.join(" ")
         };
-        let expected = self.expected_mbps.map_or("unknown".to_string(), |e| format!("{e:.2}"));
+        let expected = self
+            .expected_mbps
+            .map_or("unknown".to_string(), |e| format!("{e:.2}"));
         format!(
             "players:     {} connected, {} failed of {}, {} disconnected\n\
              latency:     p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms ({} frames)\n\
@@ -252,14 +262,30 @@ mod tests {
 
     #[test]
     fn json_field_names() {
-        let info = RunInfo { players_requested: 3, duration_s: 10.0, bitrate_kbps: 600.0 };
+        let info = RunInfo {
+            players_requested: 3,
+            duration_s: 10.0,
+            bitrate_kbps: 600.0,
+        };
         let report = Report::build(info, &sample());
         let v: serde_json::Value = serde_json::to_value(&report).unwrap();
         for key in [
-            "players_connected", "players_failed", "latency_ms", "first_frame_ms",
-            "first_frame_keyframe_ratio", "frames_expected", "frames_received", "frames_lost",
-            "delivered_mbps", "expected_mbps", "disconnects", "errors", "connect_ms",
-            "duration_s", "players_requested", "bitrate_kbps",
+            "players_connected",
+            "players_failed",
+            "latency_ms",
+            "first_frame_ms",
+            "first_frame_keyframe_ratio",
+            "frames_expected",
+            "frames_received",
+            "frames_lost",
+            "delivered_mbps",
+            "expected_mbps",
+            "disconnects",
+            "errors",
+            "connect_ms",
+            "duration_s",
+            "players_requested",
+            "bitrate_kbps",
         ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }
@@ -284,7 +310,11 @@ mod tests {
 
     #[test]
     fn empty_run_reports_zeros() {
-        let info = RunInfo { players_requested: 0, duration_s: 1.0, bitrate_kbps: 600.0 };
+        let info = RunInfo {
+            players_requested: 0,
+            duration_s: 1.0,
+            bitrate_kbps: 600.0,
+        };
         let report = Report::build(info, &ThreadStats::default());
         assert_eq!(report.latency_ms.max, 0.0);
         assert_eq!(report.expected_mbps, None);

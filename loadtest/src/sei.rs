@@ -22,6 +22,7 @@ const PAYLOAD_LEN: usize = 16 + 8 + 8;
 /// Unescaped bytes we need to read: payload type, payload size, payload.
 const STAMP_RBSP_LEN: usize = 2 + PAYLOAD_LEN;
 /// Largest escaped stamp NAL: header, RBSP with an emulation byte per two input bytes, trailer.
+#[cfg(test)]
 pub const MAX_STAMP_NAL_LEN: usize = 1 + (STAMP_RBSP_LEN + 1) * 3 / 2 + 1;
 
 /// What a player reads back from a frame.
@@ -68,7 +69,10 @@ pub fn read_stamp_nal(nal: &[u8]) -> Option<Stamp> {
         b.copy_from_slice(&rbsp[i..i + 8]);
         u64::from_be_bytes(b)
     };
-    Some(Stamp { scheduled_ns: u64_at(18), sequence: u64_at(26) })
+    Some(Stamp {
+        scheduled_ns: u64_at(18),
+        sequence: u64_at(26),
+    })
 }
 
 /// Finds the stamp in an FLV AVC video payload (VideoTagHeader included) whose NAL units
@@ -87,11 +91,26 @@ mod tests {
     fn round_trip_with_emulation_prevention() {
         // Values full of zero pairs and small bytes force emulation prevention.
         let cases = [
-            Stamp { scheduled_ns: 0, sequence: 0 },
-            Stamp { scheduled_ns: 1, sequence: 3 },
-            Stamp { scheduled_ns: 0x0000_0100_0000_0200, sequence: 0x0000_0003_0000_0001 },
-            Stamp { scheduled_ns: u64::MAX, sequence: u64::MAX },
-            Stamp { scheduled_ns: 1_234_567_890_123, sequence: 42 },
+            Stamp {
+                scheduled_ns: 0,
+                sequence: 0,
+            },
+            Stamp {
+                scheduled_ns: 1,
+                sequence: 3,
+            },
+            Stamp {
+                scheduled_ns: 0x0000_0100_0000_0200,
+                sequence: 0x0000_0003_0000_0001,
+            },
+            Stamp {
+                scheduled_ns: u64::MAX,
+                sequence: u64::MAX,
+            },
+            Stamp {
+                scheduled_ns: 1_234_567_890_123,
+                sequence: 42,
+            },
         ];
         let mut nal = Vec::new();
         for stamp in cases {
@@ -101,7 +120,13 @@ mod tests {
             assert_eq!(read_stamp_nal(&nal), Some(stamp));
         }
         // Zero time and sequence: 16 zero bytes need emulation prevention bytes.
-        write_stamp_nal(Stamp { scheduled_ns: 0, sequence: 0 }, &mut nal);
+        write_stamp_nal(
+            Stamp {
+                scheduled_ns: 0,
+                sequence: 0,
+            },
+            &mut nal,
+        );
         assert!(nal.len() > 1 + STAMP_RBSP_LEN + 1);
         assert_eq!(&nal[..4], &[0x06, 0x05, 0x20, 0x62]);
         assert_eq!(nal.last(), Some(&0x80));
@@ -110,7 +135,13 @@ mod tests {
     #[test]
     fn rejects_other_sei_and_short_input() {
         let mut nal = Vec::new();
-        write_stamp_nal(Stamp { scheduled_ns: 7, sequence: 8 }, &mut nal);
+        write_stamp_nal(
+            Stamp {
+                scheduled_ns: 7,
+                sequence: 8,
+            },
+            &mut nal,
+        );
         let mut other = nal.clone();
         other[5] ^= 0xff; // UUID byte
         assert_eq!(read_stamp_nal(&other), None);
@@ -121,13 +152,19 @@ mod tests {
             assert_eq!(read_stamp_nal(&nal[..cut]), None, "cut at {cut}");
         }
         // Only the trailing bits may be missing.
-        let stamp = Some(Stamp { scheduled_ns: 7, sequence: 8 });
+        let stamp = Some(Stamp {
+            scheduled_ns: 7,
+            sequence: 8,
+        });
         assert_eq!(read_stamp_nal(&nal[..nal.len() - 1]), stamp);
     }
 
     #[test]
     fn found_in_a_frame() {
-        let stamp = Stamp { scheduled_ns: 99_000_000_000, sequence: 12 };
+        let stamp = Stamp {
+            scheduled_ns: 99_000_000_000,
+            sequence: 12,
+        };
         let mut nal = Vec::new();
         write_stamp_nal(stamp, &mut nal);
         let mut video = SyntheticVideo::new(64, 64);
@@ -142,7 +179,10 @@ mod tests {
         // Without a stamp, or with garbage, nothing.
         video.frame(false, &[], 100, &mut frame);
         assert_eq!(find_stamp(&frame, 4), None);
-        assert_eq!(find_stamp(&[0x27, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 6], 4), None);
+        assert_eq!(
+            find_stamp(&[0x27, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 6], 4),
+            None
+        );
         assert_eq!(find_stamp(&[0x27], 4), None);
     }
 }

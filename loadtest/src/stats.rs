@@ -161,7 +161,13 @@ pub struct Progress {
 
 impl Default for Progress {
     fn default() -> Self {
-        Progress { players_up: 0, payload_bytes: 0, lost: 0, errors: 0, latency: histogram() }
+        Progress {
+            players_up: 0,
+            payload_bytes: 0,
+            lost: 0,
+            errors: 0,
+            latency: histogram(),
+        }
     }
 }
 
@@ -182,7 +188,10 @@ mod tests {
         a.error("connect_refused");
         b.error("connect_refused");
         b.error("handshake");
-        b.publisher = Some(PublisherStats { frames: 7, ..Default::default() });
+        b.publisher = Some(PublisherStats {
+            frames: 7,
+            ..Default::default()
+        });
         a.merge(&b);
         assert_eq!(a.latency.len(), 2000);
         assert_eq!(a.latency.max(), a.latency.highest_equivalent(2000));

@@ -138,9 +138,18 @@ mod tests {
         assert_eq!(RtmpUrl::parse("http://h/a/s"), Err(UrlError::Scheme));
         assert_eq!(RtmpUrl::parse("h/a/s"), Err(UrlError::Scheme));
         assert_eq!(RtmpUrl::parse("rtmp:///a/s"), Err(UrlError::NoHost));
-        assert_eq!(RtmpUrl::parse("rtmp://h:x/a/s"), Err(UrlError::BadPort("x".into())));
-        assert_eq!(RtmpUrl::parse("rtmp://h:0/a/s"), Err(UrlError::BadPort("0".into())));
-        assert_eq!(RtmpUrl::parse("rtmp://h:99999/a/s"), Err(UrlError::BadPort("99999".into())));
+        assert_eq!(
+            RtmpUrl::parse("rtmp://h:x/a/s"),
+            Err(UrlError::BadPort("x".into()))
+        );
+        assert_eq!(
+            RtmpUrl::parse("rtmp://h:0/a/s"),
+            Err(UrlError::BadPort("0".into()))
+        );
+        assert_eq!(
+            RtmpUrl::parse("rtmp://h:99999/a/s"),
+            Err(UrlError::BadPort("99999".into()))
+        );
         assert_eq!(RtmpUrl::parse("rtmp://h/a"), Err(UrlError::NoPath));
         assert_eq!(RtmpUrl::parse("rtmp://h/a/"), Err(UrlError::NoPath));
         assert_eq!(RtmpUrl::parse("rtmp://h//s"), Err(UrlError::NoPath));

@@ -65,18 +65,25 @@ impl BitWriter {
         self.used = 0;
     }
 
+    #[cfg(test)]
     pub fn is_aligned(&self) -> bool {
         self.used == 0
     }
 
     pub fn bit_len(&self) -> usize {
-        self.bytes.len() * 8 - if self.used == 0 { 0 } else { 8 - usize::from(self.used) }
+        self.bytes.len() * 8
+            - if self.used == 0 {
+                0
+            } else {
+                8 - usize::from(self.used)
+            }
     }
 
     pub fn into_bytes(self) -> Vec<u8> {
         self.bytes
     }
 
+    #[cfg(test)]
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
     }

@@ -74,10 +74,12 @@ impl SyntheticVideo {
         self.height_mbs * 16
     }
 
+    #[cfg(test)]
     pub fn sps(&self) -> &[u8] {
         &self.sps
     }
 
+    #[cfg(test)]
     pub fn pps(&self) -> &[u8] {
         &self.pps
     }
@@ -103,9 +105,21 @@ impl SyntheticVideo {
     /// Appends one frame's FLV payload to `out` (cleared first): the VideoTagHeader, then
     /// `prefix_nal` (the latency SEI, already escaped; may be empty), the slice, and filler
     /// so that the payload is at least `target_len` bytes when there is room for a filler NAL.
-    pub fn frame(&mut self, keyframe: bool, prefix_nal: &[u8], target_len: usize, out: &mut Vec<u8>) {
+    pub fn frame(
+        &mut self,
+        keyframe: bool,
+        prefix_nal: &[u8],
+        target_len: usize,
+        out: &mut Vec<u8>,
+    ) {
         out.clear();
-        out.extend_from_slice(&[if keyframe { FLV_KEY_AVC } else { FLV_INTER_AVC }, AVC_NALU, 0, 0, 0]);
+        out.extend_from_slice(&[
+            if keyframe { FLV_KEY_AVC } else { FLV_INTER_AVC },
+            AVC_NALU,
+            0,
+            0,
+            0,
+        ]);
         if !prefix_nal.is_empty() {
             push_nal(out, prefix_nal);
         }
@@ -215,8 +229,8 @@ fn idr_slice_rbsp(idr_pic_id: u32, mb_count: u32) -> Vec<u8> {
         w.ue(MB_TYPE_I16X16_DC_NO_RESIDUAL);
         w.ue(0); // intra_chroma_pred_mode: DC
         w.se(0); // mb_qp_delta
-        // Intra16x16DCLevel coeff_token for TotalCoeff 0 with 0 <= nC < 2 (every
-        // neighbour has no coefficients): the single bit 1.
+                 // Intra16x16DCLevel coeff_token for TotalCoeff 0 with 0 <= nC < 2 (every
+                 // neighbour has no coefficients): the single bit 1.
         w.bit(true);
     }
     w.trailing_bits();
@@ -248,7 +262,10 @@ pub struct NalIter<'a> {
 
 impl<'a> NalIter<'a> {
     pub fn new(data: &'a [u8], length_size: usize) -> Self {
-        NalIter { data, length_size: length_size.clamp(1, 4) }
+        NalIter {
+            data,
+            length_size: length_size.clamp(1, 4),
+        }
     }
 }
 
@@ -256,7 +273,9 @@ impl<'a> Iterator for NalIter<'a> {
     type Item = &'a [u8];
     fn next(&mut self) -> Option<&'a [u8]> {
         let prefix = self.data.get(..self.length_size)?;
-        let len = prefix.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        let len = prefix
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
         let end = self.length_size.checked_add(len)?;
         let Some(unit) = self.data.get(self.length_size..end) else {
             self.data = &[];

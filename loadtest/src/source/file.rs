@@ -22,7 +22,10 @@ const DEFAULT_FRAME_MS: u64 = 40;
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
     #[error("cannot read {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path} is not an FLV file: {detail}")]
     Format { path: String, detail: String },
 }
@@ -30,6 +33,7 @@ pub enum FileError {
 /// The bytes of the file: a mapping, or a vector in tests.
 enum Data {
     Map(memmap2::Mmap),
+    #[cfg(test)]
     Owned(Vec<u8>),
 }
 
@@ -38,6 +42,7 @@ impl std::ops::Deref for Data {
     fn deref(&self) -> &[u8] {
         match self {
             Data::Map(m) => m,
+            #[cfg(test)]
             Data::Owned(v) => v,
         }
     }
@@ -72,15 +77,21 @@ pub struct FileSource {
 impl FileSource {
     pub fn open(path: &Path) -> Result<FileSource, FileError> {
         let name = path.display().to_string();
-        let io = |source| FileError::Io { path: name.clone(), source };
+        let io = |source| FileError::Io {
+            path: name.clone(),
+            source,
+        };
         let file = std::fs::File::open(path).map_err(io)?;
         // SAFETY: the file is only read; a concurrent truncation by another process could
         // fault, which is the accepted risk of replaying a file in place.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-        FileSource::from_data(Data::Map(map))
-            .map_err(|detail| FileError::Format { path: name.clone(), detail })
+        FileSource::from_data(Data::Map(map)).map_err(|detail| FileError::Format {
+            path: name.clone(),
+            detail,
+        })
     }
 
+    #[cfg(test)]
     pub fn from_bytes(bytes: Vec<u8>) -> Result<FileSource, String> {
         FileSource::from_data(Data::Owned(bytes))
     }
@@ -108,7 +119,9 @@ impl FileSource {
                         (true, false)
                     }
                     Some(f) => {
-                        let avc = f.codec == VideoCodec::Avc && !f.ex_header && payload.get(1) == Some(&1);
+                        let avc = f.codec == VideoCodec::Avc
+                            && !f.ex_header
+                            && payload.get(1) == Some(&1);
                         if let Some(prev) = last_video {
                             if offset_ms > prev {
                                 video_gap = Some(offset_ms - prev);
@@ -119,12 +132,20 @@ impl FileSource {
                     }
                     None => (false, false),
                 },
-                TAG_AUDIO => (audio_facts(payload).is_some_and(|f| f.sequence_header), false),
+                TAG_AUDIO => (
+                    audio_facts(payload).is_some_and(|f| f.sequence_header),
+                    false,
+                ),
                 TAG_SCRIPT => (true, false),
                 _ => continue,
             };
             bytes += payload.len() as u64;
-            tags.push(Tag { tag, offset_ms, setup, stamp });
+            tags.push(Tag {
+                tag,
+                offset_ms,
+                setup,
+                stamp,
+            });
         }
         let Some(last) = tags.iter().map(|t| t.offset_ms).max() else {
             return Err("no audio, video or script tags".into());
@@ -204,25 +225,44 @@ impl FileSource {
         let payload = &self.data[tag.tag.data.clone()];
         let type_id = tag.tag.tag_type;
         if tag.stamp {
-            let stamp = Stamp { scheduled_ns: self.start_ns + offset_ms * 1_000_000, sequence: self.sequence };
+            let stamp = Stamp {
+                scheduled_ns: self.start_ns + offset_ms * 1_000_000,
+                sequence: self.sequence,
+            };
             self.sequence += 1;
             write_stamp_nal(stamp, &mut self.sei);
             self.buf.clear();
             let (header, nals) = payload.split_at(5.min(payload.len()));
             self.buf.extend_from_slice(header);
             let len = (self.sei.len() as u32).to_be_bytes();
-            self.buf.extend_from_slice(&len[4 - self.length_size.min(4)..]);
+            self.buf
+                .extend_from_slice(&len[4 - self.length_size.min(4)..]);
             self.buf.extend_from_slice(&self.sei);
             self.buf.extend_from_slice(nals);
-            return Item { type_id, timestamp, body: Body::Media(&self.buf), stamp: Some(stamp) };
+            return Item {
+                type_id,
+                timestamp,
+                body: Body::Media(&self.buf),
+                stamp: Some(stamp),
+            };
         }
         if type_id == TAG_SCRIPT && payload.starts_with(ON_METADATA) {
             self.buf.clear();
             self.buf.extend_from_slice(SET_DATA_FRAME);
             self.buf.extend_from_slice(payload);
-            return Item { type_id, timestamp, body: Body::Media(&self.buf), stamp: None };
+            return Item {
+                type_id,
+                timestamp,
+                body: Body::Media(&self.buf),
+                stamp: None,
+            };
         }
-        Item { type_id, timestamp, body: Body::Media(payload), stamp: None }
+        Item {
+            type_id,
+            timestamp,
+            body: Body::Media(payload),
+            stamp: None,
+        }
     }
 }
 
@@ -235,7 +275,11 @@ mod tests {
 
     /// An FLV file of `seconds` of the synthetic stream plus an onMetaData script tag.
     fn sample_file(seconds: u64) -> Vec<u8> {
-        let mut s = SyntheticSource::new(SyntheticConfig { video_bps: 300_000, fps: 25.0, gop_s: 1.0 });
+        let mut s = SyntheticSource::new(SyntheticConfig {
+            video_bps: 300_000,
+            fps: 25.0,
+            gop_s: 1.0,
+        });
         s.begin(0);
         let mut flv = Vec::new();
         write_file_header(true, true, &mut flv);
@@ -275,7 +319,11 @@ mod tests {
         for _ in 0..400 {
             let due = src.next_due_ns();
             let item = src.next();
-            assert!(item.timestamp + 30 >= last_ts, "{} after {last_ts}", item.timestamp);
+            assert!(
+                item.timestamp + 30 >= last_ts,
+                "{} after {last_ts}",
+                item.timestamp
+            );
             last_ts = item.timestamp;
             assert_eq!(due, 5_000_000_000 + u64::from(item.timestamp) * 1_000_000);
             let Body::Media(p) = item.body else { panic!() };

@@ -35,18 +35,8 @@ pub struct Item<'a> {
     pub stamp: Option<Stamp>,
 }
 
-impl Item<'_> {
-    /// Payload bytes (0 for metadata, which is small and sent once).
-    pub fn len(&self) -> usize {
-        match self.body {
-            Body::Media(b) => b.len(),
-            Body::Metadata(_) => 0,
-        }
-    }
-}
-
 pub enum Source {
-    Synthetic(SyntheticSource),
+    Synthetic(Box<SyntheticSource>),
     File(FileSource),
 }
 

@@ -71,7 +71,9 @@ impl SyntheticSource {
         let audio_budget = AUDIO_BPS as f64 / 8.0 * f64::from(aac::SAMPLES_PER_FRAME)
             / f64::from(aac::SAMPLE_RATE);
         // The FLV AudioTagHeader takes 2 bytes of each frame's budget.
-        let audio_short = (audio_budget.floor() as usize).saturating_sub(2).max(aac::MIN_FRAME_LEN);
+        let audio_short = (audio_budget.floor() as usize)
+            .saturating_sub(2)
+            .max(aac::MIN_FRAME_LEN);
         let audio_frame = |raw: usize| {
             let mut f = vec![aac::FLV_AAC_HEADER, aac::AAC_RAW];
             f.extend_from_slice(&aac::silent_frame(raw));
@@ -83,10 +85,16 @@ impl SyntheticSource {
                 ("height", AmfValue::Number(f64::from(video.height()))),
                 ("framerate", AmfValue::Number(config.fps)),
                 ("videocodecid", AmfValue::Number(7.0)),
-                ("videodatarate", AmfValue::Number(config.video_bps as f64 / 1000.0)),
+                (
+                    "videodatarate",
+                    AmfValue::Number(config.video_bps as f64 / 1000.0),
+                ),
                 ("audiocodecid", AmfValue::Number(10.0)),
                 ("audiodatarate", AmfValue::Number(AUDIO_BPS as f64 / 1000.0)),
-                ("audiosamplerate", AmfValue::Number(f64::from(aac::SAMPLE_RATE))),
+                (
+                    "audiosamplerate",
+                    AmfValue::Number(f64::from(aac::SAMPLE_RATE)),
+                ),
                 ("audiosamplesize", AmfValue::Number(16.0)),
                 ("stereo", AmfValue::Boolean(true)),
                 ("encoder", AmfValue::string("rtmp-loadtest")),
@@ -122,6 +130,7 @@ impl SyntheticSource {
         self.start_ns = start_ns;
     }
 
+    #[cfg(test)]
     pub fn gop_frames(&self) -> u64 {
         self.gop_frames
     }
@@ -152,17 +161,32 @@ impl SyntheticSource {
             Header::Metadata => {
                 self.header = Header::Video;
                 let body = Body::Metadata(&self.metadata);
-                return Item { type_id: 18, timestamp: 0, body, stamp: None };
+                return Item {
+                    type_id: 18,
+                    timestamp: 0,
+                    body,
+                    stamp: None,
+                };
             }
             Header::Video => {
                 self.header = Header::Audio;
                 let body = Body::Media(&self.video_header);
-                return Item { type_id: 9, timestamp: 0, body, stamp: None };
+                return Item {
+                    type_id: 9,
+                    timestamp: 0,
+                    body,
+                    stamp: None,
+                };
             }
             Header::Audio => {
                 self.header = Header::Done;
                 let body = Body::Media(&self.audio_header);
-                return Item { type_id: 8, timestamp: 0, body, stamp: None };
+                return Item {
+                    type_id: 8,
+                    timestamp: 0,
+                    body,
+                    stamp: None,
+                };
             }
             Header::Done => {}
         }
@@ -178,13 +202,27 @@ impl SyntheticSource {
         let i = self.next_video;
         self.next_video += 1;
         let keyframe = i % self.gop_frames == 0;
-        let stamp = Stamp { scheduled_ns: self.start_ns + offset_ns, sequence: i };
+        let stamp = Stamp {
+            scheduled_ns: self.start_ns + offset_ns,
+            sequence: i,
+        };
         write_stamp_nal(stamp, &mut self.sei);
-        let want = self.video_carry + if keyframe { self.i_budget } else { self.p_budget };
-        self.video.frame(keyframe, &self.sei, want.max(0.0) as usize, &mut self.frame);
+        let want = self.video_carry
+            + if keyframe {
+                self.i_budget
+            } else {
+                self.p_budget
+            };
+        self.video
+            .frame(keyframe, &self.sei, want.max(0.0) as usize, &mut self.frame);
         self.video_carry = want - self.frame.len() as f64;
         let timestamp = (offset_ns / 1_000_000) as u32;
-        Item { type_id: 9, timestamp, body: Body::Media(&self.frame), stamp: Some(stamp) }
+        Item {
+            type_id: 9,
+            timestamp,
+            body: Body::Media(&self.frame),
+            stamp: Some(stamp),
+        }
     }
 
     fn next_audio_frame(&mut self) -> Item<'_> {
@@ -195,7 +233,12 @@ impl SyntheticSource {
         let index = usize::from(want >= (self.audio_short + 3) as f64);
         let frame = &self.audio_frames[index];
         self.audio_carry = want - frame.len() as f64;
-        Item { type_id: 8, timestamp, body: Body::Media(frame), stamp: None }
+        Item {
+            type_id: 8,
+            timestamp,
+            body: Body::Media(frame),
+            stamp: None,
+        }
     }
 }
 

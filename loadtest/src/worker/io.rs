@@ -4,7 +4,7 @@
 //! nanosecond precision, where epoll's own timeout only has milliseconds).
 use bytes::Bytes;
 use mio::net::TcpStream;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::fd::{AsRawFd, RawFd};
 
 /// Bytes a session produced that the socket did not take yet.
@@ -72,13 +72,41 @@ fn write_some(sock: &mut TcpStream, data: &[u8]) -> io::Result<usize> {
     Ok(done)
 }
 
+/// SO_TIMESTAMPING / SCM_TIMESTAMPING in asm-generic (x86, arm, riscv); the libc crate does
+/// not export them for every Linux target.
+const SO_TIMESTAMPING: libc::c_int = 37;
+
+/// Asks the kernel to stamp received data with its software arrival time (CLOCK_REALTIME),
+/// reported with each read. Latency is then measured from the moment the bytes reached this
+/// host, not from when a busy load-tester thread got to them. Returns false if refused.
+pub fn enable_rx_timestamps(sock: &TcpStream) -> bool {
+    let flags =
+        (libc::SOF_TIMESTAMPING_RX_SOFTWARE | libc::SOF_TIMESTAMPING_SOFTWARE) as libc::c_int;
+    // SAFETY: valid fd, pointer to a c_int of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            SO_TIMESTAMPING,
+            (&flags as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    rc == 0
+}
+
 /// One step of draining a socket.
 #[derive(Debug)]
 pub enum ReadStep {
     /// `n` bytes arrived; `more` is false when the read was short: the socket is empty,
     /// and on Linux a later arrival raises a new edge, so the read that would only say
-    /// EAGAIN is skipped.
-    Data { n: usize, more: bool },
+    /// EAGAIN is skipped. `rx_real_ns`: kernel arrival time of the last of these bytes
+    /// (CLOCK_REALTIME), when timestamps are on.
+    Data {
+        n: usize,
+        more: bool,
+        rx_real_ns: Option<u64>,
+    },
     /// No more data for now.
     Drained,
     /// The peer closed the connection.
@@ -86,17 +114,64 @@ pub enum ReadStep {
     Failed(io::Error),
 }
 
-/// Reads once into `buf` (retrying on EINTR).
+/// Reads once into `buf` (retrying on EINTR), with the arrival timestamp if the kernel
+/// sends one.
 pub fn read_step(sock: &mut TcpStream, buf: &mut [u8]) -> ReadStep {
+    // u64 elements keep the control buffer aligned for cmsghdr.
+    let mut control = [0u64; 16];
     loop {
-        match sock.read(buf) {
-            Ok(0) => return ReadStep::Closed,
-            Ok(n) => return ReadStep::Data { n, more: n == buf.len() },
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadStep::Drained,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return ReadStep::Failed(e),
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: msghdr is plain data; zeroed is a valid empty header.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        // SAFETY: msg points at live buffers for the duration of the call.
+        let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, 0) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::WouldBlock => return ReadStep::Drained,
+                io::ErrorKind::Interrupted => continue,
+                _ => return ReadStep::Failed(e),
+            }
         }
+        if n == 0 {
+            return ReadStep::Closed;
+        }
+        let n = n as usize;
+        // SAFETY: the kernel filled msg_control/msg_controllen; the CMSG macros stay in it.
+        let rx_real_ns = unsafe { software_timestamp(&msg) };
+        return ReadStep::Data {
+            n,
+            more: n == buf.len(),
+            rx_real_ns,
+        };
     }
+}
+
+/// The software receive timestamp (`scm_timestamping.ts[0]`) among the control messages.
+///
+/// # Safety
+/// `msg` must come from a successful recvmsg, its control fields describing a live buffer.
+unsafe fn software_timestamp(msg: &libc::msghdr) -> Option<u64> {
+    let mut cmsg = libc::CMSG_FIRSTHDR(msg);
+    while !cmsg.is_null() {
+        let c = &*cmsg;
+        if c.cmsg_level == libc::SOL_SOCKET && c.cmsg_type == SO_TIMESTAMPING {
+            let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+            if ts.tv_sec == 0 && ts.tv_nsec == 0 {
+                return None;
+            }
+            return Some((ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64);
+        }
+        cmsg = libc::CMSG_NXTHDR(msg, cmsg);
+    }
+    None
 }
 
 /// Outcome of a non-blocking connect when its socket became ready.
@@ -147,7 +222,10 @@ impl Timer {
     pub fn new() -> io::Result<Timer> {
         // SAFETY: plain syscall; the fd is owned by this struct and closed in Drop.
         let fd = unsafe {
-            libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC)
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            )
         };
         if fd < 0 {
             return Err(io::Error::last_os_error());
@@ -161,7 +239,10 @@ impl Timer {
             return Ok(());
         }
         let spec = libc::itimerspec {
-            it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
             it_value: libc::timespec {
                 tv_sec: (deadline_ns / 1_000_000_000) as libc::time_t,
                 // A zero it_value would disarm: never ask for the epoch itself.
@@ -170,7 +251,12 @@ impl Timer {
         };
         // SAFETY: valid fd and pointers to initialised itimerspec values.
         let rc = unsafe {
-            libc::timerfd_settime(self.fd, libc::TFD_TIMER_ABSTIME, &spec, std::ptr::null_mut())
+            libc::timerfd_settime(
+                self.fd,
+                libc::TFD_TIMER_ABSTIME,
+                &spec,
+                std::ptr::null_mut(),
+            )
         };
         if rc < 0 {
             return Err(io::Error::last_os_error());
@@ -194,16 +280,22 @@ impl Drop for Timer {
 }
 
 /// Raises the open-file limit to its hard maximum: every player is a socket.
-pub fn raise_fd_limit() -> u64 {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+pub fn raise_fd_limit() -> libc::rlim_t {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: valid pointer to an rlimit.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            let wanted = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+            let wanted = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
                 lim = wanted;
             }
         }
     }
-    lim.rlim_cur as u64
+    lim.rlim_cur
 }

@@ -14,6 +14,7 @@
 //! 100 ms while ending) timeouts are checked and the progress snapshot is shared.
 mod io;
 mod player;
+mod players;
 mod publisher;
 mod run;
 
@@ -41,6 +42,8 @@ pub struct Plan {
     pub duration_ns: u64,
     pub publish: bool,
     pub publish_delay_ns: u64,
+    /// Shortest time between two wake-ups of a thread (0: wake on every event).
+    pub batch_ns: u64,
 }
 
 /// What the threads share: the start signal, the publisher's progress, progress snapshots.
@@ -58,8 +61,6 @@ pub struct Shared {
     pub last_published: AtomicU64,
     /// Threads whose players are all closed.
     pub threads_drained: AtomicUsize,
-    /// Threads that returned.
-    pub threads_done: AtomicUsize,
     pub progress: Vec<Mutex<Progress>>,
 }
 
@@ -72,8 +73,9 @@ impl Shared {
             publisher_stopped: AtomicBool::new(false),
             last_published: AtomicU64::new(NONE),
             threads_drained: AtomicUsize::new(0),
-            threads_done: AtomicUsize::new(0),
-            progress: (0..threads).map(|_| Mutex::new(Progress::default())).collect(),
+            progress: (0..threads)
+                .map(|_| Mutex::new(Progress::default()))
+                .collect(),
         }
     }
 }

@@ -99,7 +99,9 @@ impl Player {
         }
         while let Some(event) = self.session.poll_event() {
             match event {
-                ClientEvent::Media { type_id, payload, .. } => {
+                ClientEvent::Media {
+                    type_id, payload, ..
+                } => {
                     stats.payload_bytes += payload.len() as u64;
                     if type_id == 9 {
                         self.on_video(&payload, now, stats);
@@ -139,7 +141,9 @@ impl Player {
     }
 
     fn on_video(&mut self, payload: &[u8], now: u64, stats: &mut ThreadStats) {
-        let Some(facts) = video_facts(payload) else { return };
+        let Some(facts) = video_facts(payload) else {
+            return;
+        };
         let avc = facts.codec == VideoCodec::Avc && !facts.ex_header;
         if facts.sequence_header {
             self.avc_header = true;
@@ -157,9 +161,16 @@ impl Player {
             if facts.keyframe && self.avc_header {
                 stats.first_video_keyframe += 1;
             }
-            record_ns(&mut stats.first_frame, now.saturating_sub(self.connect_start));
+            record_ns(
+                &mut stats.first_frame,
+                now.saturating_sub(self.connect_start),
+            );
         }
-        let stamp = if avc { find_stamp(payload, self.nal_length) } else { None };
+        let stamp = if avc {
+            find_stamp(payload, self.nal_length)
+        } else {
+            None
+        };
         let Some(stamp) = stamp else {
             stats.frames_unstamped += 1;
             return;

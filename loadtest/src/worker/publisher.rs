@@ -29,19 +29,17 @@ pub struct Publisher {
     pub outbox: Outbox,
     pub phase: PubPhase,
     pub source: Source,
-    pub connect_start: u64,
     pub stats: PublisherStats,
 }
 
 impl Publisher {
-    pub fn new(sock: TcpStream, session: ClientSession, source: Source, now: u64) -> Publisher {
+    pub fn new(sock: TcpStream, session: ClientSession, source: Source) -> Publisher {
         Publisher {
             sock,
             session,
             outbox: Outbox::default(),
             phase: PubPhase::Connecting,
             source,
-            connect_start: now,
             stats: PublisherStats::default(),
         }
     }
@@ -75,7 +73,11 @@ impl Publisher {
                     self.source.begin(now);
                     started = true;
                 }
-                ClientEvent::Status { level, code, description } if level == "error" => {
+                ClientEvent::Status {
+                    level,
+                    code,
+                    description,
+                } if level == "error" => {
                     self.fail(format!("{code}: {description}"), now);
                 }
                 _ => {}
@@ -105,7 +107,8 @@ impl Publisher {
             let item = self.source.next();
             match item.body {
                 Body::Media(payload) => {
-                    self.session.send_media(item.type_id, item.timestamp, payload);
+                    self.session
+                        .send_media(item.type_id, item.timestamp, payload);
                     self.stats.payload_bytes += payload.len() as u64;
                 }
                 Body::Metadata(value) => self.session.send_metadata(value.clone()),

@@ -3,7 +3,11 @@ use crate::sei::find_stamp;
 use rtmp_edge::protocol::flv::{video_facts, write_file_header, write_tag};
 
 fn source(video_bps: u64, fps: f64, gop_s: f64) -> SyntheticSource {
-    let mut s = SyntheticSource::new(SyntheticConfig { video_bps, fps, gop_s });
+    let mut s = SyntheticSource::new(SyntheticConfig {
+        video_bps,
+        fps,
+        gop_s,
+    });
     s.begin(1_000_000_000);
     s
 }
@@ -44,12 +48,19 @@ fn headers_first_then_interleaved_by_time() {
         }
     }
     // 25 video and ~43 audio frames per second.
-    assert!((video as f64 / audio as f64 - 25.0 / 43.07).abs() < 0.02, "{video} {audio}");
+    assert!(
+        (video as f64 / audio as f64 - 25.0 / 43.07).abs() < 0.02,
+        "{video} {audio}"
+    );
 }
 
 #[test]
 fn sizes_follow_the_bitrate() {
-    for (bps, fps, gop) in [(600_000, 25.0, 2.0), (2_500_000, 30.0, 1.0), (300_000, 25.0, 0.04)] {
+    for (bps, fps, gop) in [
+        (600_000, 25.0, 2.0),
+        (2_500_000, 30.0, 1.0),
+        (300_000, 25.0, 0.04),
+    ] {
         let mut s = source(bps, fps, gop);
         for _ in 0..3 {
             s.next();
@@ -60,7 +71,9 @@ fn sizes_follow_the_bitrate() {
         let gop_frames = s.gop_frames();
         while s.next_due_ns() < 1_000_000_000 + (seconds * 1e9) as u64 {
             let item = s.next();
-            let Body::Media(payload) = item.body else { panic!() };
+            let Body::Media(payload) = item.body else {
+                panic!()
+            };
             match item.type_id {
                 9 => {
                     let facts = video_facts(payload).unwrap();
@@ -74,8 +87,14 @@ fn sizes_follow_the_bitrate() {
         }
         let vrate = vbytes as f64 * 8.0 / seconds;
         let arate = abytes as f64 * 8.0 / seconds;
-        assert!((vrate / bps as f64 - 1.0).abs() < 0.01, "video {vrate} for {bps}");
-        assert!((arate / AUDIO_BPS as f64 - 1.0).abs() < 0.01, "audio {arate}");
+        assert!(
+            (vrate / bps as f64 - 1.0).abs() < 0.01,
+            "video {vrate} for {bps}"
+        );
+        assert!(
+            (arate / AUDIO_BPS as f64 - 1.0).abs() < 0.01,
+            "audio {arate}"
+        );
         if gop_frames > 1 {
             let ratio = sizes[0] as f64 / sizes[1] as f64;
             assert!((ratio - 10.0).abs() < 0.2, "IDR/P ratio {ratio}");
@@ -87,7 +106,11 @@ fn sizes_follow_the_bitrate() {
 /// line on stderr at `-v error` is a bitstream the decoders do not accept.
 #[test]
 fn ffmpeg_decodes_the_synthetic_stream() {
-    if std::process::Command::new("ffmpeg").arg("-version").output().is_err() {
+    if std::process::Command::new("ffmpeg")
+        .arg("-version")
+        .output()
+        .is_err()
+    {
         eprintln!("ffmpeg not installed: skipped");
         return;
     }
