@@ -14,9 +14,15 @@
 //!   a perfect run has `frames_lost = 0` and `frames_received = frames_expected`.
 //! - Without a publisher (`--no-publish`), `last` is each player's own last frame: tail
 //!   losses are unknown and counted as 0.
-//! - Latency is `receive time - scheduled send time` of each stamped frame scheduled after
+//! - Latency is `arrival time - scheduled send time` of each stamped frame scheduled after
 //!   the player's RTMP connect completed; older frames came from the server's startup cache
-//!   (`frames_cached`) and measure the cache, not delivery.
+//!   (`frames_cached`) and measure the cache, not delivery. Arrival is the kernel's receive
+//!   timestamp of the read that completed the frame. Measuring from the schedule (not from
+//!   the actual send) keeps a late publisher from hiding delay (no coordinated omission).
+//! - `connect_ms`: TCP connect. `handshake_ms`: TCP connected to the `connect` `_result`
+//!   (RTMP handshake + connect). `first_frame_ms`: TCP connect start to the first coded video
+//!   frame; `first_frame_keyframe_ratio`: share of players whose first coded video frame was
+//!   a keyframe with the AVC sequence header received before it.
 //! - `delivered_mbps`: media payload bytes (FLV tag bodies) received by all players / run
 //!   duration. `expected_mbps`: the publisher's measured payload rate x the average number of
 //!   players playing during the run. `wire_mbps`: socket bytes, RTMP framing included.
