@@ -221,6 +221,11 @@ fn with_takeover_a_new_publisher_replaces_a_stale_one() {
     publish_frames(&mut fresh, 100, 10, 10, 500);
     let after = read_video(&mut player, 10);
     assert_eq!(frame_numbers(&after), (100..110).collect::<Vec<_>>());
+    let codes = player.take_status_codes();
+    assert!(
+        !codes.iter().any(|c| c == "NetStream.Play.UnpublishNotify"),
+        "a takeover is seamless: {codes:?}"
+    );
     let last_before = before
         .iter()
         .rev()

@@ -292,7 +292,9 @@ impl Shard {
                 }
             }
         }
-        if stream.source == Some(generation) {
+        // A publisher replaced by a takeover is not an unpublish for the players: the new
+        // publisher's Start is on its way, and FFmpeg's player would quit on UnpublishNotify.
+        if current && stream.source == Some(generation) {
             self.source_stopped(&mut stream);
         }
         if !stream.is_unused() {
