@@ -221,6 +221,11 @@ fn with_takeover_a_new_publisher_replaces_a_stale_one() {
     publish_frames(&mut fresh, 100, 10, 10, 500);
     let after = read_video(&mut player, 10);
     assert_eq!(frame_numbers(&after), (100..110).collect::<Vec<_>>());
+    let codes = player.take_status_codes();
+    assert!(
+        !codes.iter().any(|c| c == "NetStream.Play.UnpublishNotify"),
+        "a takeover is seamless: {codes:?}"
+    );
     let last_before = before
         .iter()
         .rev()
@@ -423,6 +428,26 @@ fn timestamps_crossing_extended_and_32_bit_wrap_pass_through_unchanged() {
             .collect();
         assert_eq!(got, sent);
     }
+    server.stop();
+    server.join();
+}
+
+#[test]
+fn without_gop_cache_a_joining_player_still_starts_on_a_keyframe() {
+    let (server, addr) = start(1, |s| s.gop_cache = false);
+    let mut publisher = TestClient::publish(addr, "live", "nogop").unwrap();
+    publisher.send_headers().unwrap();
+    publish_frames(&mut publisher, 0, 5, 10, 500);
+    let mut player = TestClient::play(addr, "live", "nogop").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    publish_frames(&mut publisher, 5, 20, 10, 500);
+    let media = read_video(&mut player, 15);
+    assert!(media[0].is_avc_header(), "sequence header first");
+    assert_eq!(
+        frame_numbers(&media),
+        (10..25).collect::<Vec<_>>(),
+        "inter frames before the keyframe are skipped"
+    );
     server.stop();
     server.join();
 }
