@@ -84,6 +84,9 @@ pub struct PublishConfig {
 pub struct PlayConfig {
     /// Longest a player's frames may wait to be written together (SRS `mw_latency`).
     pub write_merge_ms: u64,
+    /// With `write_merge_ms = 0`: frames may wait as long as the shard's previous flush of
+    /// players took, up to this. Light load: no wait; heavy load: fewer, larger writes.
+    pub adaptive_merge_max_ms: u64,
     /// Queue span beyond which a player skips to the next keyframe.
     pub queue_max_ms: u64,
     /// Queue size in bytes beyond which a player skips to the next keyframe.
@@ -151,6 +154,7 @@ impl Default for PlayConfig {
     fn default() -> Self {
         Self {
             write_merge_ms: 0,
+            adaptive_merge_max_ms: 20,
             queue_max_ms: 5_000,
             queue_max_bytes: 16_777_216,
             kick_after_ms: 15_000,
@@ -252,6 +256,9 @@ impl PlayConfig {
     pub fn write_merge(&self) -> Duration {
         Duration::from_millis(self.write_merge_ms)
     }
+    pub fn adaptive_merge_max(&self) -> Duration {
+        Duration::from_millis(self.adaptive_merge_max_ms)
+    }
     pub fn queue_max(&self) -> Duration {
         Duration::from_millis(self.queue_max_ms)
     }
@@ -295,6 +302,7 @@ idle_timeout_ms = 30000     # publisher with no media for this long is closed
 
 [play]
 write_merge_ms = 0          # longest a player's frames may wait to be sent together (SRS mw_latency)
+adaptive_merge_max_ms = 20  # with write_merge_ms = 0: wait up to the last flush's duration, at most this
 queue_max_ms = 5000         # player queue span beyond which it drops to the next keyframe
 queue_max_bytes = 16777216  # same, in bytes
 kick_after_ms = 15000       # a player behind continuously for this long is disconnected

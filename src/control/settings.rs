@@ -27,6 +27,7 @@ impl Config {
             publisher_idle_timeout: self.publish.idle_timeout(),
             handshake_timeout: self.timeouts.handshake(),
             write_merge: self.play.write_merge(),
+            adaptive_merge_max: self.play.adaptive_merge_max(),
             queue: QueueLimits {
                 max_span_ms: clamp_ms(self.play.queue_max_ms),
                 max_bytes: self.play.queue_max_bytes,

@@ -62,6 +62,7 @@ pub(crate) const LIMITS: &[Limit] = &[
     limit("publish.idle_timeout_ms", 1000, DAY_MS, "ms", ""),
     // Beyond a second of merging, players see it as added latency.
     limit("play.write_merge_ms", 0, 1000, "ms", "0 = write at once"),
+    limit("play.adaptive_merge_max_ms", 0, 1000, "ms", "0 = off"),
     limit("play.queue_max_ms", 1, 600_000, "ms", ""),
     limit("play.queue_max_bytes", 65_536, GIB, "bytes", ""),
     limit("play.kick_after_ms", 1000, DAY_MS, "ms", ""),
@@ -112,7 +113,7 @@ impl Config {
         let mut out = Vec::new();
         let d = Config::default();
         let (s, p, pl) = (&self.server, &self.publish, &self.play);
-        let numbers: [(&'static str, u64, u64); 14] = [
+        let numbers: [(&'static str, u64, u64); 15] = [
             ("server.shards", s.shards as u64, d.server.shards as u64),
             (
                 "server.max_connections",
@@ -145,6 +146,11 @@ impl Config {
                 "play.write_merge_ms",
                 pl.write_merge_ms,
                 d.play.write_merge_ms,
+            ),
+            (
+                "play.adaptive_merge_max_ms",
+                pl.adaptive_merge_max_ms,
+                d.play.adaptive_merge_max_ms,
             ),
             ("play.queue_max_ms", pl.queue_max_ms, d.play.queue_max_ms),
             (

@@ -63,6 +63,8 @@ pub(crate) struct Shard {
     read_buf: Vec<u8>,
     events_buf: Vec<ServerEvent>,
     next_sweep: Instant,
+    /// How long the last flush of players took: the adaptive write-merge window.
+    last_flush: Duration,
 }
 
 impl Shard {
@@ -108,6 +110,7 @@ impl Shard {
             read_buf: vec![0; READ_BUFFER],
             events_buf: Vec::new(),
             next_sweep: now + SWEEP_INTERVAL,
+            last_flush: Duration::ZERO,
         })
     }
 
@@ -398,7 +401,18 @@ impl Shard {
         }
     }
 
+    /// How long a player's new frames may wait before they are written (see `ShardSettings`).
+    pub(crate) fn merge_window(&self) -> Duration {
+        if self.settings.write_merge.is_zero() {
+            self.last_flush.min(self.settings.adaptive_merge_max)
+        } else {
+            self.settings.write_merge
+        }
+    }
+
     fn flush_dirty(&mut self) {
+        let started = Instant::now();
+        let mut flushed = 0usize;
         let now = self.now;
         let mut dirty = std::mem::take(&mut self.dirty);
         dirty.retain(|&token| {
@@ -419,6 +433,7 @@ impl Shard {
                 // The writable edge will bring it back.
                 return false;
             }
+            flushed += 1;
             match conn.flush(now) {
                 Ok(FlushOutcome::Drained(n)) | Ok(FlushOutcome::Blocked(n)) => {
                     self.stats.bytes_out += n as u64
@@ -433,6 +448,10 @@ impl Shard {
         // Connections marked while flushing (none today) would be in self.dirty.
         dirty.append(&mut self.dirty);
         self.dirty = dirty;
+        // Passes that flushed nobody say nothing about the load.
+        if flushed > 0 {
+            self.last_flush = started.elapsed();
+        }
         self.close_pending();
     }
 

@@ -46,6 +46,10 @@ pub struct ShardSettings {
     pub handshake_timeout: Duration,
     /// Longest a player's frames may wait to be written together (0 = end of each pass).
     pub write_merge: Duration,
+    /// With `write_merge` 0: frames may wait as long as the previous flush took, up to this
+    /// (0 turns it off). Under light load flushes are short and so is the wait; under heavy
+    /// load each write carries more frames, so the shard makes fewer, larger writes.
+    pub adaptive_merge_max: Duration,
     pub queue: QueueLimits,
     pub gop_cache: bool,
     /// Largest GOP kept for instant start; a longer GOP is not cached.
@@ -70,6 +74,7 @@ impl Default for ShardSettings {
             publisher_idle_timeout: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
             write_merge: Duration::ZERO,
+            adaptive_merge_max: Duration::from_millis(20),
             queue: QueueLimits {
                 max_span_ms: 5_000,
                 max_bytes: 16 << 20,

@@ -190,10 +190,10 @@ impl Shard {
 
     /// Hands frames to the stream's local players and its startup cache.
     fn deliver(&mut self, key: &StreamKey, frames: &[Frame]) {
+        let merge = self.merge_window();
         let Some(stream) = self.streams.get_mut(key) else {
             return;
         };
-        let merge = self.settings.write_merge;
         for frame in frames {
             stream.cache.on_frame(frame);
             for &player in &stream.players {
