@@ -5,7 +5,7 @@
 //! request goes out once connected), then after each read `handle_input`, `poll_event` until
 //! None, `poll_transmit` until None. A publisher sends media with `send_media` once
 //! [`ClientEvent::PublishStarted`] arrived.
-use super::link::MessageLink;
+use super::link::{MessageLink, StickyError};
 use super::replies::code;
 use super::{SessionConfig, SessionError, CSID_AUDIO, CSID_DATA, CSID_VIDEO};
 use crate::protocol::amf::AmfValue;
@@ -85,7 +85,7 @@ pub struct ClientSession {
     link: MessageLink,
     config: ClientConfig,
     events: VecDeque<ClientEvent>,
-    error: Option<SessionError>,
+    error: StickyError,
     connected: bool,
     intent: Option<Intent>,
     /// Set once the intent's commands went out, so they go out once.
@@ -93,29 +93,25 @@ pub struct ClientSession {
     stream_id: Option<u32>,
     next_transaction: f64,
     pending: Vec<(f64, Pending)>,
-    scratch: Vec<u8>,
 }
 
 impl ClientSession {
     pub fn new(config: ClientConfig, seed: u64, uptime_ms: u32) -> Self {
         let mut handshake = ClientHandshake::new(seed, uptime_ms, config.digest_handshake);
         let mut link = MessageLink::new(config.session.clone());
-        let mut first = Vec::with_capacity(1537);
-        handshake.poll_transmit(&mut first);
-        link.push_bytes(&first);
+        link.push_from(|out| handshake.poll_transmit(out));
         ClientSession {
             handshake: Some(handshake),
             link,
             config,
             events: VecDeque::new(),
-            error: None,
+            error: StickyError::default(),
             connected: false,
             intent: None,
             intent_sent: false,
             stream_id: None,
             next_transaction: 1.0,
             pending: Vec::new(),
-            scratch: Vec::new(),
         }
     }
 
@@ -185,41 +181,24 @@ impl ClientSession {
 
     /// Feeds received bytes. Consumes all of them unless it fails; a failure is sticky.
     pub fn handle_input(&mut self, input: &[u8]) -> Result<usize, SessionError> {
-        if let Some(err) = &self.error {
-            return Err(err.clone());
-        }
-        match self.process(input) {
-            Ok(()) => Ok(input.len()),
-            Err(err) => {
-                self.error = Some(err.clone());
-                Err(err)
-            }
-        }
+        self.error.check()?;
+        let result = self.process(input);
+        self.error.keep(result).map(|()| input.len())
     }
 
     fn process(&mut self, mut input: &[u8]) -> Result<(), SessionError> {
         if let Some(hs) = &mut self.handshake {
             let used = hs.handle_input(input)?;
-            input = &input[used.min(input.len())..];
-            self.scratch.clear();
-            hs.poll_transmit(&mut self.scratch);
-            let complete = hs.is_complete();
-            self.link.push_bytes(&self.scratch);
-            if !complete {
+            input = input.get(used..).unwrap_or_default();
+            self.link.push_from(|out| hs.poll_transmit(out));
+            if !hs.is_complete() {
                 return Ok(());
             }
             self.handshake = None;
             self.send_connect();
         }
-        // Until the decoder has no message left: a few buffered header bytes can complete one
-        // even when the input is used up.
-        loop {
-            let (used, msg) = self.link.decode(input)?;
-            input = &input[used.min(input.len())..];
-            match msg {
-                Some((raw, msg)) => self.handle_message(raw, msg)?,
-                None => break,
-            }
+        while let Some((raw, msg)) = self.link.next_message(&mut input)? {
+            self.handle_message(raw, msg)?;
         }
         Ok(())
     }

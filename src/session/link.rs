@@ -1,8 +1,9 @@
 //! The message link under both session sides: chunk decoding with acknowledgements and pings
 //! answered, and encoding of the messages a session sends.
 //!
-//! Sans-IO. Call order: `decode` until it returns no message, handling each; queued output is
-//! taken with `take_output`.
+//! Sans-IO. Call order: after the handshake (its output queued with `push_from`),
+//! `next_message` until it returns no message, handling each; queued output is taken with
+//! `take_output`. [`StickyError`] keeps a session's first fatal error for its later input.
 use super::{SessionConfig, SessionError, CSID_COMMAND, CSID_DATA};
 use crate::protocol::amf::{amf0, AmfValue};
 use crate::protocol::chunk::{ChunkDecoder, ChunkEncoder, MessageHeader, RawMessage};
@@ -44,16 +45,21 @@ impl MessageLink {
         &self.config
     }
 
-    /// Decodes at most one message. Protocol control messages that only concern the link
-    /// (window size, ping) are answered here and still returned so the session can see them.
-    pub(crate) fn decode(
+    /// Decodes the next message from `input` and advances it past the bytes used. Protocol
+    /// control messages that only concern the link (window size, ping) are answered here and
+    /// still returned so the session can see them.
+    ///
+    /// Call until it returns None, even once `input` is empty: a few buffered header bytes can
+    /// complete a message on their own.
+    pub(crate) fn next_message(
         &mut self,
-        input: &[u8],
-    ) -> Result<(usize, Option<(RawMessage, Message)>), SessionError> {
+        input: &mut &[u8],
+    ) -> Result<Option<(RawMessage, Message)>, SessionError> {
         let (used, raw) = self.decoder.decode(input)?;
+        *input = input.get(used..).unwrap_or_default();
         self.count_received(used);
         let Some(raw) = raw else {
-            return Ok((used, None));
+            return Ok(None);
         };
         let msg = Message::decode(&raw, &self.config.amf_limits)?;
         match &msg {
@@ -65,7 +71,7 @@ impl MessageLink {
             }
             _ => {}
         }
-        Ok((used, Some((raw, msg))))
+        Ok(Some((raw, msg)))
     }
 
     /// Acknowledgement sequence numbers count bytes modulo 2^32 (encoders stall if the wrap is
@@ -131,9 +137,12 @@ impl MessageLink {
         self.encoder.encode(csid, header, payload, &mut self.out);
     }
 
-    /// Queues bytes produced elsewhere (the handshake) ahead of later messages.
-    pub(crate) fn push_bytes(&mut self, bytes: &[u8]) {
-        self.out.extend_from_slice(bytes);
+    /// Queues the bytes `write` appends (the handshake's `poll_transmit`) ahead of later
+    /// messages.
+    pub(crate) fn push_from(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        self.scratch.clear();
+        write(&mut self.scratch);
+        self.out.extend_from_slice(&self.scratch);
     }
 
     pub(crate) fn has_output(&self) -> bool {
@@ -146,5 +155,25 @@ impl MessageLink {
         } else {
             Some(self.out.split().freeze())
         }
+    }
+}
+
+/// A session's first fatal error, returned again by all later input (queued output still
+/// drains, so the peer can read why it is being closed).
+#[derive(Default)]
+pub(crate) struct StickyError(Option<SessionError>);
+
+impl StickyError {
+    /// Fails with the error an earlier call kept, if any.
+    pub(crate) fn check(&self) -> Result<(), SessionError> {
+        self.0.clone().map_or(Ok(()), Err)
+    }
+
+    /// Keeps `result`'s error, if any, for later calls, and passes `result` on.
+    pub(crate) fn keep<T>(&mut self, result: Result<T, SessionError>) -> Result<T, SessionError> {
+        if let Err(err) = &result {
+            self.0 = Some(err.clone());
+        }
+        result
     }
 }

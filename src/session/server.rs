@@ -5,7 +5,7 @@
 //! 1. `handle_input(bytes)` (consumes everything it is given, or fails stickily);
 //! 2. `poll_event()` until None, answering publish/play requests with `accept_*`/`reject_*`;
 //! 3. `poll_transmit()` until None and send those bytes before any media of this connection.
-use super::link::MessageLink;
+use super::link::{MessageLink, StickyError};
 use super::replies::{self, code};
 use super::{SessionConfig, SessionError, MEDIA_STREAM_ID};
 use crate::protocol::amf::AmfValue;
@@ -87,7 +87,7 @@ pub struct ServerSession {
     phase: Phase,
     link: MessageLink,
     events: VecDeque<ServerEvent>,
-    error: Option<SessionError>,
+    error: StickyError,
     app: Option<String>,
     /// The client speaks AMF3 commands (type 17): answer in kind.
     amf3: bool,
@@ -95,7 +95,6 @@ pub struct ServerSession {
     /// Message stream id of a publish that is requested or accepted.
     publishing: Option<u32>,
     playing: Option<u32>,
-    scratch: Vec<u8>,
 }
 
 impl ServerSession {
@@ -105,13 +104,12 @@ impl ServerSession {
             phase: Phase::Handshake(ServerHandshake::new(seed, uptime_ms)),
             link: MessageLink::new(config),
             events: VecDeque::new(),
-            error: None,
+            error: StickyError::default(),
             app: None,
             amf3: false,
             streams_created: 0,
             publishing: None,
             playing: None,
-            scratch: Vec::new(),
         }
     }
 
@@ -127,40 +125,23 @@ impl ServerSession {
 
     /// Feeds received bytes. Consumes all of them unless it fails; a failure is sticky.
     pub fn handle_input(&mut self, input: &[u8]) -> Result<usize, SessionError> {
-        if let Some(err) = &self.error {
-            return Err(err.clone());
-        }
-        match self.process(input) {
-            Ok(()) => Ok(input.len()),
-            Err(err) => {
-                self.error = Some(err.clone());
-                Err(err)
-            }
-        }
+        self.error.check()?;
+        let result = self.process(input);
+        self.error.keep(result).map(|()| input.len())
     }
 
     fn process(&mut self, mut input: &[u8]) -> Result<(), SessionError> {
         if let Phase::Handshake(hs) = &mut self.phase {
             let used = hs.handle_input(input)?;
-            input = &input[used.min(input.len())..];
-            self.scratch.clear();
-            hs.poll_transmit(&mut self.scratch);
-            let complete = hs.is_complete();
-            self.link.push_bytes(&self.scratch);
-            if !complete {
+            input = input.get(used..).unwrap_or_default();
+            self.link.push_from(|out| hs.poll_transmit(out));
+            if !hs.is_complete() {
                 return Ok(());
             }
             self.phase = Phase::Messages;
         }
-        // Until the decoder has no message left: a few buffered header bytes can complete one
-        // even when the input is used up.
-        loop {
-            let (used, msg) = self.link.decode(input)?;
-            input = &input[used.min(input.len())..];
-            match msg {
-                Some((raw, msg)) => self.handle_message(raw, msg)?,
-                None => break,
-            }
+        while let Some((raw, msg)) = self.link.next_message(&mut input)? {
+            self.handle_message(raw, msg)?;
         }
         Ok(())
     }

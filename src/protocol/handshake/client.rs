@@ -9,7 +9,8 @@
 //! S0+S1 (C2 is then queued), `poll_transmit`, `handle_input` until `is_complete`.
 
 use super::digest::{self, Block, Scheme, FMS_KEY, FMS_KEY_OPEN, FP_KEY, FP_KEY_OPEN};
-use super::{drain, fill, HandshakeError, HANDSHAKE_SIZE, RTMP_VERSION};
+use super::reader::PeerReader;
+use super::{drain, HandshakeError, HANDSHAKE_SIZE, RTMP_VERSION};
 
 /// The player version a digest C1 announces, with its digest at scheme 0: the pairing FFmpeg
 /// has sent to every RTMP server for years (9.0.124.2). Flash Player 10+ paired 128.0.x.x with
@@ -17,28 +18,12 @@ use super::{drain, fill, HandshakeError, HANDSHAKE_SIZE, RTMP_VERSION};
 const CLIENT_VERSION: [u8; 4] = [9, 0, 124, 2];
 const CLIENT_SCHEME: Scheme = Scheme::Zero;
 
-enum State {
-    /// Waiting for S0.
-    S0,
-    /// Collecting S1.
-    S1 {
-        s1: Box<Block>,
-        filled: usize,
-    },
-    /// C2 is queued; counting S2's bytes.
-    S2 {
-        remaining: usize,
-    },
-    Done,
-    Failed,
-}
-
 /// Client side: C0+C1 are ready at once; waits for S0+S1+S2 and answers C2 after S1.
 pub struct ClientHandshake {
     rng: fastrand::Rng,
     /// Whether C1 carries a digest, i.e. whether to look for one in S1.
     digest: bool,
-    state: State,
+    reader: PeerReader,
     out: Vec<u8>,
     used_digest: bool,
 }
@@ -61,7 +46,7 @@ impl ClientHandshake {
         Self {
             rng,
             digest,
-            state: State::S0,
+            reader: PeerReader::new(),
             out,
             used_digest: false,
         }
@@ -70,50 +55,11 @@ impl ClientHandshake {
     /// Consumes handshake bytes from `input` and returns how many; stops at the end of S2, so
     /// whatever follows belongs to the chunk stream. An S0 other than 3 fails the handshake.
     pub fn handle_input(&mut self, input: &[u8]) -> Result<usize, HandshakeError> {
-        let mut consumed = 0;
-        loop {
-            let rest = input.get(consumed..).unwrap_or_default();
-            match &mut self.state {
-                State::Failed => return Err(HandshakeError::Failed),
-                State::Done => return Ok(consumed),
-                _ if rest.is_empty() => return Ok(consumed),
-                State::S0 => {
-                    let Some(&version) = rest.first() else {
-                        return Ok(consumed);
-                    };
-                    if version != RTMP_VERSION {
-                        self.state = State::Failed;
-                        return Err(HandshakeError::UnsupportedVersion(version));
-                    }
-                    consumed += 1;
-                    self.state = State::S1 {
-                        s1: Box::new([0; HANDSHAKE_SIZE]),
-                        filled: 0,
-                    };
-                }
-                State::S1 { s1, filled } => {
-                    consumed += fill(&mut s1[..], filled, rest);
-                    if *filled < HANDSHAKE_SIZE {
-                        // `fill` took all of `rest`: nothing more to do until more arrives.
-                        return Ok(consumed);
-                    }
-                    let next = State::S2 {
-                        remaining: HANDSHAKE_SIZE,
-                    };
-                    if let State::S1 { s1, .. } = std::mem::replace(&mut self.state, next) {
-                        self.answer(s1);
-                    }
-                }
-                State::S2 { remaining } => {
-                    let n = rest.len().min(*remaining);
-                    consumed += n;
-                    *remaining -= n;
-                    if *remaining == 0 {
-                        self.state = State::Done;
-                    }
-                }
-            }
+        let (consumed, first) = self.reader.read(input)?;
+        if let Some(first) = first {
+            self.answer(first);
         }
+        Ok(consumed)
     }
 
     /// Appends the bytes to send (if any) to `out`.
@@ -123,7 +69,7 @@ impl ClientHandshake {
 
     /// True once S2 has been received and C2 handed out.
     pub fn is_complete(&self) -> bool {
-        matches!(self.state, State::Done) && self.out.is_empty()
+        self.reader.is_done() && self.out.is_empty()
     }
 
     /// True if S1 carried a valid server digest and C2 answered it (only ever with `digest`).

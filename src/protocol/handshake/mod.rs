@@ -22,6 +22,7 @@
 
 mod client;
 mod digest;
+mod reader;
 mod server;
 
 #[cfg(test)]
@@ -44,20 +45,6 @@ pub enum HandshakeError {
     /// Returned by every call after the one that reported the failure.
     #[error("handshake already failed")]
     Failed,
-}
-
-/// Copies as much of `input` as fits into `dst[*filled..]`, advances `filled`, and returns the
-/// number of bytes taken. Never reads past `input` nor writes past `dst`.
-fn fill(dst: &mut [u8], filled: &mut usize, input: &[u8]) -> usize {
-    let room = dst.len().saturating_sub(*filled);
-    let n = room.min(input.len());
-    if let (Some(to), Some(from)) = (dst.get_mut(*filled..*filled + n), input.get(..n)) {
-        to.copy_from_slice(from);
-        *filled += n;
-        n
-    } else {
-        0
-    }
 }
 
 /// Moves queued output to the caller and frees it: the handshake's 3 KiB are sent once, and

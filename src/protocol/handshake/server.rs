@@ -8,27 +8,12 @@
 //! `poll_transmit`, `handle_input` until `is_complete`.
 
 use super::digest::{self, Block, FMS_KEY, FMS_KEY_OPEN, FP_KEY, FP_KEY_OPEN, SIGNATURE_POS};
-use super::{drain, fill, HandshakeError, HANDSHAKE_SIZE, RTMP_VERSION};
+use super::reader::PeerReader;
+use super::{drain, HandshakeError, HANDSHAKE_SIZE, RTMP_VERSION};
 
 /// The version S1 announces on the digest path (FMS does the same); on the simple path S1's
 /// version is zero, the signal FFmpeg and librtmp use to skip validating S1/S2.
 const SERVER_VERSION: [u8; 4] = [0x0D, 0x0E, 0x0A, 0x0D];
-
-enum State {
-    /// Waiting for C0.
-    C0,
-    /// Collecting C1.
-    C1 {
-        c1: Box<Block>,
-        filled: usize,
-    },
-    /// S0+S1+S2 are queued; counting C2's bytes.
-    C2 {
-        remaining: usize,
-    },
-    Done,
-    Failed,
-}
 
 /// Server side: waits for C0+C1, answers S0+S1+S2 at once, then waits for C2.
 ///
@@ -38,7 +23,7 @@ enum State {
 pub struct ServerHandshake {
     rng: fastrand::Rng,
     uptime_ms: u32,
-    state: State,
+    reader: PeerReader,
     out: Vec<u8>,
     used_digest: bool,
 }
@@ -49,7 +34,7 @@ impl ServerHandshake {
         Self {
             rng: fastrand::Rng::with_seed(seed),
             uptime_ms,
-            state: State::C0,
+            reader: PeerReader::new(),
             out: Vec::new(),
             used_digest: false,
         }
@@ -58,50 +43,11 @@ impl ServerHandshake {
     /// Consumes handshake bytes from `input` and returns how many; stops at the end of C2, so
     /// whatever follows belongs to the chunk stream. A C0 other than 3 fails the handshake.
     pub fn handle_input(&mut self, input: &[u8]) -> Result<usize, HandshakeError> {
-        let mut consumed = 0;
-        loop {
-            let rest = input.get(consumed..).unwrap_or_default();
-            match &mut self.state {
-                State::Failed => return Err(HandshakeError::Failed),
-                State::Done => return Ok(consumed),
-                _ if rest.is_empty() => return Ok(consumed),
-                State::C0 => {
-                    let Some(&version) = rest.first() else {
-                        return Ok(consumed);
-                    };
-                    if version != RTMP_VERSION {
-                        self.state = State::Failed;
-                        return Err(HandshakeError::UnsupportedVersion(version));
-                    }
-                    consumed += 1;
-                    self.state = State::C1 {
-                        c1: Box::new([0; HANDSHAKE_SIZE]),
-                        filled: 0,
-                    };
-                }
-                State::C1 { c1, filled } => {
-                    consumed += fill(&mut c1[..], filled, rest);
-                    if *filled < HANDSHAKE_SIZE {
-                        // `fill` took all of `rest`: nothing more to do until more arrives.
-                        return Ok(consumed);
-                    }
-                    let next = State::C2 {
-                        remaining: HANDSHAKE_SIZE,
-                    };
-                    if let State::C1 { c1, .. } = std::mem::replace(&mut self.state, next) {
-                        self.answer(&c1);
-                    }
-                }
-                State::C2 { remaining } => {
-                    let n = rest.len().min(*remaining);
-                    consumed += n;
-                    *remaining -= n;
-                    if *remaining == 0 {
-                        self.state = State::Done;
-                    }
-                }
-            }
+        let (consumed, first) = self.reader.read(input)?;
+        if let Some(first) = first {
+            self.answer(&first);
         }
+        Ok(consumed)
     }
 
     /// Appends the bytes to send (if any) to `out`.
@@ -111,7 +57,7 @@ impl ServerHandshake {
 
     /// True once C2 has been received and S0+S1+S2 handed out.
     pub fn is_complete(&self) -> bool {
-        matches!(self.state, State::Done) && self.out.is_empty()
+        self.reader.is_done() && self.out.is_empty()
     }
 
     /// True if the peer used the digest handshake.
