@@ -6,8 +6,8 @@
 //! For each point (server, players) and each repeat it starts the server on a free port of
 //! 127.0.0.1, pinned to the server core (default 0), runs `rtmp-loadtest` pinned to the other
 //! core (default 1), and measures the server over the steady window after the player ramp:
-//! CPU (utime + stime from /proc/PID/stat, all threads), bytes written (/proc/PID/io `wchar`),
-//! VmRSS at the window's end; the load tester's JSON gives latency, first-frame time and loss.
+//! CPU (utime + stime from /proc/PID/stat, all threads), bytes its sockets sent (`bytes_sent`
+//! from `ss -tin`), VmRSS at the window's end; the load tester's JSON gives latency, first-frame time and loss.
 //! Runs alternate between the servers so slow drifts of the machine hit both alike; every
 //! column of the table is a median over `--repeat` runs.
 //!
@@ -41,7 +41,8 @@
 //! # Columns
 //!
 //! `deliv Mbps` media payload received by all players over the load tester's whole run;
-//! `out Mbps` bytes the server wrote during the steady window (RTMP framing included);
+//! `out Mbps` bytes the server's sockets sent during the steady window (RTMP framing
+//! included, TCP/IP headers not);
 //! `CPU %` server CPU in the window, in % of one core; `CPU%/Gbps` CPU % divided by `out
 //! Mbps` / 1000; `p50/p99/p99.9 ms` end-to-end frame latency; `1st p50 ms` time from play to
 //! the first frame; `lost` frames lost over all players; `disc` disconnects.
@@ -52,6 +53,7 @@ mod procs;
 mod report;
 mod run;
 mod servers;
+mod sockets;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -1,9 +1,9 @@
 //! Reading a process's resource use from /proc: CPU time (utime + stime of all its threads),
-//! resident memory, bytes written through write/writev, and open file descriptors.
+//! resident memory and open file descriptors; and the machine's busy time.
 //!
 //! Only reads /proc; the parsers are pure functions over the file text so they are tested on
 //! fixed samples. Call order: [`Sample::take`] at the start and at the end of a measuring
-//! window, then [`Sample::cpu_percent_since`] / [`Sample::write_mbps_since`] on the later one.
+//! window, then [`Sample::cpu_percent_since`] on the later one.
 
 use std::fs;
 use std::time::Instant;
@@ -14,9 +14,6 @@ pub struct Sample {
     pub at: Instant,
     /// utime + stime, in clock ticks, over all threads.
     pub cpu_ticks: u64,
-    /// Bytes passed to write-family syscalls (`wchar`), sockets included for write/writev;
-    /// `None` when /proc/PID/io cannot be read.
-    pub wchar: Option<u64>,
     pub rss_kib: Option<u64>,
     pub fds: Option<usize>,
 }
@@ -29,9 +26,6 @@ impl Sample {
             .map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
         let cpu_ticks =
             parse_stat_cpu_ticks(&stat).ok_or_else(|| format!("/proc/{pid}/stat: unparsable"))?;
-        let wchar = fs::read_to_string(format!("/proc/{pid}/io"))
-            .ok()
-            .and_then(|t| parse_field(&t, "wchar:"));
         let rss_kib = fs::read_to_string(format!("/proc/{pid}/status"))
             .ok()
             .and_then(|t| parse_field(&t, "VmRSS:"));
@@ -41,7 +35,6 @@ impl Sample {
         Ok(Sample {
             at,
             cpu_ticks,
-            wchar,
             rss_kib,
             fds,
         })
@@ -55,13 +48,6 @@ impl Sample {
             return 0.0;
         }
         100.0 * ticks / clock_ticks_per_second() / wall
-    }
-
-    /// Megabits per second written between `earlier` and this sample.
-    pub fn write_mbps_since(&self, earlier: &Sample) -> Option<f64> {
-        let wall = self.at.duration_since(earlier.at).as_secs_f64();
-        let bytes = self.wchar?.checked_sub(earlier.wchar?)?;
-        (wall > 0.0).then(|| bytes as f64 * 8.0 / wall / 1e6)
     }
 }
 
@@ -107,7 +93,7 @@ pub fn parse_stat_cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
-/// The number after `key` on its line, e.g. `VmRSS:  1234 kB` or `wchar: 42`.
+/// The number after `key` on its line, e.g. `VmRSS:  1234 kB`.
 pub fn parse_field(text: &str, key: &str) -> Option<u64> {
     text.lines()
         .find_map(|line| line.strip_prefix(key))
@@ -133,9 +119,7 @@ mod tests {
     fn status_and_io_fields() {
         let status = "Name:\tnginx\nVmPeak:\t  9000 kB\nVmRSS:\t   5120 kB\nThreads:\t1\n";
         assert_eq!(parse_field(status, "VmRSS:"), Some(5120));
-        let io = "rchar: 10\nwchar: 123456789\nsyscr: 3\n";
-        assert_eq!(parse_field(io, "wchar:"), Some(123_456_789));
-        assert_eq!(parse_field(io, "missing:"), None);
+        assert_eq!(parse_field(status, "Missing:"), None);
     }
 
     #[test]
@@ -151,18 +135,15 @@ mod tests {
         let a = Sample {
             at: t0,
             cpu_ticks: 1000,
-            wchar: Some(0),
             rss_kib: None,
             fds: None,
         };
         let b = Sample {
             at: t0 + Duration::from_secs(10),
             cpu_ticks: 1000 + (5.0 * clock_ticks_per_second()) as u64,
-            wchar: Some(125_000_000),
             ..a
         };
         assert!((b.cpu_percent_since(&a) - 50.0).abs() < 1e-9);
-        assert!((b.write_mbps_since(&a).unwrap() - 100.0).abs() < 1e-9);
         assert_eq!(a.cpu_percent_since(&b), 0.0);
     }
 

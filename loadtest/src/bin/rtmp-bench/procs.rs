@@ -72,7 +72,7 @@ pub fn raise_nofile_limit() -> u64 {
         lim.rlim_cur = lim.rlim_max;
         libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
     }
-    lim.rlim_cur as u64
+    lim.rlim_cur
 }
 
 /// A child process that is killed (SIGTERM, then SIGKILL after a grace time) and reaped when

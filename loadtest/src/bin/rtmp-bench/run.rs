@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::procfs::{self, Sample};
 use crate::procs;
 use crate::servers::{Binaries, ServerKind};
+use crate::sockets::SocketSample;
 
 /// Publisher connect and publish before players start.
 const STARTUP_S: f64 = 1.0;
@@ -105,8 +106,8 @@ pub struct RunResult {
     pub repeat: usize,
     pub window_s: f64,
     pub server_cpu_percent: f64,
-    /// Bytes the server wrote (write/writev) during the window, as Mbit/s.
-    pub server_write_mbps: Option<f64>,
+    /// What the server's sockets sent during the window (kernel `bytes_sent`), in Mbit/s.
+    pub server_out_mbps: Option<f64>,
     pub server_rss_mb: Option<f64>,
     /// Open descriptors of the server at the window's start and end (about one per player).
     pub server_fds: (Option<usize>, Option<usize>),
@@ -123,7 +124,7 @@ impl RunResult {
     /// The delivery rate the CPU is divided by: the server's own output over the window when
     /// /proc gives it, otherwise the load tester's delivered payload rate.
     pub fn rate_mbps(&self) -> f64 {
-        match self.server_write_mbps {
+        match self.server_out_mbps {
             Some(mbps) if mbps > 0.0 => mbps,
             _ => self.load.delivered_mbps,
         }
@@ -187,6 +188,7 @@ pub fn run_once(
     let at = |s: f64| t0 + Duration::from_secs_f64(s);
     let sampled = (|| {
         procs::sleep_until(at(window_start), &mut [&mut server_guard, &mut loadtest])?;
+        let out0 = SocketSample::take(port)?;
         let busy0 = procfs::system_busy_ticks();
         let s0 = Sample::take(server_guard.pid())?;
         let l0 = Sample::take(loadtest.pid())?;
@@ -194,9 +196,10 @@ pub fn run_once(
         let busy1 = procfs::system_busy_ticks();
         let s1 = Sample::take(server_guard.pid())?;
         let l1 = Sample::take(loadtest.pid())?;
-        Ok::<_, String>((s0, s1, l0, l1, busy0.zip(busy1)))
+        let out1 = SocketSample::take(port)?;
+        Ok::<_, String>((s0, s1, l0, l1, busy0.zip(busy1), out1.mbps_since(&out0)))
     })();
-    let (s0, s1, l0, l1, busy) = sampled.map_err(|e| failed(e, &log_path))?;
+    let (s0, s1, l0, l1, busy, out_mbps) = sampled.map_err(|e| failed(e, &log_path))?;
     let window_s = s1.at.duration_since(s0.at).as_secs_f64();
     let server_cpu_percent = s1.cpu_percent_since(&s0);
     let loadtest_cpu_percent = l1.cpu_percent_since(&l0);
@@ -235,7 +238,7 @@ pub fn run_once(
         repeat,
         window_s,
         server_cpu_percent,
-        server_write_mbps: s1.write_mbps_since(&s0),
+        server_out_mbps: out_mbps,
         server_rss_mb: s1.rss_kib.map(|k| k as f64 / 1024.0),
         server_fds: (s0.fds, s1.fds),
         loadtest_cpu_percent,
