@@ -221,6 +221,11 @@ fn with_takeover_a_new_publisher_replaces_a_stale_one() {
     publish_frames(&mut fresh, 100, 10, 10, 500);
     let after = read_video(&mut player, 10);
     assert_eq!(frame_numbers(&after), (100..110).collect::<Vec<_>>());
+    let codes = player.take_status_codes();
+    assert!(
+        !codes.iter().any(|c| c == "NetStream.Play.UnpublishNotify"),
+        "a takeover is seamless: {codes:?}"
+    );
     let last_before = before
         .iter()
         .rev()
@@ -369,4 +374,80 @@ fn garbage_after_handshake(bytes: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&[0u8; 1536]);
     out.extend_from_slice(bytes);
     out
+}
+
+#[test]
+fn write_merge_window_still_delivers_every_frame_in_order() {
+    let (server, addr) = start(2, |s| s.write_merge = Duration::from_millis(50));
+    let mut publisher = TestClient::publish(addr, "live", "merge").unwrap();
+    publisher.send_headers().unwrap();
+    let mut players: Vec<_> = (0..4)
+        .map(|_| TestClient::play(addr, "live", "merge").unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    for n in 0..30 {
+        publisher.send_video(n * 40, n, n % 10 == 0, 3000).unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for player in &mut players {
+        assert_eq!(
+            frame_numbers(&read_video(player, 30)),
+            (0..30).collect::<Vec<_>>()
+        );
+    }
+    server.stop();
+    server.join();
+}
+
+#[test]
+fn timestamps_crossing_extended_and_32_bit_wrap_pass_through_unchanged() {
+    let (server, addr) = start(2, |_| {});
+    let mut publisher = TestClient::publish(addr, "live", "wrap").unwrap();
+    let mut players: Vec<_> = (0..4)
+        .map(|_| TestClient::play(addr, "live", "wrap").unwrap())
+        .collect();
+    publisher.send_headers().unwrap();
+    // Around 0xFFFFFF (extended timestamps begin) and around 2^32 (they wrap), with frames
+    // bigger than a chunk so fmt-3 continuations carry the extended timestamp too.
+    let starts = [0x00FF_FF00u32, u32::MAX - 200];
+    let mut sent = Vec::new();
+    for (i, start) in starts.into_iter().enumerate() {
+        for k in 0..10u32 {
+            let ts = start.wrapping_add(k * 40);
+            let n = i as u32 * 10 + k;
+            publisher.send_video(ts, n, k == 0, 10_000).unwrap();
+            sent.push(ts);
+        }
+    }
+    for player in &mut players {
+        let media = read_video(player, 20);
+        let got: Vec<_> = media
+            .iter()
+            .filter(|m| m.is_video() && !m.is_avc_header())
+            .map(|m| m.timestamp)
+            .collect();
+        assert_eq!(got, sent);
+    }
+    server.stop();
+    server.join();
+}
+
+#[test]
+fn without_gop_cache_a_joining_player_still_starts_on_a_keyframe() {
+    let (server, addr) = start(1, |s| s.gop_cache = false);
+    let mut publisher = TestClient::publish(addr, "live", "nogop").unwrap();
+    publisher.send_headers().unwrap();
+    publish_frames(&mut publisher, 0, 5, 10, 500);
+    let mut player = TestClient::play(addr, "live", "nogop").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    publish_frames(&mut publisher, 5, 20, 10, 500);
+    let media = read_video(&mut player, 15);
+    assert!(media[0].is_avc_header(), "sequence header first");
+    assert_eq!(
+        frame_numbers(&media),
+        (10..25).collect::<Vec<_>>(),
+        "inter frames before the keyframe are skipped"
+    );
+    server.stop();
+    server.join();
 }

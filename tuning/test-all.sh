@@ -19,7 +19,7 @@ if ! ./tuning/install-test-deps.sh --check >/dev/null 2>&1; then
 fi
 
 if ! command -v cargo >/dev/null; then
-    echo "test-all: cargo not found; install the Rust toolchain (https://rustup.rs)" >&2
+    echo "test-all: cargo not found; install the Rust toolchain with rustup" >&2
     exit 1
 fi
 
@@ -33,4 +33,12 @@ gst-launch-1.0 --version 2>&1 | sed -n 2p
 
 export RTMP_EDGE_REQUIRE_INTEROP=1
 echo "== cargo test --workspace $*"
-exec cargo test --workspace "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
+# One closing line for the whole workspace (cargo prints one per test binary, the last of
+# which is often an empty doc-test run).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     END { printf "== all test binaries\ntests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"

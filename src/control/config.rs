@@ -49,6 +49,10 @@ pub struct ServerConfig {
     pub chunk_size: u32,
     /// Window acknowledgement size announced to peers.
     pub window_ack_size: u32,
+    /// Every connection starts with a PROXY protocol header (v1 or v2, as HAProxy's
+    /// `send-proxy`/`send-proxy-v2` write it) carrying the real client address; a connection
+    /// without one is closed. Only for listeners that nothing but the proxy can reach.
+    pub proxy_protocol: bool,
 }
 
 /// `[socket]`: options set on every accepted TCP socket.
@@ -118,6 +122,7 @@ impl Default for ServerConfig {
             max_connections: 20_000,
             chunk_size: 4096,
             window_ack_size: 2_500_000,
+            proxy_protocol: false,
         }
     }
 }
@@ -276,6 +281,7 @@ pin_shards = false          # pin shard i to CPU i % ncpu
 max_connections = 20000     # per shard; beyond it, accepts wait
 chunk_size = 4096           # outgoing chunk size (128..=65536), same for every player (encode-once)
 window_ack_size = 2500000
+proxy_protocol = false      # expect a PROXY v1/v2 header (HAProxy send-proxy[-v2]) on every connection
 
 [socket]
 nodelay = true
@@ -315,6 +321,7 @@ mod tests {
         assert_eq!(c.server.max_connections, 20_000);
         assert_eq!(c.server.chunk_size, 4096);
         assert_eq!(c.server.window_ack_size, 2_500_000);
+        assert!(!c.server.proxy_protocol);
         assert!(c.socket.nodelay);
         assert_eq!((c.socket.send_buffer, c.socket.recv_buffer), (0, 0));
         assert!(!c.publish.takeover);
@@ -364,6 +371,7 @@ pin_shards = true
 max_connections = 5000
 chunk_size = 60000
 window_ack_size = 5000000
+proxy_protocol = true
 [socket]
 nodelay = false
 send_buffer = 4194304
@@ -390,6 +398,7 @@ level = "debug"
         assert_eq!(c.shard_count(), 4);
         assert!(c.server.pin_shards);
         assert_eq!(c.server.chunk_size, 60_000);
+        assert!(c.server.proxy_protocol);
         assert!(!c.socket.nodelay);
         assert_eq!(c.socket.send_buffer, 4 << 20);
         assert!(c.publish.takeover);

@@ -23,6 +23,7 @@ impl Config {
             send_buffer: self.socket.send_buffer,
             recv_buffer: self.socket.recv_buffer,
             takeover: self.publish.takeover,
+            proxy_protocol: self.server.proxy_protocol,
             publisher_idle_timeout: self.publish.idle_timeout(),
             handshake_timeout: self.timeouts.handshake(),
             write_merge: self.play.write_merge(),
@@ -55,5 +56,12 @@ mod tests {
         assert_eq!(s.session.chunk_size, 4096);
         assert_eq!(s.queue.max_span_ms, 5000);
         assert!(s.write_merge.is_zero());
+        assert!(!s.proxy_protocol);
+    }
+
+    #[test]
+    fn proxy_protocol_reaches_the_shards() {
+        let c = Config::from_toml_str("[server]\nproxy_protocol = true\n").unwrap();
+        assert!(c.shard_settings().proxy_protocol);
     }
 }

@@ -11,3 +11,4 @@ pub mod control;
 pub mod flv;
 pub mod handshake;
 pub mod message;
+pub mod proxy;

@@ -4,6 +4,9 @@
 //! One pass: poll -> accept -> mailbox -> reads -> flush players -> send outbox -> timers.
 //! Reads are capped per connection per pass (a busy publisher cannot starve the others), and
 //! connections with more to read are resumed on the next pass.
+//!
+//! With `proxy_protocol` on, a new connection's input goes to its PROXY header first; the
+//! session sees only what follows it, and the header's source becomes the connection's peer.
 use super::conn::{Conn, FlushOutcome, ReadOutcome, Role};
 use super::mailbox::{Mailbox, Outbox, ShardMsg, StreamKey};
 use super::socket;
@@ -224,7 +227,8 @@ impl Shard {
         let uptime = self.now.duration_since(self.started).as_millis() as u32;
         let session = ServerSession::new(self.settings.session.clone(), seed, uptime);
         let queue = PlayerQueue::new(self.settings.queue);
-        entry.insert(Conn::new(stream, peer, session, queue, self.now));
+        let proxy = self.settings.proxy_protocol;
+        entry.insert(Conn::new(stream, peer, session, queue, proxy, self.now));
         self.stats.accepted += 1;
         debug!(shard = self.index, %peer, token, "accepted");
         // Bytes may already be waiting; the edge for them may have come before registration.
@@ -263,7 +267,26 @@ impl Shard {
                 }
             };
             self.stats.bytes_in += n as u64;
-            if let Err(e) = conn.session.handle_input(&self.read_buf[..n]) {
+            let mut input = &self.read_buf[..n];
+            if conn.proxy.is_some() {
+                let via = conn.peer;
+                match conn.handle_proxy_input(input) {
+                    Ok(None) => continue,
+                    Ok(Some(start)) => {
+                        debug!(shard = self.index, peer = %conn.peer, %via, "PROXY header");
+                        input = input.get(start..).unwrap_or_default();
+                    }
+                    Err(e) => {
+                        info!(shard = self.index, peer = %via, error = %e, "closing connection after PROXY protocol error");
+                        self.stats.protocol_errors += 1;
+                        return self.to_close.push((token, "PROXY protocol error"));
+                    }
+                }
+                if input.is_empty() {
+                    continue;
+                }
+            }
+            if let Err(e) = conn.session.handle_input(input) {
                 // Send what explains the failure, then close.
                 info!(shard = self.index, peer = %conn.peer, error = %e, "closing connection after protocol error");
                 self.stats.protocol_errors += 1;
@@ -445,7 +468,11 @@ impl Shard {
         for (token, conn) in self.conns.iter_mut() {
             let why = match &mut conn.role {
                 Role::Pending if now.duration_since(conn.created) > s.handshake_timeout => {
-                    Some("handshake/connect timeout")
+                    Some(if conn.proxy.is_some() {
+                        "PROXY header timeout"
+                    } else {
+                        "handshake/connect timeout"
+                    })
                 }
                 Role::Publisher {
                     last_media,

@@ -39,6 +39,8 @@ pub struct ShardSettings {
     pub recv_buffer: usize,
     /// A newer publisher of a live stream replaces the older one instead of being refused.
     pub takeover: bool,
+    /// Every connection starts with a PROXY protocol header whose source replaces the peer.
+    pub proxy_protocol: bool,
     pub publisher_idle_timeout: Duration,
     /// From accept until publish or play must have been requested.
     pub handshake_timeout: Duration,
@@ -64,6 +66,7 @@ impl Default for ShardSettings {
             send_buffer: 0,
             recv_buffer: 0,
             takeover: false,
+            proxy_protocol: false,
             publisher_idle_timeout: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
             write_merge: Duration::ZERO,

@@ -292,7 +292,9 @@ impl Shard {
                 }
             }
         }
-        if stream.source == Some(generation) {
+        // A publisher replaced by a takeover is not an unpublish for the players: the new
+        // publisher's Start is on its way, and FFmpeg's player would quit on UnpublishNotify.
+        if current && stream.source == Some(generation) {
             self.source_stopped(&mut stream);
         }
         if !stream.is_unused() {
@@ -358,6 +360,11 @@ impl Shard {
             .remove(&key)
             .unwrap_or_else(|| self.new_stream());
         stream.players.push(token);
+        if let Some(conn) = self.conns.get_mut(token) {
+            // Start on a keyframe even when the cache has none (GOP cache off, or the stream
+            // has not sent its first keyframe yet): inter frames before it are undecodable.
+            conn.queue.reset_wait_keyframe();
+        }
         if stream.source.is_some() {
             if let Some(conn) = self.conns.get_mut(token) {
                 for frame in stream.cache.startup_frames() {

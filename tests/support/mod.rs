@@ -1,8 +1,9 @@
 //! Shared helpers for the integration tests: the ONE place for them.
 //!
 //! What it does: picks free loopback ports, finds the real peers (FFmpeg, rtmpdump, GStreamer,
-//! nginx-rtmp) on PATH, starts RTMP servers (our `rtmp-edge` binary or nginx-rtmp as the
-//! reference) and peer processes, and reads recordings back with ffprobe.
+//! nginx-rtmp, HAProxy) on PATH, starts RTMP servers (our `rtmp-edge` binary or nginx-rtmp as
+//! the reference, optionally behind HAProxy) and peer processes, and reads recordings back with
+//! ffprobe.
 //!
 //! What it never does: skip a test because a tool is missing (it panics with the install hint:
 //! `tuning/install-test-deps.sh`), send traffic anywhere but 127.0.0.1, or leave a child running:

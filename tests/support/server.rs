@@ -1,4 +1,5 @@
-//! RTMP servers under test: our `rtmp-edge` binary and nginx-rtmp as the reference.
+//! RTMP servers under test: our `rtmp-edge` binary, nginx-rtmp as the reference, and HAProxy
+//! (TCP mode) in front of either, as on an edge node.
 //!
 //! What it does: writes a config into a fresh temp dir, starts the server on a free loopback
 //! port, waits (at most 10 s) until the port accepts TCP, and kills the server on Drop, printing
@@ -6,10 +7,12 @@
 //! taken meanwhile is retried on another port.
 //!
 //! What it never does: listen on anything but 127.0.0.1, or touch system config (nginx runs with
-//! `-p`/`-c`/`-e` inside the temp dir, no http block, no pid file outside it).
+//! `-p`/`-c`/`-e` inside the temp dir, no http block, no pid file outside it; HAProxy runs in
+//! the foreground with `-db` and logs to its stderr).
 //!
-//! Call order: `RtmpEdge::start(..)` / `Nginx::start()`, then `server.url(app, stream)` for the
-//! peers; drop the server after the peers.
+//! Call order: `RtmpEdge::start(..)` / `Nginx::start()`, then `Haproxy::start(server.port(), ..)`
+//! if wanted, then `server.url(app, stream)` (or `haproxy.url(..)`) for the peers; drop the
+//! servers after the peers.
 
 use super::{free_port, tool, Process, TempDir, INSTALL_HINT};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -97,6 +100,12 @@ impl RtmpEdge {
     /// The child process (e.g. to send it a signal or check that it is still alive).
     pub fn process(&mut self) -> &mut Process {
         &mut self.process
+    }
+
+    /// The whole log so far (lossy UTF-8; [`RtmpServer::log_tail`] has only its end).
+    pub fn log(&self) -> String {
+        let bytes = std::fs::read(self.process.log_path()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 }
 
@@ -248,6 +257,75 @@ pub fn nginx_rtmp_module() -> PathBuf {
         }
     }
     panic!("nginx rtmp module (libnginx-mod-rtmp) not found in {dirs:?}: {INSTALL_HINT}");
+}
+
+/// HAProxy in TCP mode on 127.0.0.1, forwarding every connection to one backend port.
+pub struct Haproxy {
+    process: Process,
+    port: u16,
+    dir: TempDir,
+}
+
+impl Haproxy {
+    /// Starts `haproxy -f FILE -db` with a frontend on a free port and one server,
+    /// `127.0.0.1:backend_port`, with `send_proxy` on its line: None, `Some("send-proxy")` (PROXY
+    /// v1) or `Some("send-proxy-v2")`. Every connection is logged (`option tcplog`) to its log.
+    pub fn start(backend_port: u16, send_proxy: Option<&str>) -> Haproxy {
+        let haproxy = tool("haproxy");
+        let dir = TempDir::new("haproxy");
+        let conf = dir.join("haproxy.cfg");
+        let (process, port) = start_listening("haproxy", &dir.join("haproxy.log"), |port| {
+            let config = haproxy_config(port, backend_port, send_proxy.unwrap_or(""));
+            std::fs::write(&conf, config).expect("write haproxy.cfg");
+            let mut cmd = Command::new(&haproxy);
+            cmd.arg("-f").arg(&conf).arg("-db");
+            cmd
+        });
+        Haproxy { process, port, dir }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl RtmpServer for Haproxy {
+    fn name(&self) -> &str {
+        "haproxy"
+    }
+
+    fn port(&self) -> u16 {
+        self.port
+    }
+
+    fn log_tail(&self) -> String {
+        self.process.log_tail()
+    }
+}
+
+fn haproxy_config(port: u16, backend_port: u16, send_proxy: &str) -> String {
+    // Long client/server timeouts: an RTMP player may send nothing for the whole test.
+    format!(
+        "global
+    maxconn 256
+    log stderr format short local0 info
+
+defaults
+    mode tcp
+    log global
+    option tcplog
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+
+frontend rtmp
+    bind 127.0.0.1:{port}
+    default_backend edge
+
+backend edge
+    server edge1 127.0.0.1:{backend_port} {send_proxy}
+"
+    )
 }
 
 /// Spawns `make(port)` until it listens: a fresh port per attempt, because another process may

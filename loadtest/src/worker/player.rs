@@ -1,0 +1,199 @@
+//! One player: a client session playing the stream, and what it measures (setup times, first
+//! frame, per-frame latency from the SEI stamps, sequence gaps).
+//!
+//! The worker owns the socket events; a player is handed received bytes and the current
+//! time, and records into the thread's [`ThreadStats`] directly (no per-frame allocation
+//! beyond the payload `Bytes` the session hands out).
+use crate::h264::nal_length_size;
+use crate::sei::find_stamp;
+use crate::stats::{record_ns, ThreadStats};
+use crate::worker::io::Outbox;
+use mio::net::TcpStream;
+use rtmp_edge::protocol::flv::{video_facts, VideoCodec};
+use rtmp_edge::session::{ClientEvent, ClientSession, SessionError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// TCP connect in progress.
+    Connecting,
+    /// Handshake, connect, createStream, play.
+    Setup,
+    Playing,
+}
+
+/// What a player leaves behind for the end-of-run count of expected frames.
+#[derive(Debug, Clone, Copy)]
+pub struct PlayerRecord {
+    /// First and last stamped sequence received (in order).
+    pub first_last: Option<(u64, u64)>,
+    /// Frames published when its play was accepted.
+    pub published_at_play: u64,
+}
+
+pub struct Player {
+    pub sock: TcpStream,
+    pub session: ClientSession,
+    pub outbox: Outbox,
+    pub phase: Phase,
+    pub connect_start: u64,
+    pub tcp_connected: u64,
+    /// RTMP connect answered: frames scheduled before this came from a cache.
+    pub rtmp_connected: u64,
+    pub play_started: u64,
+    pub published_at_play: u64,
+    avc_header: bool,
+    nal_length: usize,
+    first_video_seen: bool,
+    first_seq: Option<u64>,
+    last_seq: u64,
+}
+
+/// Why a player's input ended it.
+#[derive(Debug)]
+pub enum Ended {
+    /// Error of the given kind (counted by the caller).
+    Error(&'static str),
+}
+
+impl Player {
+    pub fn new(sock: TcpStream, session: ClientSession, now: u64) -> Player {
+        Player {
+            sock,
+            session,
+            outbox: Outbox::default(),
+            phase: Phase::Connecting,
+            connect_start: now,
+            tcp_connected: 0,
+            rtmp_connected: 0,
+            play_started: 0,
+            published_at_play: 0,
+            avc_header: false,
+            nal_length: 4,
+            first_video_seen: false,
+            first_seq: None,
+            last_seq: 0,
+        }
+    }
+
+    pub fn last_seq(&self) -> Option<u64> {
+        self.first_seq.map(|_| self.last_seq)
+    }
+
+    pub fn record(&self) -> PlayerRecord {
+        PlayerRecord {
+            first_last: self.first_seq.map(|f| (f, self.last_seq)),
+            published_at_play: self.published_at_play,
+        }
+    }
+
+    /// Feeds received bytes and handles every event they produced.
+    pub fn handle_input(
+        &mut self,
+        data: &[u8],
+        now: u64,
+        published: u64,
+        stats: &mut ThreadStats,
+    ) -> Result<(), Ended> {
+        if let Err(e) = self.session.handle_input(data) {
+            return Err(Ended::Error(self.classify(&e)));
+        }
+        while let Some(event) = self.session.poll_event() {
+            match event {
+                ClientEvent::Media {
+                    type_id, payload, ..
+                } => {
+                    stats.payload_bytes += payload.len() as u64;
+                    if type_id == 9 {
+                        self.on_video(&payload, now, stats);
+                    }
+                }
+                ClientEvent::Connected => {
+                    self.rtmp_connected = now;
+                    record_ns(&mut stats.handshake, now.saturating_sub(self.tcp_connected));
+                }
+                ClientEvent::PlayStarted => {
+                    if self.phase != Phase::Playing {
+                        self.phase = Phase::Playing;
+                        self.play_started = now;
+                        self.published_at_play = published;
+                        stats.players_connected += 1;
+                    }
+                }
+                ClientEvent::Status { level, .. } => {
+                    if level == "error" && self.phase != Phase::Playing {
+                        return Err(Ended::Error("play_rejected"));
+                    }
+                }
+                ClientEvent::PublishStarted => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn classify(&self, e: &SessionError) -> &'static str {
+        match (e, self.rtmp_connected != 0) {
+            (SessionError::Handshake(_), _) => "handshake",
+            (SessionError::Refused(_), false) => "connect_rejected",
+            (SessionError::Refused(_), true) => "play_rejected",
+            (_, false) => "handshake",
+            _ => "protocol",
+        }
+    }
+
+    fn on_video(&mut self, payload: &[u8], now: u64, stats: &mut ThreadStats) {
+        let Some(facts) = video_facts(payload) else {
+            return;
+        };
+        let avc = facts.codec == VideoCodec::Avc && !facts.ex_header;
+        if facts.sequence_header {
+            self.avc_header = true;
+            if avc {
+                self.nal_length = nal_length_size(payload).unwrap_or(4);
+            }
+            return;
+        }
+        if facts.command_frame {
+            return;
+        }
+        if !self.first_video_seen {
+            self.first_video_seen = true;
+            stats.first_video += 1;
+            if facts.keyframe && self.avc_header {
+                stats.first_video_keyframe += 1;
+            }
+            record_ns(
+                &mut stats.first_frame,
+                now.saturating_sub(self.connect_start),
+            );
+        }
+        let stamp = if avc {
+            find_stamp(payload, self.nal_length)
+        } else {
+            None
+        };
+        let Some(stamp) = stamp else {
+            stats.frames_unstamped += 1;
+            return;
+        };
+        match self.first_seq {
+            None => {
+                self.first_seq = Some(stamp.sequence);
+                self.last_seq = stamp.sequence;
+                stats.frames_received += 1;
+            }
+            Some(_) if stamp.sequence > self.last_seq => {
+                stats.frames_lost_gaps += stamp.sequence - self.last_seq - 1;
+                self.last_seq = stamp.sequence;
+                stats.frames_received += 1;
+            }
+            Some(_) => stats.frames_duplicate += 1,
+        }
+        if stamp.scheduled_ns >= self.rtmp_connected {
+            let latency = now.saturating_sub(stamp.scheduled_ns);
+            record_ns(&mut stats.latency, latency);
+            record_ns(&mut stats.recent_latency, latency);
+        } else {
+            stats.frames_cached += 1;
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! The players' side of a worker thread: starting connections on the ramp, handling their
+//! socket events, the periodic tick (timeouts, drain, progress) and closing them.
+use super::io::{
+    connect_error_kind, connect_state, enable_rx_timestamps, io_error_kind, read_step,
+    ConnectState, ReadStep,
+};
+use super::player::{Ended, Phase, Player};
+use super::run::{
+    uptime_ms, Worker, ENDING_TICK_NS, MAX_CONNECTS_PER_PASS, SETUP_TIMEOUT_NS, TICK_NS,
+};
+use super::NONE;
+use crate::clock::{now_ns, real_ns};
+use crate::stats::record_ns;
+use mio::net::TcpStream;
+use mio::{Interest, Token};
+use rtmp_edge::session::ClientSession;
+use std::sync::atomic::Ordering::{Acquire, Relaxed};
+
+impl Worker {
+    pub(super) fn start_players(&mut self, now: u64) {
+        let mut started = 0;
+        while self.next_player < self.plan.players && started < MAX_CONNECTS_PER_PASS {
+            let due = self.connect_due(self.next_player);
+            if due > now || self.ending {
+                break;
+            }
+            self.start_player(self.next_player as u64, now);
+            self.next_player += self.plan.threads;
+            started += 1;
+        }
+    }
+
+    pub(super) fn start_player(&mut self, global: u64, now: u64) {
+        let mut sock = match TcpStream::connect(self.plan.addr) {
+            Ok(s) => s,
+            Err(e) => {
+                self.stats.error(connect_error_kind(&e));
+                self.stats.players_failed += 1;
+                return;
+            }
+        };
+        let entry = self.players.vacant_entry();
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut sock, Token(entry.key()), interest)
+        {
+            eprintln!("rtmp-loadtest: register: {e}");
+            self.stats.error("local");
+            self.stats.players_failed += 1;
+            return;
+        }
+        let seed = global.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ now;
+        let mut session = ClientSession::new(self.plan.client.clone(), seed, uptime_ms(now));
+        session.play(&self.plan.stream);
+        entry.insert(Player::new(sock, session, now));
+    }
+
+    pub(super) fn on_player_event(&mut self, key: usize, writable: bool) {
+        let now = now_ns();
+        let Some(p) = self.players.get_mut(key) else {
+            return;
+        };
+        if p.phase == Phase::Connecting {
+            match connect_state(&p.sock) {
+                ConnectState::Pending => return,
+                ConnectState::Failed(e) => {
+                    return self.fail_player(key, connect_error_kind(&e), now)
+                }
+                ConnectState::Connected => {
+                    p.phase = Phase::Setup;
+                    p.tcp_connected = now;
+                    record_ns(&mut self.stats.connect, now.saturating_sub(p.connect_start));
+                    let _ = p.sock.set_nodelay(true);
+                    if !enable_rx_timestamps(&p.sock) {
+                        self.stats.error("no_rx_timestamps");
+                    }
+                }
+            }
+        }
+        if writable {
+            if let Err(e) = p.outbox.flush(&mut p.sock) {
+                return self.fail_player(key, io_error_kind(&e), now);
+            }
+        }
+        let published = self.shared.frames_published.load(Relaxed);
+        loop {
+            match read_step(&mut p.sock, &mut self.buf) {
+                ReadStep::Data {
+                    n,
+                    more,
+                    rx_real_ns,
+                } => {
+                    self.stats.wire_bytes += n as u64;
+                    // Each chunk is timed on its own: the kernel's arrival stamp when there
+                    // is one, else the time we read it.
+                    let read_at = now_ns();
+                    let at = rx_real_ns
+                        .map(|real| real.wrapping_sub(self.real_minus_mono).min(read_at))
+                        .unwrap_or(read_at);
+                    if let Err(Ended::Error(kind)) =
+                        p.handle_input(&self.buf[..n], at, published, &mut self.stats)
+                    {
+                        return self.fail_player(key, kind, now);
+                    }
+                    if !more {
+                        break;
+                    }
+                }
+                ReadStep::Drained => break,
+                ReadStep::Closed if self.ending && p.phase == Phase::Playing => {
+                    return self.close_player(key, now, false);
+                }
+                ReadStep::Closed => return self.fail_player(key, "closed_early", now),
+                ReadStep::Failed(e) => return self.fail_player(key, io_error_kind(&e), now),
+            }
+        }
+        while let Some(out) = p.session.poll_transmit() {
+            if let Err(e) = p.outbox.send(&mut p.sock, &out) {
+                return self.fail_player(key, io_error_kind(&e), now);
+            }
+        }
+        let last_seq = p.last_seq();
+        if self.ending && self.drained(last_seq) {
+            self.close_player(key, now, true);
+        }
+    }
+
+    /// During the drain: has a player with this last sequence got everything?
+    pub(super) fn drained(&self, last_seq: Option<u64>) -> bool {
+        if !self.shared.publisher_stopped.load(Acquire) {
+            return false;
+        }
+        match self.shared.last_published.load(Relaxed) {
+            NONE => true,
+            last => last_seq.is_some_and(|s| s >= last),
+        }
+    }
+
+    pub(super) fn begin_ending(&mut self, now: u64) {
+        self.ending = true;
+        let never_started = self.remaining_players();
+        self.next_player = self.plan.players;
+        self.stats.players_failed += never_started;
+        if never_started > 0 {
+            *self.stats.errors.entry("not_started").or_insert(0) += never_started;
+        }
+        let keys: Vec<usize> = self.players.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            let playing = self.players[key].phase == Phase::Playing;
+            if !playing {
+                self.fail_player(key, "setup_unfinished", now);
+            } else if !self.plan.publish {
+                self.close_player(key, now, true);
+            }
+        }
+    }
+
+    pub(super) fn remaining_players(&self) -> u64 {
+        let n = self.plan.players;
+        if self.next_player >= n {
+            0
+        } else {
+            ((n - self.next_player).div_ceil(self.plan.threads)) as u64
+        }
+    }
+
+    pub(super) fn tick(&mut self, now: u64) {
+        self.real_minus_mono = real_ns().wrapping_sub(now_ns());
+        self.next_tick = now + if self.ending { ENDING_TICK_NS } else { TICK_NS };
+        let mut timed_out = Vec::new();
+        let mut done = Vec::new();
+        for (key, p) in self.players.iter() {
+            match p.phase {
+                Phase::Connecting | Phase::Setup
+                    if now.saturating_sub(p.connect_start) > SETUP_TIMEOUT_NS =>
+                {
+                    let kind = if p.phase == Phase::Connecting {
+                        "connect_timeout"
+                    } else {
+                        "setup_timeout"
+                    };
+                    timed_out.push((key, kind));
+                }
+                Phase::Playing
+                    if self.ending && (now >= self.drain_until || self.drained(p.last_seq())) =>
+                {
+                    done.push(key);
+                }
+                _ => {}
+            }
+        }
+        for (key, kind) in timed_out {
+            self.fail_player(key, kind, now);
+        }
+        for key in done {
+            self.close_player(key, now, true);
+        }
+        self.share_progress();
+    }
+
+    pub(super) fn share_progress(&mut self) {
+        let up = self
+            .players
+            .iter()
+            .filter(|(_, p)| p.phase == Phase::Playing)
+            .count() as u64;
+        if let Ok(mut slot) = self.shared.progress[self.index].lock() {
+            slot.players_up = up;
+            slot.payload_bytes = self.stats.payload_bytes;
+            slot.lost = self.stats.frames_lost_gaps;
+            slot.errors = self.stats.error_count();
+            let _ = slot.latency.add(&self.stats.recent_latency);
+        }
+        self.stats.recent_latency.reset();
+    }
+
+    /// A player failed: count the error and drop it.
+    pub(super) fn fail_player(&mut self, key: usize, kind: &'static str, now: u64) {
+        self.stats.error(kind);
+        let Some(p) = self.players.get(key) else {
+            return;
+        };
+        if p.phase == Phase::Playing {
+            self.stats.disconnects += 1;
+        } else {
+            self.stats.players_failed += 1;
+        }
+        self.close_player(key, now, false);
+    }
+
+    /// Removes a player; `polite` sends deleteStream first (best effort, no waiting).
+    pub(super) fn close_player(&mut self, key: usize, now: u64, polite: bool) {
+        if !self.players.contains(key) {
+            return;
+        }
+        let mut p = self.players.remove(key);
+        if polite {
+            p.session.close();
+            while let Some(out) = p.session.poll_transmit() {
+                if p.outbox.send(&mut p.sock, &out).is_err() {
+                    break;
+                }
+            }
+        }
+        let _ = self.poll.registry().deregister(&mut p.sock);
+        if p.phase == Phase::Playing {
+            self.stats.player_ns += now.min(self.end).saturating_sub(p.play_started);
+            self.records.push(p.record());
+        }
+    }
+}
