@@ -126,12 +126,23 @@ struct Cli {
     /// Do not pin the processes to cores.
     #[arg(long)]
     no_pin: bool,
+    /// Nice value of the server and the load tester (both alike), so that other work on a
+    /// shared machine takes little of their cores; 0 leaves the priority alone.
+    #[arg(long, default_value_t = -10, allow_negative_numbers = true)]
+    nice: i32,
     /// Configs, logs and load tester reports go here (default: a fresh temporary directory).
     #[arg(long)]
     work_dir: Option<PathBuf>,
     /// Keep the work directory after a successful run (it is always kept after a failure).
     #[arg(long)]
     keep_work_dir: bool,
+    /// Before each run, wait up to this many seconds for the machine to be quiet (other
+    /// processes busy below --quiet-percent); then run anyway and let `other CPU %` show it.
+    #[arg(long, default_value_t = 180.0)]
+    wait_quiet: f64,
+    /// Busy CPU (% of one core, all cores summed) below which the machine counts as quiet.
+    #[arg(long, default_value_t = 15.0)]
+    quiet_percent: f64,
     /// Refuse plans expected to take longer than this many minutes.
     #[arg(long, default_value_t = 60.0)]
     max_minutes: f64,
@@ -195,7 +206,10 @@ fn plan(cli: &Cli) -> Result<Vec<(ServerKind, usize)>, String> {
 }
 
 fn load_for(cli: &Cli, players: usize) -> Load {
-    let pin = |core| (!cli.no_pin).then_some(core);
+    let place = |core| procs::Placement {
+        core: (!cli.no_pin).then_some(core),
+        nice: (cli.nice != 0).then_some(cli.nice),
+    };
     Load {
         players,
         duration_s: cli.duration,
@@ -204,8 +218,8 @@ fn load_for(cli: &Cli, players: usize) -> Load {
         threads: cli.threads,
         ramp: cli.ramp,
         settle_s: cli.settle,
-        server_core: pin(cli.server_core),
-        loadtest_core: pin(cli.loadtest_core),
+        server: place(cli.server_core),
+        loadtest: place(cli.loadtest_core),
     }
 }
 
@@ -288,6 +302,7 @@ fn bench(cli: &Cli) -> Result<(), String> {
 
     let mut results = Vec::new();
     for (i, &(server, players)) in runs_planned.iter().enumerate() {
+        wait_quiet(cli)?;
         let load = load_for(cli, players);
         let repeat = i / (runs_planned.len() / cli.repeat.max(1)).max(1);
         let dir = work.join(format!(
@@ -326,7 +341,7 @@ fn bench(cli: &Cli) -> Result<(), String> {
     println!();
     println!(
         "rtmp-bench: {} bitrate, {} fps, {} s per run, ramp {}/s, medians of {} run(s); server \
-         on core {}, load tester on core {}",
+         on core {}, load tester on core {}, nice {}",
         cli.bitrate,
         cli.fps,
         cli.duration,
@@ -342,6 +357,7 @@ fn bench(cli: &Cli) -> Result<(), String> {
         } else {
             cli.loadtest_core.to_string()
         },
+        cli.nice,
     );
     println!();
     print!("{}", report::table(&points));
@@ -382,6 +398,27 @@ fn bench(cli: &Cli) -> Result<(), String> {
         let _ = std::fs::remove_dir_all(&work);
     }
     Ok(())
+}
+
+/// Waits (up to --wait-quiet) until other work on the machine, e.g. someone's build, ends.
+fn wait_quiet(cli: &Cli) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(cli.wait_quiet);
+    let mut said = false;
+    loop {
+        procs::check_interrupt()?;
+        let busy = procfs::busy_percent_over(std::time::Duration::from_secs(2)).unwrap_or(0.0);
+        if busy < cli.quiet_percent {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            eprintln!("(machine still {busy:.0}% busy; running anyway) ");
+            return Ok(());
+        }
+        if !said {
+            eprint!("(waiting for the machine to be quiet: {busy:.0}% busy) ");
+            said = true;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -71,6 +71,16 @@ pub fn parse_system_busy(stat: &str) -> Option<u64> {
     Some(at(0) + at(1) + at(2) + at(5) + at(6) + at(7))
 }
 
+/// Busy CPU over the next `window`, in % of one core summed over all cores.
+pub fn busy_percent_over(window: std::time::Duration) -> Option<f64> {
+    let b0 = system_busy_ticks()?;
+    let t0 = Instant::now();
+    std::thread::sleep(window);
+    let b1 = system_busy_ticks()?;
+    let secs = t0.elapsed().as_secs_f64();
+    Some(100.0 * b1.saturating_sub(b0) as f64 / clock_ticks_per_second() / secs)
+}
+
 /// `sysconf(_SC_CLK_TCK)`, the unit of the times in /proc/PID/stat (100 on Linux).
 pub fn clock_ticks_per_second() -> f64 {
     // SAFETY: sysconf only reads a system constant.

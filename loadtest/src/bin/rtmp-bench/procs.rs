@@ -2,7 +2,7 @@
 //!
 //! Every child is started through [`spawn`], which pins it to one core (sched_setaffinity in
 //! the child before exec) and asks the kernel to kill it if the benchmark dies
-//! (PR_SET_PDEATHSIG); the returned [`Guard`] kills and reaps it when dropped, so an error, a
+//! (PR_SET_PDEATHSIG), optionally at a raised priority; the returned [`Guard`] kills and reaps it when dropped, so an error, a
 //! panic or Ctrl-C ([`install_interrupt_handler`], then [`check_interrupt`] in every wait loop)
 //! never leaves a server running. Nothing here talks to anything but 127.0.0.1.
 
@@ -141,22 +141,32 @@ impl Drop for Guard {
     }
 }
 
-/// Starts `cmd` pinned to `core` (if given), stdout and stderr to `log`, and guarded.
-pub fn spawn(
-    name: &str,
-    mut cmd: Command,
-    core: Option<usize>,
-    log: &Path,
-) -> Result<Guard, String> {
+/// Where and how eagerly a child runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Placement {
+    /// The one core it may run on.
+    pub core: Option<usize>,
+    /// Its nice value: below 0 it wins the core against other users' builds on a shared
+    /// machine (root only; ignored when not permitted).
+    pub nice: Option<i32>,
+}
+
+/// Starts `cmd` placed as `place` says, stdout and stderr to `log`, and guarded.
+pub fn spawn(name: &str, mut cmd: Command, place: Placement, log: &Path) -> Result<Guard, String> {
+    let Placement { core, nice } = place;
     let out = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
     let err = out.try_clone().map_err(|e| e.to_string())?;
     cmd.stdin(Stdio::null()).stdout(out).stderr(err);
     // SAFETY: between fork and exec the closure only makes async-signal-safe syscalls
-    // (prctl, sched_setaffinity) on stack data; it allocates nothing.
+    // (prctl, setpriority, sched_setaffinity) on stack data; it allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            if let Some(nice) = nice {
+                // Best effort: without the privilege the child runs at the default priority.
+                libc::setpriority(libc::PRIO_PROCESS, 0, nice);
             }
             if let Some(core) = core {
                 let mut set: libc::cpu_set_t = std::mem::zeroed();
@@ -223,7 +233,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let mut cmd = Command::new("sleep");
         cmd.arg("30");
-        let guard = spawn("sleep", cmd, Some(0), &dir.join("sleep.log")).unwrap();
+        let place = Placement {
+            core: Some(0),
+            nice: Some(-1),
+        };
+        let guard = spawn("sleep", cmd, place, &dir.join("sleep.log")).unwrap();
         let pid = guard.pid();
         assert!(Path::new(&format!("/proc/{pid}")).exists());
         let started = Instant::now();
@@ -241,7 +255,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let mut cmd = Command::new("sleep");
         cmd.arg("30");
-        let mut guard = spawn("sleep", cmd, None, &dir.join("sleep.log")).unwrap();
+        let mut guard = spawn("sleep", cmd, Placement::default(), &dir.join("sleep.log")).unwrap();
         let err = guard
             .wait_until(Instant::now() + Duration::from_millis(100))
             .unwrap_err();

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::procfs::{self, Sample};
-use crate::procs;
+use crate::procs::{self, Placement};
 use crate::servers::{Binaries, ServerKind};
 use crate::sockets::SocketSample;
 
@@ -37,8 +37,8 @@ pub struct Load {
     pub ramp: f64,
     /// Seconds after the ramp before the window opens.
     pub settle_s: f64,
-    pub server_core: Option<usize>,
-    pub loadtest_core: Option<usize>,
+    pub server: Placement,
+    pub loadtest: Placement,
 }
 
 impl Load {
@@ -153,7 +153,7 @@ pub fn run_once(
     let (window_start, window_end) = load.window()?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let port = procs::free_port()?;
-    let mut server_guard = server.start(bins, dir, port, load.server_core, nofile)?;
+    let mut server_guard = server.start(bins, dir, port, load.server, nofile)?;
     let json_path = dir.join("loadtest.json");
     let _ = std::fs::remove_file(&json_path);
     let log_path = dir.join("loadtest.log");
@@ -176,7 +176,7 @@ pub fn run_once(
         .arg("--json")
         .arg(&json_path);
     let t0 = Instant::now();
-    let mut loadtest = procs::spawn("rtmp-loadtest", cmd, load.loadtest_core, &log_path)?;
+    let mut loadtest = procs::spawn("rtmp-loadtest", cmd, load.loadtest, &log_path)?;
     let failed = |e: String, log: &Path| {
         format!(
             "{e}\n--- {}:\n{}",
@@ -261,8 +261,8 @@ mod tests {
             threads: 1,
             ramp: 1000.0,
             settle_s: 2.0,
-            server_core: Some(0),
-            loadtest_core: Some(1),
+            server: Placement::default(),
+            loadtest: Placement::default(),
         }
     }
 

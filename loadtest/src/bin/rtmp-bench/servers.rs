@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::procs::{self, Guard};
+use crate::procs::{self, Guard, Placement};
 
 /// The chunk size both servers send with, so their wire bytes are comparable.
 pub const CHUNK_SIZE: u32 = 4096;
@@ -45,14 +45,14 @@ impl ServerKind {
         }
     }
 
-    /// Writes the config into `dir`, starts the server on `port` pinned to `core`, and waits
-    /// until it listens. `nofile` is the open-file limit the children inherit.
+    /// Writes the config into `dir`, starts the server on `port` placed as `place` says, and
+    /// waits until it listens. `nofile` is the open-file limit the children inherit.
     pub fn start(
         &self,
         bins: &Binaries,
         dir: &Path,
         port: u16,
-        core: Option<usize>,
+        place: Placement,
         nofile: u64,
     ) -> Result<Guard, String> {
         let write = |name: &str, text: String| -> Result<PathBuf, String> {
@@ -86,7 +86,7 @@ impl ServerKind {
             }
         };
         cmd.current_dir(dir);
-        let mut guard = procs::spawn(self.name(), cmd, core, &log)?;
+        let mut guard = procs::spawn(self.name(), cmd, place, &log)?;
         if let Err(e) = procs::wait_for_port(port, &mut guard) {
             return Err(format!("{e}\n{}", procs::log_tail(&log, 2000)));
         }
