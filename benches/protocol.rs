@@ -5,11 +5,11 @@
 //! Never does network I/O; every input is built in memory before the timed loops.
 //!
 //! Groups:
-//! - `chunk_decode/{4096,128}`: 4 s of a 2.5 Mbit/s publisher stream (25 fps H.264 video of
-//!   3-30 kB per frame, keyframe every 2 s, AAC audio of ~370 B at 43 fps interleaved by
-//!   timestamp) written the way FFmpeg writes it (first message of a chunk stream fmt 0, later
-//!   ones fmt 1 with a timestamp delta, continuations fmt 3), fed in 64 KiB reads, as the
-//!   server reads its sockets. Throughput in bytes of that stream.
+//! - `chunk_decode/{4096,128}`: 4 s (1.1 MB) of a ~2.2 Mbit/s publisher stream (25 fps H.264
+//!   video of 3-30 kB per frame, keyframe every 2 s, AAC audio of ~370 B at 43 fps interleaved
+//!   by timestamp) written the way FFmpeg writes it (first message of a chunk stream fmt 0,
+//!   later ones fmt 1 with a timestamp delta, continuations fmt 3), fed in 64 KiB reads, as
+//!   the server reads its sockets. Throughput in bytes of that stream.
 //! - `encode`: `ChunkEncoder::encode` of a 10 kB video message at chunk size 4096 into a reused
 //!   buffer, and `FrameBuilder::build` of the same message (what the server does once per
 //!   media message: facts, timestamp, allocation and encoding).
@@ -40,7 +40,7 @@ struct Media {
 }
 
 /// `seconds` of 25 fps video (keyframe every 50 frames) and 44.1 kHz AAC (1024 samples per
-/// frame), ordered by timestamp like a muxer writes them. Sizes vary around 2.5 Mbit/s.
+/// frame), ordered by timestamp like a muxer writes them. About 2.2 Mbit/s in all.
 fn publisher_messages(seconds: u32) -> Vec<Media> {
     let mut rng = fastrand::Rng::with_seed(7);
     let mut out = Vec::new();

@@ -36,12 +36,13 @@
 //!
 //! `--edge-bin` / `--loadtest-bin` default to the binaries next to rtmp-bench itself and
 //! `--nginx-bin` to /usr/sbin/nginx. On a shared machine: before each run rtmp-bench waits
-//! (`--wait-quiet`, up to 180 s) until other work is under 15% of a core, runs the server
-//! and the load tester at nice -10 (`--nice`), and makes a run again (up to
-//! `--noisy-retries` 2 times) when other processes took over 25% of a core during its window. The `other CPU %` column shows what else ran
-//! during each window (a build, say); `LT CPU %` near 100 means the load tester, not the
-//! server, set the latency figures. A server near 100% `CPU %` is saturated: rtmp-edge then
-//! writes bigger batches per syscall, so CPU per Gbps compares best below saturation.
+//! (`--wait-quiet`, up to 180 s) until other work is under 15% of a core, runs the server and
+//! the load tester at nice -10 (`--nice`), and makes a run again (up to `--noisy-retries` 2
+//! times) when other processes took over 25% of a core during its window. The `other CPU %`
+//! column shows what else ran during each window (a build, say); `LT CPU %` near 100 means
+//! the load tester, not the server, set the latency figures. A server near 100% `CPU %` is
+//! saturated: rtmp-edge then writes bigger batches per syscall, so CPU per Gbps compares best
+//! below saturation.
 //!
 //! # Columns
 //!

@@ -1,10 +1,11 @@
 //! Child processes that cannot outlive the benchmark, CPU pinning, Ctrl-C, and loopback ports.
 //!
 //! Every child is started through [`spawn`], which pins it to one core (sched_setaffinity in
-//! the child before exec) and asks the kernel to kill it if the benchmark dies
-//! (PR_SET_PDEATHSIG), optionally at a raised priority; the returned [`Guard`] kills and reaps it when dropped, so an error, a
-//! panic or Ctrl-C ([`install_interrupt_handler`], then [`check_interrupt`] in every wait loop)
-//! never leaves a server running. Nothing here talks to anything but 127.0.0.1.
+//! the child before exec), optionally raises its priority, and asks the kernel to kill it if
+//! the benchmark dies (PR_SET_PDEATHSIG); the returned [`Guard`] kills and reaps it when
+//! dropped, so an error, a panic or Ctrl-C ([`install_interrupt_handler`], then
+//! [`check_interrupt`] in every wait loop) never leaves a server running. Nothing here talks
+//! to anything but 127.0.0.1.
 
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};

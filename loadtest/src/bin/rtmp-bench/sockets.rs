@@ -79,7 +79,7 @@ mod tests {
     use std::time::Duration;
 
     const SAMPLE: &str = "0      0      127.0.0.1:44381 127.0.0.1:40366\n\
-\t bbr wscale:10,10 rto:204 rtt:0.043/0.049 mss:47616 cwnd:13 bytes_sent:100000 bytes_acked:100000 segs_out:3\n\
+\t bbr wscale:10,10 rto:204 mss:47616 bytes_sent:100000 bytes_acked:100000 segs_out:3\n\
 0      0      127.0.0.1:44381 127.0.0.1:40368\n\
 \t cubic wscale:7,7 rto:204 rtt:0.05/0.02 bytes_acked:1 segs_out:1\n\
 0      4096   127.0.0.1:44381 127.0.0.1:40370\n\
