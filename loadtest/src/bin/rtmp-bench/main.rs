@@ -102,6 +102,10 @@ struct Cli {
     /// rtmp-edge's play.write_merge_ms in the side-by-side runs.
     #[arg(long, default_value_t = 0)]
     write_merge_ms: u32,
+    /// rtmp-edge's play.adaptive_merge_max_ms (acts only with write_merge_ms 0; 0 = off).
+    /// The default is rtmp-edge's own default.
+    #[arg(long, default_value_t = 20)]
+    adaptive_merge_max_ms: u32,
     /// Instead of the side-by-side runs: rtmp-edge at each of these write_merge_ms values (one
     /// player count), with nginx-rtmp once per repeat as the reference.
     #[arg(long, value_delimiter = ',')]
@@ -200,7 +204,14 @@ fn plan(cli: &Cli) -> Result<Vec<(ServerKind, usize)>, String> {
         for &players in &cli.players {
             if edge {
                 let write_merge_ms = cli.write_merge_ms;
-                once.push((ServerKind::Edge { write_merge_ms }, players));
+                let adaptive_merge_max_ms = cli.adaptive_merge_max_ms;
+                once.push((
+                    ServerKind::Edge {
+                        write_merge_ms,
+                        adaptive_merge_max_ms,
+                    },
+                    players,
+                ));
             }
             if nginx {
                 once.push((ServerKind::Nginx, players));
@@ -211,7 +222,14 @@ fn plan(cli: &Cli) -> Result<Vec<(ServerKind, usize)>, String> {
             return Err("--sweep-write-merge takes exactly one --players count".into());
         };
         for &write_merge_ms in &cli.sweep_write_merge {
-            once.push((ServerKind::Edge { write_merge_ms }, players));
+            let adaptive_merge_max_ms = cli.adaptive_merge_max_ms;
+            once.push((
+                ServerKind::Edge {
+                    write_merge_ms,
+                    adaptive_merge_max_ms,
+                },
+                players,
+            ));
         }
         if nginx {
             once.push((ServerKind::Nginx, players));
@@ -460,7 +478,10 @@ mod tests {
     #[test]
     fn plan_alternates_servers_within_each_repeat() {
         let runs = plan(&cli(&["--players", "1000,2000", "--repeat", "2"])).unwrap();
-        let edge = ServerKind::Edge { write_merge_ms: 0 };
+        let edge = ServerKind::Edge {
+            write_merge_ms: 0,
+            adaptive_merge_max_ms: 20,
+        };
         assert_eq!(
             runs,
             vec![
@@ -482,14 +503,35 @@ mod tests {
         assert_eq!(
             runs,
             vec![
-                (ServerKind::Edge { write_merge_ms: 0 }, 4000),
-                (ServerKind::Edge { write_merge_ms: 50 }, 4000),
+                (
+                    ServerKind::Edge {
+                        write_merge_ms: 0,
+                        adaptive_merge_max_ms: 20
+                    },
+                    4000
+                ),
+                (
+                    ServerKind::Edge {
+                        write_merge_ms: 50,
+                        adaptive_merge_max_ms: 20
+                    },
+                    4000
+                ),
                 (ServerKind::Nginx, 4000),
             ]
         );
         assert!(plan(&cli(&["--players", "1,2", "--sweep-write-merge", "0"])).is_err());
         assert!(plan(&cli(&["--only", "nginx"])).is_err());
         let only = plan(&cli(&["--only", "rtmp-edge", "--players", "5"])).unwrap();
-        assert_eq!(only, vec![(ServerKind::Edge { write_merge_ms: 0 }, 5)]);
+        assert_eq!(
+            only,
+            vec![(
+                ServerKind::Edge {
+                    write_merge_ms: 0,
+                    adaptive_merge_max_ms: 20
+                },
+                5
+            )]
+        );
     }
 }

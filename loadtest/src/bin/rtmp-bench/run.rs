@@ -231,7 +231,7 @@ pub fn run_once(
     Ok(RunResult {
         server: server.name(),
         write_merge_ms: match server {
-            ServerKind::Edge { write_merge_ms } => Some(write_merge_ms),
+            ServerKind::Edge { write_merge_ms, .. } => Some(write_merge_ms),
             ServerKind::Nginx => None,
         },
         players: load.players,
