@@ -14,6 +14,8 @@ use crate::run::RunResult;
 /// of that column, so a row may mix repeats.
 #[derive(Debug, Clone, Serialize)]
 pub struct Point {
+    /// The server with its setting, as tables show it.
+    pub label: String,
     pub server: &'static str,
     pub write_merge_ms: Option<u32>,
     pub players: usize,
@@ -36,10 +38,7 @@ pub struct Point {
 
 impl Point {
     pub fn label(&self) -> String {
-        match self.write_merge_ms {
-            Some(wm) => format!("{} wm={wm}", self.server),
-            None => self.server.to_string(),
-        }
+        self.label.clone()
     }
 }
 
@@ -61,24 +60,26 @@ pub fn median(values: impl IntoIterator<Item = f64>) -> f64 {
 
 /// Groups runs by (server, write-merge, players), in the order the points first appear.
 pub fn points(runs: &[RunResult]) -> Vec<Point> {
-    let mut keys: Vec<(&'static str, Option<u32>, usize)> = Vec::new();
+    let mut keys: Vec<(&str, Option<u32>, usize)> = Vec::new();
     for r in runs {
-        let key = (r.server, r.write_merge_ms, r.players);
+        let key = (r.label.as_str(), r.write_merge_ms, r.players);
         if !keys.contains(&key) {
             keys.push(key);
         }
     }
     keys.into_iter()
-        .map(|(server, write_merge_ms, players)| {
+        .map(|(label, write_merge_ms, players)| {
             let group: Vec<&RunResult> = runs
                 .iter()
                 .filter(|r| {
-                    (r.server, r.write_merge_ms, r.players) == (server, write_merge_ms, players)
+                    (r.label.as_str(), r.write_merge_ms, r.players)
+                        == (label, write_merge_ms, players)
                 })
                 .collect();
             let m = |f: &dyn Fn(&RunResult) -> f64| median(group.iter().map(|r| f(r)));
             Point {
-                server,
+                server: group[0].server,
+                label: label.to_string(),
                 write_merge_ms,
                 players,
                 runs: group.len(),
@@ -250,6 +251,10 @@ pub(crate) mod tests {
         load.first_frame_ms.p50 = 20.0;
         RunResult {
             server,
+            label: match wm {
+                Some(wm) => format!("{server} wm={wm}"),
+                None => server.to_string(),
+            },
             write_merge_ms: wm,
             players,
             repeat: 0,

@@ -101,6 +101,8 @@ pub struct FirstFrame {
 #[derive(Debug, Clone, Serialize)]
 pub struct RunResult {
     pub server: &'static str,
+    /// The server with its setting, as tables show it (`rtmp-edge adaptive<=20`).
+    pub label: String,
     pub write_merge_ms: Option<u32>,
     pub players: usize,
     pub repeat: usize,
@@ -230,6 +232,7 @@ pub fn run_once(
 
     Ok(RunResult {
         server: server.name(),
+        label: server.label(),
         write_merge_ms: match server {
             ServerKind::Edge { write_merge_ms, .. } => Some(write_merge_ms),
             ServerKind::Nginx => None,
