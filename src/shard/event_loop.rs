@@ -8,6 +8,7 @@
 //! With `proxy_protocol` on, a new connection's input goes to its PROXY header first; the
 //! session sees only what follows it, and the header's source becomes the connection's peer.
 use super::conn::{Conn, FlushOutcome, ReadOutcome, Role};
+use super::flush::FlushSchedule;
 use super::mailbox::{Mailbox, Outbox, ShardMsg, StreamKey};
 use super::socket;
 use super::stats::ShardStats;
@@ -32,8 +33,6 @@ const READ_BUFFER: usize = 64 * 1024;
 const MAX_READS_PER_PASS: usize = 8;
 const MAX_ACCEPTS_PER_PASS: usize = 512;
 const SWEEP_INTERVAL: Duration = Duration::from_millis(500);
-/// A player with this much queued is flushed even inside its write-merge window.
-const MERGE_FLUSH_BYTES: usize = 256 * 1024;
 
 /// Everything a shard thread owns.
 pub(crate) struct Shard {
@@ -51,8 +50,10 @@ pub(crate) struct Shard {
     pub stats: ShardStats,
     pub now: Instant,
     started: Instant,
-    /// Connections with output to flush (maybe later, inside their merge window).
-    pub dirty: Vec<usize>,
+    /// Which connections to flush, and when.
+    pub flushes: FlushSchedule,
+    /// Scratch list of the connections due in this pass.
+    due: Vec<usize>,
     /// Connections with unread input left by the per-pass cap.
     more_to_read: Vec<usize>,
     accept_pending: Vec<bool>,
@@ -102,7 +103,8 @@ impl Shard {
             stats: ShardStats::default(),
             now,
             started: now,
-            dirty: Vec::new(),
+            flushes: FlushSchedule::default(),
+            due: Vec::new(),
             more_to_read: Vec::new(),
             accept_pending,
             pending_remote: Vec::new(),
@@ -142,9 +144,8 @@ impl Shard {
                     if event.is_writable() {
                         if let Some(conn) = self.conns.get_mut(token.0) {
                             conn.write_blocked = false;
-                            if !conn.queue.is_empty() && !conn.dirty {
-                                conn.dirty = true;
-                                self.dirty.push(token.0);
+                            if !conn.queue.is_empty() {
+                                self.flushes.now(conn, token.0);
                             }
                         }
                     }
@@ -171,12 +172,10 @@ impl Shard {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();
-        let mut deadline = self.next_sweep;
-        for &token in &self.dirty {
-            if let Some(at) = self.conns.get(token).and_then(|c| c.flush_at) {
-                deadline = deadline.min(at);
-            }
-        }
+        let deadline = self
+            .flushes
+            .next_deadline(now)
+            .map_or(self.next_sweep, |at| at.min(self.next_sweep));
         Some(deadline.saturating_duration_since(now))
     }
 
@@ -323,11 +322,7 @@ impl Shard {
     pub(crate) fn collect_output(&mut self, token: usize) {
         if let Some(conn) = self.conns.get_mut(token) {
             if conn.take_session_output() {
-                conn.flush_at = None;
-                if !conn.dirty {
-                    conn.dirty = true;
-                    self.dirty.push(token);
-                }
+                self.flushes.now(conn, token);
             }
         }
     }
@@ -379,28 +374,6 @@ impl Shard {
         }
     }
 
-    /// Marks a connection as having output to flush. With a write-merge window, media waits
-    /// up to the window so it goes out in one writev with what follows.
-    pub(crate) fn mark_dirty(
-        conns: &mut Slab<Conn>,
-        dirty: &mut Vec<usize>,
-        token: usize,
-        merge: Duration,
-        now: Instant,
-    ) {
-        if let Some(conn) = conns.get_mut(token) {
-            if !conn.dirty {
-                conn.dirty = true;
-                conn.flush_at = if merge.is_zero() {
-                    None
-                } else {
-                    Some(now + merge)
-                };
-                dirty.push(token);
-            }
-        }
-    }
-
     /// How long a player's new frames may wait before they are written (see `ShardSettings`).
     pub(crate) fn merge_window(&self) -> Duration {
         if self.settings.write_merge.is_zero() {
@@ -412,26 +385,22 @@ impl Shard {
 
     fn flush_dirty(&mut self) {
         let started = Instant::now();
-        let mut flushed = 0usize;
         let now = self.now;
-        let mut dirty = std::mem::take(&mut self.dirty);
-        dirty.retain(|&token| {
+        let mut due = std::mem::take(&mut self.due);
+        self.flushes.take_due(now, &mut due);
+        let mut flushed = 0usize;
+        for token in due.drain(..) {
             let Some(conn) = self.conns.get_mut(token) else {
-                return false;
+                continue;
             };
             if !conn.dirty {
-                return false;
-            }
-            let due = conn.flush_at.is_none_or(|at| at <= now)
-                || conn.queue.queued_bytes() >= MERGE_FLUSH_BYTES;
-            if !due {
-                return true;
+                continue;
             }
             conn.dirty = false;
             conn.flush_at = None;
             if conn.write_blocked {
                 // The writable edge will bring it back.
-                return false;
+                continue;
             }
             flushed += 1;
             match conn.flush(now) {
@@ -443,11 +412,8 @@ impl Shard {
                     self.to_close.push((token, "write error"));
                 }
             }
-            false
-        });
-        // Connections marked while flushing (none today) would be in self.dirty.
-        dirty.append(&mut self.dirty);
-        self.dirty = dirty;
+        }
+        self.due = due;
         // Passes that flushed nobody say nothing about the load.
         if flushed > 0 {
             self.last_flush = started.elapsed();

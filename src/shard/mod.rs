@@ -8,6 +8,7 @@
 
 mod conn;
 mod event_loop;
+mod flush;
 mod mailbox;
 mod server;
 mod socket;

@@ -16,6 +16,9 @@ use crate::media::registry::Claim;
 use crate::session::{PlayRequest, PublishRequest, MEDIA_STREAM_ID};
 use tracing::{debug, info};
 
+/// A player with this much queued is flushed even inside its write-merge window.
+const MERGE_FLUSH_BYTES: usize = 256 * 1024;
+
 /// The home part of a stream: present on the shard of its live publisher.
 pub(crate) struct Home {
     pub publisher: usize,
@@ -221,7 +224,11 @@ impl Shard {
                     Push::Trimmed { frames } => self.stats.frames_dropped += frames as u64,
                     Push::Queued => {}
                 }
-                Shard::mark_dirty(&mut self.conns, &mut self.dirty, player, merge, self.now);
+                if conn.queue.queued_bytes() >= MERGE_FLUSH_BYTES {
+                    self.flushes.now(conn, player);
+                } else {
+                    self.flushes.within(conn, player, merge, self.now);
+                }
             }
         }
     }
@@ -373,13 +380,9 @@ impl Shard {
             }
         }
         self.streams.insert(key, stream);
-        Shard::mark_dirty(
-            &mut self.conns,
-            &mut self.dirty,
-            token,
-            std::time::Duration::ZERO,
-            self.now,
-        );
+        if let Some(conn) = self.conns.get_mut(token) {
+            self.flushes.now(conn, token);
+        }
     }
 
     /// The player on `token` stops (closeStream, deleteStream or close). No-op for others.
@@ -507,14 +510,8 @@ impl Shard {
                 for frame in stream.cache.startup_frames() {
                     let _ = conn.queue.push_frame(frame);
                 }
+                self.flushes.now(conn, player);
             }
-            Shard::mark_dirty(
-                &mut self.conns,
-                &mut self.dirty,
-                player,
-                std::time::Duration::ZERO,
-                self.now,
-            );
         }
         if !stream.is_unused() {
             self.streams.insert(key, stream);
