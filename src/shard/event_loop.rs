@@ -128,11 +128,11 @@ impl Shard {
                 continue;
             }
             self.now = Instant::now();
-            let mut wake = false;
             for event in events.iter() {
                 let token = event.token();
                 if token == WAKER_TOKEN {
-                    wake = true;
+                    // Another shard sent a batch: it only had to end the poll, as the inbox is
+                    // drained every pass.
                 } else if token.0 >= LISTENER_BASE {
                     if let Some(flag) = self.accept_pending.get_mut(token.0 - LISTENER_BASE) {
                         *flag = true;
@@ -151,7 +151,6 @@ impl Shard {
                     }
                 }
             }
-            let _ = wake;
             self.accept();
             self.drain_inbox();
             self.read_ready();
