@@ -18,9 +18,10 @@
 
 use std::hint::black_box;
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rtmp_edge::media::ingest::{FrameBuilder, Timeline};
+use rtmp_edge::protocol::amf::captures::{hex, FFMPEG_CONNECT, FFMPEG_METADATA};
 use rtmp_edge::protocol::amf::{amf0, Limits};
 use rtmp_edge::protocol::chunk::{ChunkDecoder, ChunkEncoder, MessageHeader};
 use rtmp_edge::protocol::command::Command;
@@ -201,49 +202,6 @@ fn encode(c: &mut Criterion) {
         })
     });
     group.finish();
-}
-
-/// FFmpeg's (Lavf 59) connect command when publishing, captured on loopback.
-const FFMPEG_CONNECT: &str = "
-    02 0007 'connect' 00 3ff0000000000000 03
-    0003 'app' 02 0004 'live'
-    0004 'type' 02 000a 'nonprivate'
-    0008 'flashVer' 02 0024 'FMLE/3.0 (compatible; Lavf59.27.100)'
-    0005 'tcUrl' 02 001b 'rtmp://127.0.0.1:48475/live'
-    0000 09";
-
-/// The onMetaData script tag FFmpeg writes (ECMA array announcing 12 entries).
-const FFMPEG_METADATA: &str = "
-    02 000a 'onMetaData' 08 0000000c
-    0008 'duration' 00 3ff0000000000000
-    0005 'width' 00 4050000000000000
-    0006 'height' 00 4050000000000000
-    000d 'videodatarate' 00 40686a0000000000
-    0009 'framerate' 00 3ff0000000000000
-    000c 'videocodecid' 00 4000000000000000
-    000d 'audiodatarate' 00 405f400000000000
-    000f 'audiosamplerate' 00 40bf400000000000
-    000f 'audiosamplesize' 00 4030000000000000
-    0006 'stereo' 01 00
-    000c 'audiocodecid' 00 4008000000000000
-    0008 'filesize' 00 40d2424000000000
-    0000 09";
-
-/// Bytes from hex pairs with quoted ASCII text, as in the crate's AMF tests.
-fn hex(text: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (i, part) in text.split('\'').enumerate() {
-        if i % 2 == 1 {
-            out.extend_from_slice(part.as_bytes());
-            continue;
-        }
-        let digits: Vec<u8> = part.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-        for pair in digits.chunks(2) {
-            let pair = std::str::from_utf8(pair).expect("ascii");
-            out.put_u8(u8::from_str_radix(pair, 16).expect("hex digits"));
-        }
-    }
-    out
 }
 
 fn amf0_decode(c: &mut Criterion) {

@@ -103,7 +103,7 @@ impl Command {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::amf::wire::testing::{hex, FFMPEG_CONNECT};
+    use crate::protocol::amf::captures::{hex, FFMPEG_CONNECT};
 
     fn limits() -> Limits {
         Limits::default()

@@ -89,7 +89,7 @@ fn data(raw: Bytes, limits: &Limits) -> Result<Message, MessageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::amf::wire::testing::{hex, FFMPEG_CONNECT};
+    use crate::protocol::amf::captures::{hex, FFMPEG_CONNECT};
     use crate::protocol::amf::DecodeError;
     use crate::protocol::chunk::MessageHeader;
 

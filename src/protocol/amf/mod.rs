@@ -6,6 +6,8 @@
 
 pub mod amf0;
 pub mod amf3;
+#[doc(hidden)]
+pub mod captures;
 mod value;
 pub(crate) mod wire;
 

@@ -100,38 +100,6 @@ pub(crate) fn count(n: u32) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
-/// Helpers for the tests of the AMF, command and message modules.
-#[cfg(test)]
-pub(crate) mod testing {
-    /// The connect command FFmpeg (Lavf 59) sends when publishing, captured on loopback.
-    pub(crate) const FFMPEG_CONNECT: &str = "
-    02 0007 'connect' 00 3ff0000000000000 03
-    0003 'app' 02 0004 'live'
-    0004 'type' 02 000a 'nonprivate'
-    0008 'flashVer' 02 0024 'FMLE/3.0 (compatible; Lavf59.27.100)'
-    0005 'tcUrl' 02 001b 'rtmp://127.0.0.1:48475/live'
-    0000 09";
-
-    /// Bytes from hex pairs; whitespace is ignored, quoted text is taken as ASCII
-    /// (`"02 00 03 'app'"`), so captures stay readable.
-    pub(crate) fn hex(text: &str) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (i, part) in text.split('\'').enumerate() {
-            if i % 2 == 1 {
-                out.extend_from_slice(part.as_bytes());
-                continue;
-            }
-            let digits: Vec<u8> = part.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-            assert!(digits.len() % 2 == 0, "odd hex digit count in {part:?}");
-            for pair in digits.chunks(2) {
-                let pair = std::str::from_utf8(pair).unwrap();
-                out.push(u8::from_str_radix(pair, 16).unwrap());
-            }
-        }
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
 use super::*;
-use crate::protocol::amf::wire::testing::{hex, FFMPEG_CONNECT};
+use crate::protocol::amf::captures::{hex, FFMPEG_CONNECT, FFMPEG_METADATA};
 
 fn limits() -> Limits {
     Limits::default()
@@ -41,23 +41,6 @@ const RTMPDUMP_CONNECT: &str = "
     000b 'audioCodecs' 00 40a8ee0000000000
     000b 'videoCodecs' 00 406f800000000000
     000d 'videoFunction' 00 3ff0000000000000
-    0000 09";
-
-/// The onMetaData script tag FFmpeg writes (ECMA array announcing 12 entries).
-const FFMPEG_METADATA: &str = "
-    02 000a 'onMetaData' 08 0000000c
-    0008 'duration' 00 3ff0000000000000
-    0005 'width' 00 4050000000000000
-    0006 'height' 00 4050000000000000
-    000d 'videodatarate' 00 40686a0000000000
-    0009 'framerate' 00 3ff0000000000000
-    000c 'videocodecid' 00 4000000000000000
-    000d 'audiodatarate' 00 405f400000000000
-    000f 'audiosamplerate' 00 40bf400000000000
-    000f 'audiosamplesize' 00 4030000000000000
-    0006 'stereo' 01 00
-    000c 'audiocodecid' 00 4008000000000000
-    0008 'filesize' 00 40d2424000000000
     0000 09";
 
 /// One value of every type the encoder writes.

@@ -1,5 +1,5 @@
 use super::*;
-use crate::protocol::amf::wire::testing::hex;
+use crate::protocol::amf::captures::hex;
 
 fn one(bytes: &[u8]) -> Result<AmfValue, DecodeError> {
     let mut input = bytes;
