@@ -233,6 +233,17 @@ pub fn assert_h264_aac(
     streams
 }
 
+/// [`assert_h264_aac`] with the frame counts a `seconds`-long recording of the test publisher
+/// should hold ([`expected_video_frames`], [`min_audio_frames`]). Returns the streams.
+pub fn assert_recording(path: &Path, seconds: f64) -> Vec<StreamInfo> {
+    assert_h264_aac(
+        path,
+        expected_video_frames(seconds),
+        true,
+        min_audio_frames(seconds),
+    )
+}
+
 /// Decoded video frames a `seconds`-long `-c copy` recording of a test publisher should hold:
 /// FFmpeg drops everything before the first key frame, so up to one GOP (1 s, plus slack for a
 /// loaded machine) may be missing at the start; a server that replays a cached GOP may add up to one more second.

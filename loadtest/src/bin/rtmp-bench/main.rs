@@ -199,37 +199,27 @@ fn plan(cli: &Cli) -> Result<Vec<(ServerKind, usize)>, String> {
     if cli.players.is_empty() || cli.players.contains(&0) {
         return Err("--players needs one or more counts above 0".into());
     }
-    let mut once = Vec::new();
-    if cli.sweep_write_merge.is_empty() {
-        for &players in &cli.players {
-            if edge {
-                let write_merge_ms = cli.write_merge_ms;
-                let adaptive_merge_max_ms = cli.adaptive_merge_max_ms;
-                once.push((
-                    ServerKind::Edge {
-                        write_merge_ms,
-                        adaptive_merge_max_ms,
-                    },
-                    players,
-                ));
-            }
-            if nginx {
-                once.push((ServerKind::Nginx, players));
-            }
-        }
+    // Side by side: every player count at one write-merge setting. Sweep: one player count at
+    // every write-merge setting, with nginx-rtmp once as the reference.
+    let (counts, merges): (&[usize], &[u32]) = if cli.sweep_write_merge.is_empty() {
+        (&cli.players, std::slice::from_ref(&cli.write_merge_ms))
     } else {
-        let &[players] = cli.players.as_slice() else {
+        if cli.players.len() != 1 {
             return Err("--sweep-write-merge takes exactly one --players count".into());
-        };
-        for &write_merge_ms in &cli.sweep_write_merge {
-            let adaptive_merge_max_ms = cli.adaptive_merge_max_ms;
-            once.push((
-                ServerKind::Edge {
+        }
+        (&cli.players, &cli.sweep_write_merge)
+    };
+    let adaptive_merge_max_ms = cli.adaptive_merge_max_ms;
+    let mut once = Vec::new();
+    for &players in counts {
+        if edge || !cli.sweep_write_merge.is_empty() {
+            for &write_merge_ms in merges {
+                let server = ServerKind::Edge {
                     write_merge_ms,
                     adaptive_merge_max_ms,
-                },
-                players,
-            ));
+                };
+                once.push((server, players));
+            }
         }
         if nginx {
             once.push((ServerKind::Nginx, players));
