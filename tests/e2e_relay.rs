@@ -5,7 +5,7 @@ mod rtmp_client;
 
 use rtmp_client::{Media, TestClient};
 use rtmp_edge::media::queue::QueueLimits;
-use rtmp_edge::shard::{Server, ShardSettings};
+use rtmp_edge::shard::{IoMode, Server, ShardSettings};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -14,14 +14,24 @@ const WAIT: Duration = Duration::from_secs(5);
 
 fn start(shards: usize, tune: impl FnOnce(&mut ShardSettings)) -> (Server, SocketAddr) {
     let mut settings = ShardSettings {
-        listen: vec!["127.0.0.1:0".parse().unwrap()],
         shards,
-        ..ShardSettings::default()
+        io: test_io(),
+        ..ShardSettings::listening_on(&["127.0.0.1:0".parse().unwrap()])
     };
     tune(&mut settings);
     let server = Server::start(settings).expect("server starts");
     let addr = server.local_addrs()[0];
     (server, addr)
+}
+
+/// The driver under test: `RTMP_EDGE_TEST_IO` (epoll or uring), else the default (auto).
+fn test_io() -> IoMode {
+    match std::env::var("RTMP_EDGE_TEST_IO").as_deref() {
+        Ok("epoll") => IoMode::Epoll,
+        Ok("uring") => IoMode::Uring,
+        Ok("auto") | Err(_) => IoMode::Auto,
+        Ok(other) => panic!("RTMP_EDGE_TEST_IO={other}: expected epoll, uring or auto"),
+    }
 }
 
 /// Publishes headers, then `frames` video frames at 25 fps timestamps (a keyframe every

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use super::check::{self, Diagnostic};
-use super::config::{Config, ConfigError, DEFAULT_CONFIG_TOML};
+use super::config::{Config, ConfigError, IoMode, DEFAULT_CONFIG_TOML};
 
 /// rtmp-edge: a high-performance RTMP edge relay.
 #[derive(Debug, Clone, Default, Parser)]
@@ -28,6 +28,10 @@ pub struct Cli {
     /// Number of shard threads (0 = one per online CPU).
     #[arg(long, value_name = "N")]
     pub shards: Option<usize>,
+
+    /// Event-loop driver: auto, epoll or uring (server.io).
+    #[arg(long, value_name = "DRIVER")]
+    pub io: Option<IoMode>,
 
     /// Configuration file (TOML); without it the defaults apply.
     #[arg(long, short = 'c', value_name = "FILE")]
@@ -96,6 +100,10 @@ impl Cli {
         if !self.listen.is_empty() {
             config.server.listen = self.listen.iter().map(ToString::to_string).collect();
             from_flags.insert(("server.listen", "--listen"));
+        }
+        if let Some(io) = self.io {
+            config.server.io = io;
+            from_flags.insert(("server.io", "--io"));
         }
         if let Some(n) = self.shards {
             config.server.shards = n;

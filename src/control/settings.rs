@@ -2,14 +2,24 @@
 use super::Config;
 use crate::media::queue::QueueLimits;
 use crate::session::SessionConfig;
-use crate::shard::ShardSettings;
+use crate::shard::{ListenerSettings, ShardSettings};
+
+/// Largest GOP kept for instant start, whatever the queue allows.
+const MAX_GOP_BYTES: usize = 32 << 20;
 
 impl Config {
     /// The shard settings this configuration asks for.
     pub fn shard_settings(&self) -> ShardSettings {
-        let defaults = ShardSettings::default();
         ShardSettings {
-            listen: self.listen_addrs(),
+            listeners: self
+                .listen_addrs()
+                .into_iter()
+                .map(|addr| ListenerSettings {
+                    addr,
+                    proxy_protocol: self.server.proxy_protocol,
+                })
+                .collect(),
+            io: self.server.io,
             shards: self.shard_count(),
             pin_shards: self.server.pin_shards,
             max_connections: self.server.max_connections,
@@ -23,7 +33,6 @@ impl Config {
             send_buffer: self.socket.send_buffer,
             recv_buffer: self.socket.recv_buffer,
             takeover: self.publish.takeover,
-            proxy_protocol: self.server.proxy_protocol,
             publisher_idle_timeout: self.publish.idle_timeout(),
             handshake_timeout: self.timeouts.handshake(),
             write_merge: self.play.write_merge(),
@@ -35,7 +44,7 @@ impl Config {
             },
             gop_cache: self.play.gop_cache,
             // A GOP bigger than a player's queue could never be sent whole anyway.
-            max_gop_bytes: self.play.queue_max_bytes.min(defaults.max_gop_bytes),
+            max_gop_bytes: self.play.queue_max_bytes.min(MAX_GOP_BYTES),
             write_stall_timeout: self.play.write_stall_timeout(),
         }
     }
@@ -52,17 +61,20 @@ mod tests {
     #[test]
     fn defaults_map_onto_shard_settings() {
         let s = Config::default().shard_settings();
-        assert_eq!(s.listen, vec!["0.0.0.0:1935".parse().unwrap()]);
+        let addrs: Vec<_> = s.listeners.iter().map(|l| l.addr).collect();
+        assert_eq!(addrs, vec!["0.0.0.0:1935".parse().unwrap()]);
         assert!(s.shards >= 1);
         assert_eq!(s.session.chunk_size, 4096);
         assert_eq!(s.queue.max_span_ms, 5000);
         assert!(s.write_merge.is_zero());
-        assert!(!s.proxy_protocol);
+        assert!(!s.listeners[0].proxy_protocol);
+        assert_eq!(s.queue.kick_after_ms, 15_000);
+        assert_eq!(s.queue.max_bytes, 16 << 20);
     }
 
     #[test]
     fn proxy_protocol_reaches_the_shards() {
         let c = Config::from_toml_str("[server]\nproxy_protocol = true\n").unwrap();
-        assert!(c.shard_settings().proxy_protocol);
+        assert!(c.shard_settings().listeners[0].proxy_protocol);
     }
 }

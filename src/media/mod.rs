@@ -2,25 +2,30 @@
 //!
 //! - [`frame`]: the encode-once [`Frame`] (a media message already encoded as outgoing RTMP
 //!   chunks, shared by every player through a reference count).
-//! - [`queue`]: the per-player send queue [`PlayerQueue`] and its slow-player policy (drop to
-//!   the next keyframe over a span/byte bound, kick a player that cannot catch up).
+//! - [`log`]: [`FrameLog`], a stream's recent frames kept once per shard; players hold a
+//!   position in it instead of a copy of every frame.
+//! - [`queue`]: the per-connection [`SendQueue`] (committed bytes plus a position in the log)
+//!   and its slow-player policy (skip to the next keyframe over a span/byte bound, kick a
+//!   player that cannot catch up).
 //! - [`ingest`]: [`FrameBuilder`] turns a publisher's messages into frames, rebasing timestamps
 //!   so a stream's timeline stays monotonic across publisher sessions.
-//! - [`cache`]: [`StartupCache`], what a joining player gets first (metadata, sequence headers,
-//!   the GOP since the last keyframe).
+//! - [`cache`]: [`HeaderCache`], what a joining player gets first (metadata, sequence headers);
+//!   it then starts in the log at the last keyframe.
 //! - [`registry`]: which shard is home to a stream and which shards have its players.
 //!
 //! Never does I/O and never reads a clock: times are media timestamps (ms, wrapping at 2^32).
-//! The shard layer drives it: the home shard turns each published message into a `Frame`,
-//! pushes it into every local player's queue and flushes each queue once per event-loop pass.
+//! The shard core drives it: the home shard turns each published message into a `Frame` and
+//! appends it to the stream's log; players take frames out of the log when they are written.
 
 pub mod cache;
 pub mod frame;
 pub mod ingest;
+pub mod log;
 pub mod queue;
 pub mod registry;
 
-pub use cache::StartupCache;
+pub use cache::HeaderCache;
 pub use frame::{Frame, MediaKind};
 pub use ingest::{FrameBuilder, Timeline};
-pub use queue::{PlayerQueue, Push, QueueLimits};
+pub use log::{FrameLog, LogLimits};
+pub use queue::{QueueLimits, SendQueue, Verdict};

@@ -1,24 +1,32 @@
-//! `PlayerQueue`: what one player connection still has to send, in order, and the slow-player
-//! policy that keeps it bounded.
+//! `SendQueue`: what one connection still has to send, in order, and the slow-player policy
+//! that keeps a player bounded.
 //!
-//! The queue holds control bytes (RTMP command/status messages, never dropped) and shared media
-//! [`Frame`] wire bytes (reference-counted, never copied). It never does I/O and never reads a
-//! clock: every time is a media timestamp in ms that wraps at 2^32, compared with
-//! `wrapping_sub` read as `i32`.
+//! A player does not get a copy of every frame. It holds a position in its stream's
+//! [`FrameLog`] (shared by every player of the stream on the shard) and only takes frames out
+//! of the log when it is about to be written (`prepare`), so a new frame costs nothing per
+//! player. What was taken out, and every control message, is *committed*: it is never dropped
+//! or changed, because a write handed to the driver may still reference it (io_uring sends
+//! complete later) or the player has seen part of its chunks.
 //!
-//! Call order, per player:
-//! 1. `push_control` / `push_frame` as messages arrive (fan-out hot path: O(1) unless over a
-//!    limit). `Push::Kick` means "disconnect this player"; the queue stays kicked.
-//! 2. Once per event-loop pass, if `!is_empty()`: `fill_iovecs`, one `writev`, then
-//!    `advance(written)`; repeat until the socket would block or the queue is empty.
-//! 3. When the publisher goes away: `clear_media`; when a new one starts (or a player joins
-//!    without a GOP cache): `reset_wait_keyframe`.
+//! Never does I/O and never reads a clock: every time is a media timestamp in ms that wraps at
+//! 2^32.
 //!
-//! Policy (see `push_frame`): over `max_span_ms` or `max_bytes`, the oldest droppable frames
-//! are dropped up to the next keyframe; with no keyframe left, all of them are dropped and the
-//! queue waits for the next keyframe. A player that has not emptied its queue for
-//! `kick_after_ms` of media time, or whose undroppable backlog passes twice `max_bytes`, is
-//! kicked.
+//! Call order, per connection:
+//! 1. `push_control` for session output, `push_frame` for the startup headers of a joining
+//!    player, `follow` to start at a position of the stream's log, `unfollow` when the
+//!    publisher leaves.
+//! 2. To write: `prepare(log)` (the policy, then frames move from the log into the committed
+//!    part), `fill_iovecs` or `clone_chunks` over the committed part, one send, then
+//!    `advance(written, log)`.
+//! 3. `check_lag(log)` from a periodic sweep, for players the socket has kept from writing.
+//!
+//! Policy (applied by `prepare` and `check_lag`, never on the publisher's path): when the
+//! frames between the position and the log's end span more than `max_span_ms` or more than
+//! `max_bytes`, or the position fell behind the log, the position skips to the first resume
+//! point (video keyframe; audio frame of an audio-only stream) that brings the player within
+//! both bounds; without one, it waits for the next keyframe. Skipped metadata and sequence
+//! headers are still sent. A player that has not caught up for `kick_after_ms` of media time,
+//! or whose committed bytes pass twice `max_bytes`, is kicked.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -26,101 +34,81 @@ use std::io::IoSlice;
 use bytes::Bytes;
 
 use super::frame::{Frame, MediaKind};
+use super::log::{ts_after, FrameLog};
 
 #[cfg(test)]
 mod tests;
 
-/// Bounds of one player queue. Spans and lags are media time (ms), not wall time.
+/// Bounds of one player. Spans and lags are media time (ms), not wall time. The values in
+/// force come from the configuration (`control::Config`), the one place defaults live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueLimits {
-    /// Media time the droppable backlog may span before frames are dropped.
+    /// Media time the unsent backlog may span before frames are skipped.
     pub max_span_ms: u32,
-    /// Queued bytes before frames are dropped.
+    /// Unsent bytes before frames are skipped.
     pub max_bytes: usize,
-    /// Media time since the queue was last empty after which the player is kicked.
+    /// Media time since the player was last caught up after which it is kicked.
     pub kick_after_ms: u32,
 }
 
-impl Default for QueueLimits {
-    /// 5 s of backlog, 8 MiB (5 s of a 13 Mbit/s stream), kick after 30 s without catching up.
-    fn default() -> Self {
-        Self {
-            max_span_ms: 5_000,
-            max_bytes: 8 << 20,
-            kick_after_ms: 30_000,
-        }
-    }
-}
+/// Most entries taken out of the log per `prepare`: one vectored send's worth.
+pub const MAX_PREPARED_ENTRIES: usize = 64;
+/// Most bytes taken out of the log per `prepare`.
+pub const MAX_PREPARED_BYTES: usize = 1 << 20;
+/// Skipped metadata and sequence headers kept for the player, at most.
+const MAX_SKIPPED_HEADERS: usize = 8;
 
-/// What `push_frame` did.
+/// What `prepare` or `check_lag` decided.
 #[must_use]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Push {
-    /// Queued; nothing dropped.
-    Queued,
-    /// Not queued: the queue is waiting for a keyframe (counted in `dropped_frames`).
-    Dropped,
-    /// Queued, then the queue was over its limits and dropped `frames` frames, possibly
-    /// including this one (counted in `dropped_frames`).
-    Trimmed { frames: usize },
-    /// The player cannot keep up: disconnect it. Sticky: every later push returns `Kick` and
-    /// queues nothing, so a player awaiting disconnection holds no more memory.
+pub enum Verdict {
+    /// Go on; `dropped` frames were skipped by the policy on this call.
+    Keep { dropped: u64 },
+    /// The player cannot keep up: disconnect it. Sticky.
     Kick,
 }
 
-#[derive(Debug)]
-struct Entry {
-    bytes: Bytes,
-    /// None for control bytes.
-    kind: Option<MediaKind>,
-    timestamp: u32,
-    /// A video keyframe (sequence headers excluded).
-    keyframe: bool,
-    /// A plain audio/video frame: no control, metadata or sequence header.
-    droppable: bool,
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    /// Sequence number of the next log frame this player needs.
+    next: u64,
+    /// Skip audio and video until a resume point.
+    waiting_keyframe: bool,
 }
 
-/// The send queue of one player. See the module doc for the call order.
+/// The send queue of one connection. See the module doc for the call order.
 #[derive(Debug)]
-pub struct PlayerQueue {
+pub struct SendQueue {
     limits: QueueLimits,
-    entries: VecDeque<Entry>,
-    /// Bytes of the front entry already written; a non-zero offset pins that entry, since
-    /// the player has seen part of its chunks and must get the rest.
+    /// Bytes to send in order; never dropped.
+    committed: VecDeque<Bytes>,
+    /// Unwritten bytes of `committed`.
+    committed_bytes: usize,
+    /// Bytes of the front entry already written.
     offset: usize,
-    /// Unwritten bytes over all entries.
-    bytes: usize,
-    /// Timestamp of the first trimmable entry (droppable and not partly written). Metadata and
-    /// sequence headers are left out because their timestamps are often 0 mid-stream.
-    oldest_ts: Option<u32>,
-    /// Timestamp of the last queued droppable frame.
-    newest_ts: u32,
-    /// Timestamp of the first droppable frame queued since `advance` last emptied the queue.
-    lag_since: Option<u32>,
-    waiting_keyframe: bool,
-    /// Any video pushed since creation or `reset_wait_keyframe`; until then audio frames are
-    /// keyframes, so audio-only streams trim and resume at audio frames.
-    seen_video: bool,
+    cursor: Option<Cursor>,
+    /// Span timestamp of the first frame this player had not sent since it was last caught
+    /// up: the lag reference of the kick rule.
+    behind_since: Option<u32>,
+    audio: bool,
+    video: bool,
     kicked: bool,
     dropped_frames: u64,
-    dropped_bytes: u64,
 }
 
-impl PlayerQueue {
+impl SendQueue {
     pub fn new(limits: QueueLimits) -> Self {
         Self {
             limits,
-            entries: VecDeque::new(),
+            committed: VecDeque::new(),
+            committed_bytes: 0,
             offset: 0,
-            bytes: 0,
-            oldest_ts: None,
-            newest_ts: 0,
-            lag_since: None,
-            waiting_keyframe: false,
-            seen_video: false,
+            cursor: None,
+            behind_since: None,
+            audio: true,
+            video: true,
             kicked: false,
             dropped_frames: 0,
-            dropped_bytes: 0,
         }
     }
 
@@ -130,290 +118,275 @@ impl PlayerQueue {
         self.limits
     }
 
-    /// Nothing left to write.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+    /// Committed bytes not yet written.
+    pub fn committed_bytes(&self) -> usize {
+        self.committed_bytes
     }
 
-    /// Unwritten bytes, the partly written front entry's remainder included.
-    pub fn queued_bytes(&self) -> usize {
-        self.bytes
+    /// Entries of the committed part (memory held by this player, beyond the shared log).
+    pub fn committed_len(&self) -> usize {
+        self.committed.len()
     }
 
-    /// Media time between the oldest and the newest queued droppable frame that could still
-    /// be dropped (a partly written front entry is committed, so it is not counted).
-    pub fn span_ms(&self) -> u32 {
-        match self.oldest_ts {
-            Some(oldest) => ts_after(self.newest_ts, oldest).unwrap_or(0),
-            None => 0,
+    /// Nothing committed and nothing to take from `log`.
+    pub fn is_idle(&self, log: Option<&FrameLog>) -> bool {
+        self.committed.is_empty() && !self.behind(log)
+    }
+
+    /// Whether the log has frames past this player's position.
+    pub fn behind(&self, log: Option<&FrameLog>) -> bool {
+        match (self.cursor, log) {
+            (Some(c), Some(log)) => c.next < log.end(),
+            _ => false,
         }
     }
 
-    /// Frames dropped by the slow-player policy (`clear_media` is not counted).
+    /// Unwritten bytes: committed plus what the log holds past the position.
+    pub fn queued_bytes(&self, log: Option<&FrameLog>) -> u64 {
+        let log_part = match (self.cursor, log) {
+            (Some(c), Some(log)) => log.bytes_from(c.next),
+            _ => 0,
+        };
+        self.committed_bytes as u64 + log_part
+    }
+
+    /// Where the player is in the log, if it follows one.
+    pub fn position(&self) -> Option<u64> {
+        self.cursor.map(|c| c.next)
+    }
+
+    pub fn is_waiting_keyframe(&self) -> bool {
+        self.cursor.is_some_and(|c| c.waiting_keyframe)
+    }
+
+    /// Frames skipped by the slow-player policy.
     pub fn dropped_frames(&self) -> u64 {
         self.dropped_frames
     }
 
-    /// Bytes of the frames counted by `dropped_frames`.
-    pub fn dropped_bytes(&self) -> u64 {
-        self.dropped_bytes
-    }
-
-    /// Media frames are being dropped until the next keyframe.
-    pub fn is_waiting_keyframe(&self) -> bool {
-        self.waiting_keyframe
-    }
-
-    /// A push returned `Kick`.
     pub fn is_kicked(&self) -> bool {
         self.kicked
     }
 
     // ---- input ----
 
-    /// Queue RTMP control/command bytes. They are never dropped; empty input is ignored.
+    /// Queue control/command bytes. Never dropped; empty input is ignored.
     pub fn push_control(&mut self, bytes: Bytes) {
         if bytes.is_empty() {
             return;
         }
-        self.bytes += bytes.len();
-        self.entries.push_back(Entry {
-            bytes,
-            kind: None,
-            timestamp: 0,
-            keyframe: false,
-            droppable: false,
+        self.committed_bytes += bytes.len();
+        self.committed.push_back(bytes);
+    }
+
+    /// Queue one frame outside the log (a joining player's metadata and sequence headers),
+    /// unless the player turned its kind off.
+    pub fn push_frame(&mut self, frame: &Frame) {
+        if self.wants(frame.kind) {
+            self.push_control(frame.wire.clone());
+        }
+    }
+
+    /// Follow a log from `position`; with `wait_keyframe`, audio and video are skipped until
+    /// a resume point.
+    pub fn follow(&mut self, position: u64, wait_keyframe: bool) {
+        self.cursor = Some(Cursor {
+            next: position,
+            waiting_keyframe: wait_keyframe,
         });
+        self.behind_since = None;
     }
 
-    /// Queue a media frame under the slow-player policy:
-    /// - metadata and sequence headers are always queued and never dropped;
-    /// - while waiting for a keyframe, video inter frames and audio are dropped; a video
-    ///   keyframe (an audio frame if no video was seen) ends the wait;
-    /// - over `max_span_ms` or `max_bytes`, trimmable frames are dropped from the oldest up to
-    ///   the first keyframe that brings the queue back within both limits; if there is none,
-    ///   all of them are dropped and the queue waits for a keyframe;
-    /// - `Kick` if `kick_after_ms` of media time passed since the first frame queued after
-    ///   the queue was last emptied by `advance`, or if undroppable bytes exceed 2 x
-    ///   `max_bytes`.
-    ///
-    /// O(1) unless a limit is crossed. An empty frame is a no-op.
-    pub fn push_frame(&mut self, frame: &Frame) -> Push {
-        if self.kicked {
-            return Push::Kick;
-        }
-        if frame.wire.is_empty() {
-            return Push::Queued;
-        }
-        if frame.kind == MediaKind::Video {
-            self.seen_video = true;
-        }
-        let droppable = frame.is_droppable();
-        let keyframe = frame.is_video_keyframe();
-        let mut outcome = Push::Queued;
-        if droppable && self.waiting_keyframe && !self.is_resume(frame.kind, keyframe) {
-            self.dropped_frames += 1;
-            self.dropped_bytes += frame.wire.len() as u64;
-            outcome = Push::Dropped;
-        } else {
-            if droppable {
-                self.waiting_keyframe = false;
-                // A fresh entry is never partly written, so it is trimmable.
-                self.oldest_ts.get_or_insert(frame.timestamp);
-                self.newest_ts = frame.timestamp;
-                self.lag_since.get_or_insert(frame.timestamp);
-            }
-            self.bytes += frame.wire.len();
-            self.entries.push_back(Entry {
-                bytes: frame.wire.clone(),
-                kind: Some(frame.kind),
-                timestamp: frame.timestamp,
-                keyframe,
-                droppable,
-            });
-            if self.over_limits() {
-                outcome = Push::Trimmed {
-                    frames: self.trim(),
-                };
-            }
-        }
-        if self.should_kick(droppable, frame.timestamp) {
-            self.kicked = true;
-            return Push::Kick;
-        }
-        outcome
+    /// Stop following (the publisher left). Committed bytes stay.
+    pub fn unfollow(&mut self) {
+        self.cursor = None;
+        self.behind_since = None;
     }
 
-    /// Drop every media entry that is not partly written (metadata and sequence headers too:
-    /// they belong to the publisher that left). Control bytes stay. Also forgets the lag
-    /// reference, since the next publisher's timestamps are unrelated. Returns the number of
-    /// frames dropped; they are not counted as slow-player drops.
-    pub fn clear_media(&mut self) -> usize {
-        let pinned = self.offset > 0;
-        let mut index = 0;
-        let mut frames = 0;
-        let mut bytes = 0;
-        self.entries.retain(|e| {
-            let keep = e.kind.is_none() || (index == 0 && pinned);
-            index += 1;
-            if !keep {
-                frames += 1;
-                bytes += e.bytes.len();
-            }
-            keep
-        });
-        self.bytes -= bytes;
-        self.oldest_ts = None;
-        self.lag_since = None;
-        frames
-    }
-
-    /// Wait for the next keyframe and forget whether the stream has video: media frames are
-    /// dropped until a video keyframe, or, while no video frame has been pushed since this
-    /// call, an audio frame. Call when a new publisher starts (after `clear_media`), or when a
-    /// player joins a stream without a GOP cache (before its sequence headers, which tell the
-    /// queue the stream has video).
-    pub fn reset_wait_keyframe(&mut self) {
-        self.waiting_keyframe = true;
-        self.seen_video = false;
+    /// receiveAudio / receiveVideo.
+    pub fn set_wanted(&mut self, kind: MediaKind, on: bool) {
+        match kind {
+            MediaKind::Audio => self.audio = on,
+            MediaKind::Video => self.video = on,
+            MediaKind::Data => {}
+        }
     }
 
     // ---- output ----
 
-    /// Append up to `max` slices for one `writev`: the front entry from its write offset, then
-    /// the following entries in order. Returns the number of bytes they cover.
+    /// Applies the policy, then moves frames from `log` into the committed part, up to one
+    /// send's worth. Call before `fill_iovecs`; never while a send is in flight is fine too,
+    /// since it only appends.
+    pub fn prepare(&mut self, log: Option<&FrameLog>) -> Verdict {
+        let verdict = self.check_lag(log);
+        let (Verdict::Keep { .. }, Some(log), Some(mut cursor)) = (verdict, log, self.cursor)
+        else {
+            return verdict;
+        };
+        let end = log.end();
+        while cursor.next < end
+            && self.committed.len() < MAX_PREPARED_ENTRIES
+            && self.committed_bytes < MAX_PREPARED_BYTES
+        {
+            let seq = cursor.next;
+            cursor.next += 1;
+            let Some(frame) = log.get(seq) else { break };
+            if !self.wants(frame.kind) {
+                continue;
+            }
+            if cursor.waiting_keyframe && frame.is_droppable() {
+                if !log.is_resume(seq) {
+                    self.dropped_frames += 1;
+                    continue;
+                }
+                cursor.waiting_keyframe = false;
+            }
+            self.committed_bytes += frame.wire.len();
+            self.committed.push_back(frame.wire.clone());
+        }
+        self.cursor = Some(cursor);
+        verdict
+    }
+
+    /// The policy alone: skips a position that fell out of bounds, and decides a kick.
+    pub fn check_lag(&mut self, log: Option<&FrameLog>) -> Verdict {
+        if self.kicked {
+            return Verdict::Kick;
+        }
+        let mut dropped = 0;
+        if let (Some(log), Some(cursor)) = (log, self.cursor) {
+            if cursor.next < log.end() {
+                if self.behind_since.is_none() {
+                    self.behind_since = log.span_ts(cursor.next);
+                }
+                dropped = self.enforce_window(log, cursor);
+            }
+            let lag = match (self.behind_since, log.newest_ts()) {
+                (Some(since), Some(newest)) => ts_after(newest, since).unwrap_or(0),
+                _ => 0,
+            };
+            if lag > self.limits.kick_after_ms {
+                self.kicked = true;
+            }
+        }
+        if self.committed_bytes > self.limits.max_bytes.saturating_mul(2) {
+            self.kicked = true;
+        }
+        self.dropped_frames += dropped;
+        if self.kicked {
+            Verdict::Kick
+        } else {
+            Verdict::Keep { dropped }
+        }
+    }
+
+    /// Append up to `max` slices for one vectored send, from the write offset. Returns the
+    /// bytes they cover.
     pub fn fill_iovecs<'a>(&'a self, iov: &mut Vec<IoSlice<'a>>, max: usize) -> usize {
         let mut total = 0;
-        for (index, entry) in self.entries.iter().take(max).enumerate() {
+        for (index, bytes) in self.committed.iter().take(max).enumerate() {
             let from = if index == 0 { self.offset } else { 0 };
-            let slice = entry.bytes.get(from..).unwrap_or_default();
+            let slice = bytes.get(from..).unwrap_or_default();
             total += slice.len();
             iov.push(IoSlice::new(slice));
         }
         total
     }
 
-    /// Consume `written` bytes from the front after a (possibly partial) write. Writing more
-    /// than is queued is a driver bug: the excess is ignored.
-    pub fn advance(&mut self, mut written: usize) {
-        debug_assert!(written <= self.bytes, "advance past the queued bytes");
-        let mut oldest_moved = false;
+    /// Like `fill_iovecs`, as reference-counted handles a driver can keep until its send
+    /// completes. Returns the bytes they cover.
+    pub fn clone_chunks(&self, out: &mut Vec<Bytes>, max: usize) -> usize {
+        let mut total = 0;
+        for (index, bytes) in self.committed.iter().take(max).enumerate() {
+            let chunk = if index == 0 {
+                bytes.slice(self.offset.min(bytes.len())..)
+            } else {
+                bytes.clone()
+            };
+            total += chunk.len();
+            out.push(chunk);
+        }
+        total
+    }
+
+    /// Consume `written` committed bytes after a (possibly partial) send. Once everything is
+    /// written and the position is at the log's end, the player is caught up.
+    pub fn advance(&mut self, mut written: usize, log: Option<&FrameLog>) {
+        debug_assert!(written <= self.committed_bytes, "advance past the queue");
         while written > 0 {
-            let Some(front) = self.entries.front() else {
+            let Some(front) = self.committed.front() else {
                 break;
             };
-            let rest = front.bytes.len() - self.offset;
-            // Whether the front was counted in `oldest_ts` before this write.
-            oldest_moved |= front.droppable && self.offset == 0;
+            let rest = front.len() - self.offset;
             if written < rest {
                 self.offset += written;
-                self.bytes -= written;
+                self.committed_bytes -= written;
                 break;
             }
             written -= rest;
-            self.bytes -= rest;
+            self.committed_bytes -= rest;
             self.offset = 0;
-            self.entries.pop_front();
+            self.committed.pop_front();
         }
-        if self.entries.is_empty() {
-            self.lag_since = None;
-            self.oldest_ts = None;
-        } else if oldest_moved {
-            self.oldest_ts = self.first_trimmable_ts();
+        if self.committed.is_empty() && !self.behind(log) {
+            self.behind_since = None;
         }
     }
 
     // ---- policy internals ----
 
-    /// Where a player can start decoding again.
-    fn is_resume(&self, kind: MediaKind, keyframe: bool) -> bool {
+    fn wants(&self, kind: MediaKind) -> bool {
         match kind {
-            MediaKind::Video => keyframe,
-            MediaKind::Audio => !self.seen_video,
-            MediaKind::Data => false,
+            MediaKind::Audio => self.audio,
+            MediaKind::Video => self.video,
+            MediaKind::Data => true,
         }
     }
 
-    fn is_trimmable(&self, index: usize, entry: &Entry) -> bool {
-        entry.droppable && !(index == 0 && self.offset > 0)
+    fn within(&self, log: &FrameLog, seq: u64) -> bool {
+        log.span_from(seq) <= self.limits.max_span_ms
+            && log.bytes_from(seq) <= self.limits.max_bytes as u64
     }
 
-    fn first_trimmable_ts(&self) -> Option<u32> {
-        self.entries
-            .iter()
-            .enumerate()
-            .find(|(i, e)| self.is_trimmable(*i, e))
-            .map(|(_, e)| e.timestamp)
-    }
-
-    fn over_limits(&self) -> bool {
-        self.span_ms() > self.limits.max_span_ms || self.bytes > self.limits.max_bytes
-    }
-
-    fn should_kick(&self, droppable: bool, timestamp: u32) -> bool {
-        // Metadata and sequence header timestamps are unreliable (often 0), so only plain
-        // frames measure the lag.
-        let lagging = droppable
-            && self
-                .lag_since
-                .and_then(|since| ts_after(timestamp, since))
-                .is_some_and(|lag| lag > self.limits.kick_after_ms);
-        lagging || self.bytes > self.limits.max_bytes.saturating_mul(2)
-    }
-
-    /// Drop trimmable entries from the oldest up to the first resume point (past the first
-    /// trimmable entry) that leaves the queue within both limits; with no such point, drop
-    /// them all and wait for a keyframe. Returns the number of frames dropped.
-    fn trim(&mut self) -> usize {
-        let mut cut = None;
-        let mut before = 0; // bytes of the trimmable entries ahead of `index`
-        let mut first = true;
-        for (index, entry) in self.entries.iter().enumerate() {
-            if !self.is_trimmable(index, entry) {
+    /// Skips the position forward when it fell behind the log or out of the window. Returns
+    /// the audio and video frames skipped.
+    fn enforce_window(&mut self, log: &FrameLog, cursor: Cursor) -> u64 {
+        let fell_out = cursor.next < log.base();
+        if !fell_out && self.within(log, cursor.next) {
+            return 0;
+        }
+        let from = cursor.next.max(log.base());
+        let mut target = log.resume_at_or_after(from + u64::from(!fell_out));
+        while let Some(seq) = target {
+            if self.within(log, seq) {
+                break;
+            }
+            target = log.resume_at_or_after(seq + 1);
+        }
+        let (to, waiting) = match target {
+            Some(seq) => (seq, false),
+            None => (log.end(), true),
+        };
+        // Frames already evicted from the log are counted as dropped too.
+        let mut dropped = log.base().saturating_sub(cursor.next);
+        let mut headers = 0;
+        for frame in log.frames_from(from).take((to - from) as usize) {
+            if !self.wants(frame.kind) {
                 continue;
             }
-            let kind = entry.kind.unwrap_or(MediaKind::Data);
-            if !first && self.is_resume(kind, entry.keyframe) {
-                let span = ts_after(self.newest_ts, entry.timestamp).unwrap_or(0);
-                if span <= self.limits.max_span_ms && self.bytes - before <= self.limits.max_bytes {
-                    cut = Some(index);
-                    break;
-                }
+            if frame.is_droppable() {
+                dropped += 1;
+            } else if headers < MAX_SKIPPED_HEADERS {
+                // Metadata and sequence headers are state for what follows: keep them.
+                headers += 1;
+                self.committed_bytes += frame.wire.len();
+                self.committed.push_back(frame.wire.clone());
             }
-            first = false;
-            before += entry.bytes.len();
         }
-        let end = match cut {
-            Some(index) => index,
-            None => {
-                self.waiting_keyframe = true;
-                self.entries.len()
-            }
-        };
-        let pinned = self.offset > 0;
-        let mut index = 0;
-        let mut frames = 0;
-        let mut bytes = 0;
-        self.entries.retain(|e| {
-            let drop = index < end && e.droppable && !(index == 0 && pinned);
-            index += 1;
-            if drop {
-                frames += 1;
-                bytes += e.bytes.len();
-            }
-            !drop
+        self.cursor = Some(Cursor {
+            next: to,
+            waiting_keyframe: waiting,
         });
-        self.bytes -= bytes;
-        self.dropped_frames += frames as u64;
-        self.dropped_bytes += bytes as u64;
-        self.oldest_ts = self.first_trimmable_ts();
-        frames
+        dropped
     }
-}
-
-/// How far `later` is after `earlier` in wrapping media time; None if it is not after it
-/// (a timestamp going back, e.g. a publisher restart, never counts as lag).
-fn ts_after(later: u32, earlier: u32) -> Option<u32> {
-    let delta = later.wrapping_sub(earlier) as i32;
-    u32::try_from(delta).ok()
 }

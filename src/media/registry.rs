@@ -63,6 +63,11 @@ impl Registry {
         }
     }
 
+    /// The number of shards the registry was made for.
+    pub fn shards(&self) -> usize {
+        self.shards
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
         // A panic while holding the lock leaves plain data behind; keep serving.
         self.streams.lock().unwrap_or_else(|e| e.into_inner())

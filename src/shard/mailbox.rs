@@ -1,7 +1,7 @@
-//! Messages between shards. A shard collects what it has for each other shard during one
-//! event-loop pass and sends it as one batch with one wake-up per shard per pass.
+//! Messages between shards. A shard core collects what it has for each other shard during one
+//! event-loop pass; its driver sends each as one batch with one wake-up per shard per pass.
+//! Sans-IO: the transport (a channel and a waker) belongs to the drivers.
 use crate::media::frame::Frame;
-use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
 /// Stream keys are shared strings: cloning one is a reference count.
@@ -32,22 +32,18 @@ pub(crate) enum ShardMsg {
     Evict { key: StreamKey, generation: u64 },
 }
 
-/// How to reach one shard.
-#[derive(Clone)]
-pub(crate) struct Mailbox {
-    pub sender: Sender<Vec<ShardMsg>>,
-    pub waker: Arc<mio::Waker>,
-}
-
 /// What one shard has for the others during the current pass.
 pub(crate) struct Outbox {
     pending: Vec<Vec<ShardMsg>>,
+    /// Where `pop` looks next.
+    next: usize,
 }
 
 impl Outbox {
     pub(crate) fn new(shards: usize) -> Self {
         Outbox {
             pending: (0..shards).map(|_| Vec::new()).collect(),
+            next: 0,
         }
     }
 
@@ -57,19 +53,16 @@ impl Outbox {
         }
     }
 
-    /// Sends every non-empty batch and wakes its shard once.
-    pub(crate) fn send_all(&mut self, mailboxes: &[Mailbox]) {
-        for (shard, queue) in self.pending.iter_mut().enumerate() {
-            if queue.is_empty() {
-                continue;
-            }
-            let batch = std::mem::take(queue);
-            if let Some(mailbox) = mailboxes.get(shard) {
-                // A shard that has stopped drops its receiver; nothing to do then.
-                if mailbox.sender.send(batch).is_ok() {
-                    let _ = mailbox.waker.wake();
-                }
+    /// The next non-empty batch, one per shard per pass.
+    pub(crate) fn pop(&mut self) -> Option<(usize, Vec<ShardMsg>)> {
+        while self.next < self.pending.len() {
+            let shard = self.next;
+            self.next += 1;
+            if !self.pending[shard].is_empty() {
+                return Some((shard, std::mem::take(&mut self.pending[shard])));
             }
         }
+        self.next = 0;
+        None
     }
 }

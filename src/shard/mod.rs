@@ -1,34 +1,70 @@
-//! The driver: one thread per core, each with its own SO_REUSEPORT listener, mio event loop and
-//! slab of connections, joined by mailboxes.
+//! The shard layer: one thread per core, each running a sans-IO [`ShardCore`] behind a thin
+//! event-loop driver (mio/epoll or io_uring), joined by mailboxes.
 //!
-//! This is the only layer that touches sockets, clocks and threads. It moves bytes between
-//! sockets and the sans-IO sessions, turns publishers' messages into frames once, and fans the
-//! frames out: to local players directly, and to other shards with one mailbox message per
-//! shard per event-loop pass. Start it with [`Server::start`]; stop it with [`Server::stop`].
+//! - [`core`]: everything a shard decides (sessions, roles, streams, fan-out by position in
+//!   each stream's frame log, the flush schedule, timers, mailbox batches, counters), without
+//!   sockets, clocks or threads.
+//! - `driver`: the event loops that move bytes between sockets and the core. They are the
+//!   only code here that touches sockets, clocks and threads.
+//! - [`Server`]: binds every shard's SO_REUSEPORT listeners, picks the driver, spawns the
+//!   shard threads; [`Server::stop`] ends them.
 
-mod conn;
-mod event_loop;
-mod flush;
+pub mod core;
+mod driver;
 mod mailbox;
 mod server;
 mod socket;
 mod stats;
-mod streams;
 
+pub use self::core::{CloseReason, ConnId, ShardCore, Transmit};
 pub use server::{Server, ServerError, Stopper};
 pub use stats::ShardStats;
 
 use crate::media::queue::QueueLimits;
 use crate::session::SessionConfig;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// Everything a shard needs, resolved from the configuration once at start.
+/// Which event loop drives the shards.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum IoMode {
+    /// io_uring where it works, else epoll (one log line says why).
+    #[default]
+    Auto,
+    /// mio over epoll.
+    Epoll,
+    /// io_uring; the start fails where it cannot run.
+    Uring,
+}
+
+/// One listening address and what its connections speak.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerSettings {
+    pub addr: SocketAddr,
+    /// Every connection starts with a PROXY protocol header whose source replaces the peer.
+    pub proxy_protocol: bool,
+}
+
+impl ListenerSettings {
+    /// A plain RTMP listener on `addr`.
+    pub fn rtmp(addr: SocketAddr) -> Self {
+        ListenerSettings {
+            addr,
+            proxy_protocol: false,
+        }
+    }
+}
+
+/// Everything a shard needs, resolved from the configuration once at start. The defaults are
+/// the configuration's ([`crate::control::Config::default`]): they are written in one place.
 #[derive(Debug, Clone)]
 pub struct ShardSettings {
-    pub listen: Vec<SocketAddr>,
+    pub listeners: Vec<ListenerSettings>,
     /// Number of shard threads (at least 1).
     pub shards: usize,
+    pub io: IoMode,
     /// Pin shard i to CPU i modulo the CPUs this process may use.
     pub pin_shards: bool,
     /// Connections per shard; beyond it the shard stops accepting until one closes.
@@ -40,8 +76,6 @@ pub struct ShardSettings {
     pub recv_buffer: usize,
     /// A newer publisher of a live stream replaces the older one instead of being refused.
     pub takeover: bool,
-    /// Every connection starts with a PROXY protocol header whose source replaces the peer.
-    pub proxy_protocol: bool,
     pub publisher_idle_timeout: Duration,
     /// From accept until publish or play must have been requested.
     pub handshake_timeout: Duration,
@@ -61,29 +95,16 @@ pub struct ShardSettings {
 
 impl Default for ShardSettings {
     fn default() -> Self {
+        crate::control::Config::default().shard_settings()
+    }
+}
+
+impl ShardSettings {
+    /// Listens on `addrs` (plain RTMP) with every other setting at its default.
+    pub fn listening_on(addrs: &[SocketAddr]) -> Self {
         ShardSettings {
-            listen: vec![SocketAddr::from(([0, 0, 0, 0], 1935))],
-            shards: 1,
-            pin_shards: false,
-            max_connections: 20_000,
-            session: SessionConfig::default(),
-            nodelay: true,
-            send_buffer: 0,
-            recv_buffer: 0,
-            takeover: false,
-            proxy_protocol: false,
-            publisher_idle_timeout: Duration::from_secs(30),
-            handshake_timeout: Duration::from_secs(10),
-            write_merge: Duration::ZERO,
-            adaptive_merge_max: Duration::from_millis(20),
-            queue: QueueLimits {
-                max_span_ms: 5_000,
-                max_bytes: 16 << 20,
-                kick_after_ms: 15_000,
-            },
-            gop_cache: true,
-            max_gop_bytes: 32 << 20,
-            write_stall_timeout: Duration::from_secs(30),
+            listeners: addrs.iter().copied().map(ListenerSettings::rtmp).collect(),
+            ..ShardSettings::default()
         }
     }
 }

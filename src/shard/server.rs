@@ -1,15 +1,17 @@
 //! Starting and stopping the shards: bind every shard's listeners up front (so a bad address
-//! fails the start, not a thread), build the mailboxes, spawn one thread per shard.
-use super::event_loop::{Shard, WAKER_TOKEN};
-use super::mailbox::Mailbox;
+//! fails the start, not a thread), choose the event-loop driver, build the mailboxes, spawn
+//! one thread per shard, each running a [`ShardCore`] behind its driver.
+use super::core::ShardCore;
+use super::driver::{Mailbox, ShardWaker};
 use super::socket;
 use super::stats::ShardStats;
-use super::ShardSettings;
+use super::{IoMode, ShardSettings};
 use crate::media::registry::Registry;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
+use std::time::Instant;
 use tracing::warn;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,86 +28,77 @@ pub enum ServerError {
     },
     #[error("no listen address configured")]
     NoListenAddress,
+    #[error("io_uring cannot run here: {0}")]
+    UringUnavailable(String),
 }
 
 /// A running server: its shard threads and how to stop them.
 pub struct Server {
     threads: Vec<JoinHandle<ShardStats>>,
     stop: Arc<AtomicBool>,
-    wakers: Vec<Arc<mio::Waker>>,
+    wakers: Vec<ShardWaker>,
     local_addrs: Vec<SocketAddr>,
+    io: IoMode,
 }
 
 impl Server {
     pub fn start(settings: ShardSettings) -> Result<Server, ServerError> {
-        if settings.listen.is_empty() {
+        if settings.listeners.is_empty() {
             return Err(ServerError::NoListenAddress);
         }
+        let io = super::driver::choose(settings.io)?;
         let shards = settings.shards.max(1);
         // Port 0 resolves on the first bind; the other shards join that port.
-        let mut addrs = settings.listen.clone();
-        let mut listeners_per_shard: Vec<Vec<mio::net::TcpListener>> =
+        let mut settings = settings;
+        let mut listeners_per_shard: Vec<Vec<std::net::TcpListener>> =
             (0..shards).map(|_| Vec::new()).collect();
-        for addr in addrs.iter_mut() {
+        for listener in settings.listeners.iter_mut() {
             for listeners in listeners_per_shard.iter_mut() {
-                let listener =
-                    socket::bind_listener(*addr).map_err(|source| ServerError::Bind {
-                        addr: *addr,
-                        source,
-                    })?;
+                let addr = listener.addr;
+                let bound = socket::bind_listener(addr)
+                    .map_err(|source| ServerError::Bind { addr, source })?;
                 if addr.port() == 0 {
-                    *addr = listener.local_addr().map_err(|source| ServerError::Bind {
-                        addr: *addr,
-                        source,
-                    })?;
+                    listener.addr = bound
+                        .local_addr()
+                        .map_err(|source| ServerError::Bind { addr, source })?;
                 }
-                listeners.push(listener);
+                listeners.push(bound);
             }
         }
-        let mut polls = Vec::with_capacity(shards);
+        let local_addrs: Vec<SocketAddr> = settings.listeners.iter().map(|l| l.addr).collect();
+        let settings = Arc::new(settings);
+        let registry = Arc::new(Registry::new(shards));
+        let stop = Arc::new(AtomicBool::new(false));
+        let now = Instant::now();
+        let mut drivers = Vec::with_capacity(shards);
         let mut mailboxes = Vec::with_capacity(shards);
-        let mut inboxes = Vec::with_capacity(shards);
-        for shard in 0..shards {
-            let poll = mio::Poll::new().map_err(|source| ServerError::Setup { shard, source })?;
-            let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)
-                .map_err(|source| ServerError::Setup { shard, source })?;
-            let (sender, receiver) = mpsc::channel();
+        for (index, listeners) in listeners_per_shard.into_iter().enumerate() {
+            let setup = |source| ServerError::Setup {
+                shard: index,
+                source,
+            };
+            let (sender, inbox) = mpsc::channel();
+            let core = ShardCore::new(
+                index,
+                settings.clone(),
+                registry.clone(),
+                now,
+                fastrand::u64(..),
+            );
+            let prepared = super::driver::prepare(io, core, listeners, inbox).map_err(setup)?;
             mailboxes.push(Mailbox {
                 sender,
-                waker: Arc::new(waker),
+                waker: prepared.waker(),
             });
-            inboxes.push(receiver);
-            polls.push(poll);
+            drivers.push(prepared);
         }
         let wakers = mailboxes.iter().map(|m| m.waker.clone()).collect();
         let mailboxes = Arc::new(mailboxes);
-        let registry = Arc::new(Registry::new(shards));
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut settings = settings;
-        settings.listen = addrs.clone();
-        let settings = Arc::new(settings);
         let mut threads = Vec::with_capacity(shards);
-        for (index, ((poll, listeners), inbox)) in polls
-            .into_iter()
-            .zip(listeners_per_shard)
-            .zip(inboxes)
-            .enumerate()
-        {
-            let shard = Shard::new(
-                index,
-                settings.clone(),
-                poll,
-                listeners,
-                registry.clone(),
-                mailboxes.clone(),
-                inbox,
-                stop.clone(),
-            )
-            .map_err(|source| ServerError::Setup {
-                shard: index,
-                source,
-            })?;
+        for (index, prepared) in drivers.into_iter().enumerate() {
             let pin = settings.pin_shards;
+            let mailboxes = mailboxes.clone();
+            let stop = stop.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("shard-{index}"))
                 .spawn(move || {
@@ -114,7 +107,7 @@ impl Server {
                             warn!(shard = index, error = %e, "could not pin shard thread");
                         }
                     }
-                    shard.run()
+                    prepared.run(mailboxes, stop)
                 })
                 .map_err(|source| ServerError::Setup {
                     shard: index,
@@ -126,13 +119,19 @@ impl Server {
             threads,
             stop,
             wakers,
-            local_addrs: addrs,
+            local_addrs,
+            io,
         })
     }
 
     /// The addresses listened on (with port 0 resolved).
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
+    }
+
+    /// The driver the shards run (`Epoll` or `Uring`, never `Auto`).
+    pub fn io(&self) -> IoMode {
+        self.io
     }
 
     /// A handle that stops the server from another thread (a signal handler thread).
@@ -160,14 +159,14 @@ impl Server {
 #[derive(Clone)]
 pub struct Stopper {
     stop: Arc<AtomicBool>,
-    wakers: Vec<Arc<mio::Waker>>,
+    wakers: Vec<ShardWaker>,
 }
 
 impl Stopper {
     pub fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
         for waker in &self.wakers {
-            let _ = waker.wake();
+            waker.wake();
         }
     }
 }

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 /// Binds a non-blocking listener on `addr` with SO_REUSEPORT so every shard can bind the same
 /// address.
-pub(crate) fn bind_listener(addr: SocketAddr) -> io::Result<mio::net::TcpListener> {
+pub(crate) fn bind_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
@@ -17,7 +17,7 @@ pub(crate) fn bind_listener(addr: SocketAddr) -> io::Result<mio::net::TcpListene
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(4096)?;
-    Ok(mio::net::TcpListener::from_std(socket.into()))
+    Ok(socket.into())
 }
 
 /// Applies TCP_NODELAY and buffer sizes to an accepted socket.

@@ -1,6 +1,8 @@
 //! Per-shard counters, owned by the shard thread and read as snapshots (no shared atomics on
 //! the hot path).
 
+use super::CloseReason;
+
 #[derive(Debug, Clone, Default)]
 pub struct ShardStats {
     pub accepted: u64,
@@ -15,4 +17,6 @@ pub struct ShardStats {
     pub frames_dropped: u64,
     pub players_kicked: u64,
     pub timeouts: u64,
+    /// Closes by reason, indexed by `CloseReason::index`.
+    pub closed_by_reason: [u64; CloseReason::ALL.len()],
 }

@@ -55,7 +55,7 @@ pub struct RtmpEdge {
 impl RtmpEdge {
     /// Starts `rtmp-edge --listen 127.0.0.1:PORT --shards N --config FILE --log-level LEVEL`
     /// with `extra_toml` as the whole config file (may be empty). LEVEL is
-    /// `$RTMP_EDGE_TEST_LOG_LEVEL` or `info`.
+    /// `$RTMP_EDGE_TEST_LOG_LEVEL` or `info`; `--io $RTMP_EDGE_TEST_IO` when that is set.
     pub fn start(shards: usize, extra_toml: &str) -> RtmpEdge {
         RtmpEdge::start_with_args(shards, extra_toml, &[])
     }
@@ -79,6 +79,10 @@ impl RtmpEdge {
                 .arg("--log-level")
                 .arg(&level)
                 .args(extra_args);
+            // The driver under test (CI runs the suite once per driver).
+            if let Ok(io) = std::env::var("RTMP_EDGE_TEST_IO") {
+                cmd.arg("--io").arg(io);
+            }
             cmd
         });
         RtmpEdge {

@@ -1,0 +1,91 @@
+//! Why a connection was closed: typed, so drivers log it, counters count it by kind, and the
+//! access log (later) reports it without string matching.
+use std::fmt;
+
+/// Why the shard closed (or saw the close of) a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    /// The peer closed its side (EOF).
+    PeerClosed,
+    /// Reading the socket failed (reset, ...).
+    ReadError,
+    /// Writing the socket failed.
+    WriteError,
+    /// Malformed or refused RTMP input (handshake, chunks, AMF, commands).
+    ProtocolError,
+    /// A malformed or oversized PROXY protocol header.
+    ProxyError,
+    /// No publish or play request within the handshake timeout.
+    HandshakeTimeout,
+    /// The PROXY header did not arrive within the handshake timeout.
+    ProxyTimeout,
+    /// A publisher sent no media for the idle timeout.
+    PublisherIdle,
+    /// A player's socket accepted nothing for the write-stall timeout.
+    WriteStalled,
+    /// A player lagged beyond the kick limit of the slow-player policy.
+    PlayerTooSlow,
+    /// A newer publisher took the stream over.
+    ReplacedByNewerPublisher,
+    /// The server is stopping.
+    Shutdown,
+}
+
+impl CloseReason {
+    /// Every reason, for counters indexed by reason.
+    pub const ALL: [CloseReason; 12] = [
+        CloseReason::PeerClosed,
+        CloseReason::ReadError,
+        CloseReason::WriteError,
+        CloseReason::ProtocolError,
+        CloseReason::ProxyError,
+        CloseReason::HandshakeTimeout,
+        CloseReason::ProxyTimeout,
+        CloseReason::PublisherIdle,
+        CloseReason::WriteStalled,
+        CloseReason::PlayerTooSlow,
+        CloseReason::ReplacedByNewerPublisher,
+        CloseReason::Shutdown,
+    ];
+
+    /// A stable snake_case name (log field, metric label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::PeerClosed => "peer_closed",
+            CloseReason::ReadError => "read_error",
+            CloseReason::WriteError => "write_error",
+            CloseReason::ProtocolError => "protocol_error",
+            CloseReason::ProxyError => "proxy_error",
+            CloseReason::HandshakeTimeout => "handshake_timeout",
+            CloseReason::ProxyTimeout => "proxy_timeout",
+            CloseReason::PublisherIdle => "publisher_idle",
+            CloseReason::WriteStalled => "write_stalled",
+            CloseReason::PlayerTooSlow => "player_too_slow",
+            CloseReason::ReplacedByNewerPublisher => "replaced_by_newer_publisher",
+            CloseReason::Shutdown => "shutdown",
+        }
+    }
+
+    /// Index into [`CloseReason::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_is_indexed_by_discriminant() {
+        for (i, r) in CloseReason::ALL.iter().enumerate() {
+            assert_eq!(r.index(), i, "{r}");
+        }
+    }
+}

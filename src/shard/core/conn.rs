@@ -1,0 +1,121 @@
+//! The connections of a shard core, as an enum of kinds, and the state every kind shares:
+//! where the connection stands in the flush schedule.
+//!
+//! Kinds: inbound RTMP today. Outbound relay connections, TLS and HTTP are further variants,
+//! not flags. No sockets here: a connection is its session, its role and its send queue.
+use super::proxy_wait::ProxyWait;
+use super::schedule::Wake;
+use super::streams::StreamId;
+use crate::media::ingest::FrameBuilder;
+use crate::media::queue::SendQueue;
+use crate::session::ServerSession;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Where a connection stands with its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriteState {
+    /// Nothing known to write; a player is on its stream's list of caught-up players.
+    Parked,
+    /// An entry of the schedule will hand it out (urgent: at the end of this pass).
+    Due { urgent: bool },
+    /// Handed to the driver by `poll_transmit`; waiting for `handle_written`.
+    InFlight,
+    /// The socket took nothing more; waiting for `handle_writable`.
+    Blocked,
+}
+
+/// What an inbound RTMP connection does.
+pub(crate) enum Role {
+    /// Handshake, connect, createStream: neither publishing nor playing yet.
+    Pending,
+    Publisher {
+        stream: StreamId,
+        generation: u64,
+        builder: FrameBuilder,
+        last_media: Instant,
+        /// Last timestamp reported to the registry (for a takeover's timeline).
+        noted_timestamp: Option<u32>,
+    },
+    Player {
+        stream: StreamId,
+    },
+}
+
+/// An accepted RTMP connection (plain TCP).
+pub(crate) struct RtmpConn {
+    /// The client: the socket's peer, or the source a PROXY header announced.
+    pub peer: SocketAddr,
+    /// Some until the PROXY header is complete (listeners with the PROXY protocol on).
+    pub proxy: Option<ProxyWait>,
+    pub session: ServerSession,
+    pub role: Role,
+}
+
+/// The kinds of connection a shard core runs.
+pub(crate) enum Kind {
+    Rtmp(RtmpConn),
+}
+
+/// One connection of the core.
+pub(crate) struct Connection {
+    pub kind: Kind,
+    pub listener: usize,
+    /// Everything still to be written, in order (see `SendQueue`).
+    pub queue: SendQueue,
+    pub write: WriteState,
+    /// Bumped on every change of `write`; schedule entries with an older epoch are stale.
+    pub epoch: u32,
+    pub created: Instant,
+    /// Last time a write made progress (or the connection started).
+    pub last_write: Instant,
+    /// Close once the queued output is written (a protocol error's explanation).
+    pub close_after_flush: Option<super::CloseReason>,
+}
+
+impl Connection {
+    pub(crate) fn rtmp(&self) -> &RtmpConn {
+        match &self.kind {
+            Kind::Rtmp(c) => c,
+        }
+    }
+
+    pub(crate) fn rtmp_mut(&mut self) -> &mut RtmpConn {
+        match &mut self.kind {
+            Kind::Rtmp(c) => c,
+        }
+    }
+
+    pub(crate) fn peer(&self) -> SocketAddr {
+        self.rtmp().peer
+    }
+
+    /// The stream this connection plays, if it is a player.
+    pub(crate) fn playing(&self) -> Option<StreamId> {
+        match self.rtmp().role {
+            Role::Player { stream } => Some(stream),
+            _ => None,
+        }
+    }
+
+    /// A new schedule entry for this connection; older entries become stale.
+    pub(crate) fn wake(&mut self, id: usize, state: WriteState) -> Wake {
+        self.epoch = self.epoch.wrapping_add(1);
+        self.write = state;
+        Wake {
+            conn: id,
+            epoch: self.epoch,
+        }
+    }
+
+    /// Moves the session's pending output into the send queue; true if there was any.
+    pub(crate) fn take_session_output(&mut self) -> bool {
+        let mut any = false;
+        let Kind::Rtmp(rtmp) = &mut self.kind;
+        while let Some(bytes) = rtmp.session.poll_transmit() {
+            self.queue.push_control(bytes);
+            any = true;
+        }
+        any
+    }
+}

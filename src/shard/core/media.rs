@@ -1,0 +1,537 @@
+//! The core's stream logic: publishers claiming streams (and taking them over), players
+//! joining, the encode-once fan-out into the stream's frame log, and the messages that carry
+//! a stream between its home shard and the shards that play it.
+//!
+//! A new frame costs O(1) here: it is appended to the log, and the stream's list of caught-up
+//! players is handed to the flush schedule whole; no player is touched until it is written.
+use super::conn::{Role, WriteState};
+use super::streams::{Home, StreamId};
+use super::{CloseReason, ShardCore};
+use crate::media::frame::{Frame, MediaKind};
+use crate::media::ingest::{FrameBuilder, Timeline};
+use crate::media::registry::Claim;
+use crate::protocol::message;
+use crate::session::{PlayRequest, PublishRequest, ServerEvent, MEDIA_STREAM_ID};
+use crate::shard::mailbox::{ShardMsg, StreamKey};
+use std::time::Instant;
+use tracing::{debug, info};
+
+impl ShardCore {
+    pub(super) fn handle_session_event(&mut self, id: usize, event: ServerEvent, now: Instant) {
+        match event {
+            ServerEvent::Media {
+                type_id,
+                timestamp,
+                payload,
+            } => self.on_media(id, type_id, timestamp, &payload, false, now),
+            ServerEvent::Metadata { timestamp, payload } => {
+                self.on_media(id, message::DATA_AMF0, timestamp, &payload, true, now)
+            }
+            ServerEvent::Connected { app, .. } => {
+                if let Some(c) = self.conns.get(id) {
+                    debug!(shard = self.index, peer = %c.peer(), app, "connected");
+                }
+            }
+            ServerEvent::Publish(req) => self.on_publish(id, req, now),
+            ServerEvent::Play(req) => self.on_play(id, req),
+            ServerEvent::Unpublish { .. } => self.end_publish(id),
+            ServerEvent::PlayStop { .. } => self.end_play(id),
+            ServerEvent::ReceiveAudio(on) => self.set_wanted(id, MediaKind::Audio, on),
+            ServerEvent::ReceiveVideo(on) => self.set_wanted(id, MediaKind::Video, on),
+        }
+    }
+
+    fn set_wanted(&mut self, id: usize, kind: MediaKind, on: bool) {
+        if let Some(c) = self.conns.get_mut(id) {
+            c.queue.set_wanted(kind, on);
+        }
+    }
+
+    fn on_publish(&mut self, id: usize, req: PublishRequest, now: Instant) {
+        let key: StreamKey = format!("{}/{}", req.app, req.name).into();
+        let claim = self
+            .registry
+            .claim_publisher(&key, self.index, id, self.settings.takeover);
+        let Claim::Granted {
+            generation,
+            continue_after,
+            player_shards,
+            evicted,
+        } = claim
+        else {
+            self.stats.publishes_refused += 1;
+            if let Some(c) = self.conns.get_mut(id) {
+                let rtmp = c.rtmp_mut();
+                info!(shard = self.index, peer = %rtmp.peer, stream = %key, "publish refused: stream is live");
+                rtmp.session
+                    .reject_publish(req.stream_id, "stream is already being published");
+            }
+            return;
+        };
+        if let Some(old) = evicted {
+            info!(stream = %key, old_shard = old.shard, "publisher taken over by a newer one");
+            if old.shard == self.index {
+                self.evict_local(&key, old.generation);
+                self.close_pending();
+            } else {
+                self.outbox.push(
+                    old.shard,
+                    ShardMsg::Evict {
+                        key: key.clone(),
+                        generation: old.generation,
+                    },
+                );
+            }
+        }
+        let sid = self.streams.get_or_create(&key);
+        let Some(c) = self.conns.get_mut(id) else {
+            return;
+        };
+        let rtmp = c.rtmp_mut();
+        info!(shard = self.index, peer = %rtmp.peer, stream = %key, generation, "publish started");
+        self.stats.publishes += 1;
+        rtmp.session.accept_publish(req.stream_id);
+        let timeline = continue_after.map_or(Timeline::Publisher, Timeline::ContinueAfter);
+        rtmp.role = Role::Publisher {
+            stream: sid,
+            generation,
+            builder: FrameBuilder::new(self.settings.session.chunk_size, timeline),
+            last_media: now,
+            noted_timestamp: None,
+        };
+        let remote: Vec<usize> = player_shards
+            .into_iter()
+            .filter(|&s| s != self.index)
+            .collect();
+        for &shard in &remote {
+            self.outbox.push(
+                shard,
+                ShardMsg::Start {
+                    key: key.clone(),
+                    generation,
+                    startup: Vec::new(),
+                },
+            );
+        }
+        let Some(stream) = self.streams.get_mut(sid) else {
+            return;
+        };
+        stream.clear_media();
+        stream.source = Some(generation);
+        stream.home = Some(Home {
+            publisher: id,
+            generation,
+            remote,
+            pending: Vec::new(),
+        });
+        self.restart_players(sid);
+    }
+
+    /// A new publisher feeds `sid`: every player is told and waits for its first keyframe.
+    fn restart_players(&mut self, sid: StreamId) {
+        let Some(stream) = self.streams.get(sid) else {
+            return;
+        };
+        let players = stream.players.clone();
+        let start = stream.log.end();
+        for player in players {
+            if let Some(c) = self.conns.get_mut(player) {
+                c.rtmp_mut().session.notify_publish(MEDIA_STREAM_ID);
+                if let Some(stream) = self.streams.get(sid) {
+                    for frame in stream.headers.frames() {
+                        c.queue.push_frame(frame);
+                    }
+                }
+                c.queue.follow(start, true);
+            }
+            self.collect_output(player);
+        }
+    }
+
+    /// A publisher's media message: build the frame once, deliver it everywhere.
+    fn on_media(
+        &mut self,
+        id: usize,
+        type_id: u8,
+        timestamp: u32,
+        payload: &[u8],
+        metadata: bool,
+        now: Instant,
+    ) {
+        let Some(c) = self.conns.get_mut(id) else {
+            return;
+        };
+        let Role::Publisher {
+            stream: sid,
+            generation,
+            builder,
+            last_media,
+            noted_timestamp,
+        } = &mut c.rtmp_mut().role
+        else {
+            // Media from a refused or not-yet-accepted publisher is dropped.
+            return;
+        };
+        *last_media = now;
+        let sid = *sid;
+        let frame = builder.build(type_id, timestamp, payload, metadata);
+        self.stats.frames_in += 1;
+        let Some(stream) = self.streams.get_mut(sid) else {
+            return;
+        };
+        if frame.keyframe {
+            // Once per GOP, so a takeover can continue this timeline (see Registry).
+            *noted_timestamp = Some(frame.timestamp);
+            self.registry
+                .note_timestamp(&stream.key, *generation, frame.timestamp);
+        }
+        if let Some(home) = &mut stream.home {
+            if !home.remote.is_empty() {
+                if home.pending.is_empty() {
+                    self.pending_remote.push(sid);
+                }
+                home.pending.push(frame.clone());
+            }
+        }
+        self.deliver(sid, std::iter::once(frame), now);
+    }
+
+    /// Appends frames to the stream's log and hands its caught-up players to the schedule.
+    fn deliver(&mut self, sid: StreamId, frames: impl IntoIterator<Item = Frame>, now: Instant) {
+        let merge = self.merge_window();
+        let Some(stream) = self.streams.get_mut(sid) else {
+            return;
+        };
+        for frame in frames {
+            stream.append(frame);
+        }
+        if stream.caught_up.is_empty() {
+            return;
+        }
+        let fresh = self.schedule.new_list();
+        let due = std::mem::replace(&mut stream.caught_up, fresh);
+        let at = (!merge.is_zero()).then(|| now + merge);
+        self.schedule.batch(due, at);
+    }
+
+    /// Once per pass: hand each home stream's new frames to the shards that play it.
+    pub(super) fn send_remote_frames(&mut self) {
+        for sid in std::mem::take(&mut self.pending_remote) {
+            self.flush_remote(sid);
+        }
+    }
+
+    fn flush_remote(&mut self, sid: StreamId) {
+        let Some(stream) = self.streams.get_mut(sid) else {
+            return;
+        };
+        let Some(home) = stream.home.as_mut() else {
+            return;
+        };
+        if home.pending.is_empty() {
+            return;
+        }
+        let frames = std::mem::take(&mut home.pending);
+        for &shard in &home.remote {
+            self.outbox.push(
+                shard,
+                ShardMsg::Frames {
+                    key: stream.key.clone(),
+                    generation: home.generation,
+                    frames: frames.clone(),
+                },
+            );
+        }
+    }
+
+    /// The publisher on `id` stops (unpublish, close or eviction). No-op for others.
+    pub(super) fn end_publish(&mut self, id: usize) {
+        let Some(c) = self.conns.get_mut(id) else {
+            return;
+        };
+        let rtmp = c.rtmp_mut();
+        let Role::Publisher {
+            stream: sid,
+            generation,
+            builder,
+            ..
+        } = &rtmp.role
+        else {
+            return;
+        };
+        let (sid, generation, last) = (*sid, *generation, builder.last_timestamp());
+        rtmp.role = Role::Pending;
+        self.flush_remote(sid);
+        let Some(stream) = self.streams.get_mut(sid) else {
+            return;
+        };
+        let key = stream.key.clone();
+        let current = self.registry.release_publisher(&key, generation, last);
+        info!(shard = self.index, stream = %key, generation, "publish ended");
+        if stream
+            .home
+            .as_ref()
+            .is_some_and(|h| h.generation == generation)
+        {
+            let home = stream.home.take();
+            if current {
+                for shard in home.map(|h| h.remote).unwrap_or_default() {
+                    self.outbox.push(
+                        shard,
+                        ShardMsg::Stop {
+                            key: key.clone(),
+                            generation,
+                        },
+                    );
+                }
+            }
+        }
+        // A publisher replaced by a takeover is not an unpublish for the players: the new
+        // publisher's Start is on its way, and FFmpeg's player would quit on UnpublishNotify.
+        if current && stream.source == Some(generation) {
+            self.source_stopped(sid);
+        }
+        self.streams.remove_if_unused(sid);
+    }
+
+    fn source_stopped(&mut self, sid: StreamId) {
+        let Some(stream) = self.streams.get_mut(sid) else {
+            return;
+        };
+        stream.source = None;
+        stream.clear_media();
+        let players = stream.players.clone();
+        for player in players {
+            if let Some(c) = self.conns.get_mut(player) {
+                c.rtmp_mut().session.notify_unpublish(MEDIA_STREAM_ID);
+            }
+            self.collect_output(player);
+        }
+    }
+
+    /// Closes this shard's publisher of `key` if it is still `generation` (a takeover).
+    fn evict_local(&mut self, key: &str, generation: u64) {
+        let Some(home) = self
+            .streams
+            .find(key)
+            .and_then(|sid| self.streams.get(sid))
+            .and_then(|s| s.home.as_ref())
+        else {
+            return;
+        };
+        if home.generation == generation {
+            let publisher = home.publisher;
+            self.close_later(publisher, CloseReason::ReplacedByNewerPublisher);
+        }
+    }
+
+    fn on_play(&mut self, id: usize, req: PlayRequest) {
+        let key: StreamKey = format!("{}/{}", req.app, req.name).into();
+        let Some(c) = self.conns.get_mut(id) else {
+            return;
+        };
+        let rtmp = c.rtmp_mut();
+        if req.stream_id != MEDIA_STREAM_ID {
+            rtmp.session
+                .reject_play(req.stream_id, "play on an unknown stream id");
+            return;
+        }
+        info!(shard = self.index, peer = %rtmp.peer, stream = %key, "play started");
+        self.stats.plays += 1;
+        rtmp.session.accept_play(req.stream_id, req.reset);
+        // The play replies go out before any media.
+        c.take_session_output();
+        let (publisher, first_on_shard) = self.registry.add_player(&key, self.index);
+        if first_on_shard {
+            if let Some(p) = publisher.filter(|p| p.shard != self.index) {
+                self.outbox.push(
+                    p.shard,
+                    ShardMsg::Subscribe {
+                        key: key.clone(),
+                        from: self.index,
+                    },
+                );
+            }
+        }
+        let sid = self.streams.get_or_create(&key);
+        let (Some(c), Some(stream)) = (self.conns.get_mut(id), self.streams.get_mut(sid)) else {
+            return;
+        };
+        c.rtmp_mut().role = Role::Player { stream: sid };
+        stream.players.push(id);
+        if stream.source.is_some() {
+            for frame in stream.headers.frames() {
+                c.queue.push_frame(frame);
+            }
+        }
+        // Start on a keyframe: at the GOP cache's, or wait for the next one (GOP cache off,
+        // or the stream has not sent its first keyframe yet): inter frames before it are
+        // undecodable.
+        match stream.log.gop_start() {
+            Some(start) if stream.source.is_some() => c.queue.follow(start, false),
+            _ => c.queue.follow(stream.log.end(), true),
+        }
+        self.schedule_now(id);
+    }
+
+    /// The player on `id` stops (closeStream, deleteStream or close). No-op for others.
+    pub(super) fn end_play(&mut self, id: usize) {
+        let Some(c) = self.conns.get_mut(id) else {
+            return;
+        };
+        let Some(sid) = c.playing() else {
+            return;
+        };
+        c.rtmp_mut().role = Role::Pending;
+        c.queue.unfollow();
+        // Its caught-up entry (if any) goes stale.
+        if c.write == WriteState::Parked {
+            c.wake(id, WriteState::Parked);
+        }
+        let Some(stream) = self.streams.get_mut(sid) else {
+            return;
+        };
+        if let Some(i) = stream.players.iter().position(|&p| p == id) {
+            stream.players.swap_remove(i);
+        }
+        let key = stream.key.clone();
+        self.streams.remove_if_unused(sid);
+        let (publisher, last_on_shard) = self.registry.remove_player(&key, self.index);
+        if last_on_shard {
+            if let Some(p) = publisher.filter(|p| p.shard != self.index) {
+                self.outbox.push(
+                    p.shard,
+                    ShardMsg::Unsubscribe {
+                        key,
+                        from: self.index,
+                    },
+                );
+            }
+        }
+    }
+
+    pub(super) fn handle_shard_msg(&mut self, msg: ShardMsg, now: Instant) {
+        match msg {
+            ShardMsg::Subscribe { key, from } => {
+                let Some(sid) = self.streams.find(&key) else {
+                    return;
+                };
+                // Frames this pass already queued for the others go out before the snapshot,
+                // which includes them: the new shard must not get them twice.
+                self.flush_remote(sid);
+                let Some(stream) = self.streams.get_mut(sid) else {
+                    return;
+                };
+                let startup = stream.startup_snapshot();
+                let Some(home) = &mut stream.home else { return };
+                if !home.remote.contains(&from) {
+                    home.remote.push(from);
+                }
+                let generation = home.generation;
+                debug!(shard = self.index, stream = %key, to = from, "subscribed");
+                self.outbox.push(
+                    from,
+                    ShardMsg::Start {
+                        key,
+                        generation,
+                        startup,
+                    },
+                );
+            }
+            ShardMsg::Unsubscribe { key, from } => {
+                let Some(sid) = self.streams.find(&key) else {
+                    return;
+                };
+                self.flush_remote(sid);
+                if let Some(home) = self.streams.get_mut(sid).and_then(|s| s.home.as_mut()) {
+                    home.remote.retain(|&s| s != from);
+                }
+            }
+            ShardMsg::Start {
+                key,
+                generation,
+                startup,
+            } => self.remote_start(&key, generation, startup),
+            ShardMsg::Frames {
+                key,
+                generation,
+                frames,
+            } => {
+                let Some(sid) = self.streams.find(&key) else {
+                    return;
+                };
+                if self
+                    .streams
+                    .get(sid)
+                    .is_some_and(|s| s.source == Some(generation))
+                {
+                    self.deliver(sid, frames, now);
+                }
+            }
+            ShardMsg::Stop { key, generation } => {
+                let Some(sid) = self.streams.find(&key) else {
+                    return;
+                };
+                if self
+                    .streams
+                    .get(sid)
+                    .is_some_and(|s| s.source == Some(generation))
+                {
+                    self.source_stopped(sid);
+                }
+                self.streams.remove_if_unused(sid);
+            }
+            ShardMsg::Evict { key, generation } => self.evict_local(&key, generation),
+        }
+    }
+
+    /// Another shard's publisher now feeds our players of `key`.
+    fn remote_start(&mut self, key: &str, generation: u64, startup: Vec<Frame>) {
+        let Some(sid) = self.streams.find(key) else {
+            return;
+        };
+        let Some(stream) = self.streams.get_mut(sid) else {
+            return;
+        };
+        // Our own publisher was replaced by a newer one elsewhere.
+        let replaced = stream
+            .home
+            .as_ref()
+            .filter(|home| home.generation < generation)
+            .map(|home| home.publisher);
+        if stream.source.is_some_and(|g| g > generation) {
+            return;
+        }
+        stream.source = Some(generation);
+        stream.clear_media();
+        let start = stream.log.end();
+        for frame in startup {
+            stream.append(frame);
+        }
+        let gop = stream.log.gop_start();
+        let players = stream.players.clone();
+        for player in players {
+            if let Some(c) = self.conns.get_mut(player) {
+                c.rtmp_mut().session.notify_publish(MEDIA_STREAM_ID);
+                c.take_session_output();
+                // The snapshot starts with the headers: follow it from its start, skipping to
+                // its keyframe (or waiting for the next one).
+                match gop {
+                    Some(_) => c.queue.follow(start, true),
+                    None => {
+                        if let Some(stream) = self.streams.get(sid) {
+                            for frame in stream.headers.frames() {
+                                c.queue.push_frame(frame);
+                            }
+                            c.queue.follow(stream.log.end(), true);
+                        }
+                    }
+                }
+            }
+            self.schedule_now(player);
+        }
+        if let Some(publisher) = replaced {
+            self.close_later(publisher, CloseReason::ReplacedByNewerPublisher);
+        }
+    }
+}

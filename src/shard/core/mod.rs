@@ -1,0 +1,533 @@
+//! `ShardCore`: everything one shard decides, sans-IO. It owns every connection's session,
+//! role and send queue, the shard's streams (frame logs, header caches, players), the flush
+//! schedule, timers, mailbox batches and counters. It never touches a socket, reads a clock or
+//! spawns a thread: time is an argument, as in quinn-proto, so the core runs the same under
+//! the mio driver, the io_uring driver, unit tests with a simulated clock and fuzzers.
+//!
+//! # Inputs (`handle_*`)
+//! - [`handle_accept`](ShardCore::handle_accept): a connection accepted on a listener.
+//! - [`handle_input`](ShardCore::handle_input): bytes read; returns what was consumed.
+//! - [`handle_written`](ShardCore::handle_written): a send from `poll_transmit` completed with
+//!   this many bytes; [`handle_send_blocked`](ShardCore::handle_send_blocked) /
+//!   [`handle_writable`](ShardCore::handle_writable) for drivers that learn of a full socket.
+//! - [`handle_closed`](ShardCore::handle_closed): the peer closed or the socket failed.
+//! - [`handle_mailbox`](ShardCore::handle_mailbox): a batch from another shard.
+//! - [`handle_timeout`](ShardCore::handle_timeout): the deadline from `poll_timeout` passed.
+//! - [`handle_pass_end`](ShardCore::handle_pass_end): the pass's flushes are done (the
+//!   adaptive write-merge window is the time they took).
+//!
+//! # Outputs (`poll_*`), drained in this order after the inputs of a pass
+//! 1. [`poll_transmit`](ShardCore::poll_transmit) until None: each is one vectored send for one
+//!    connection. Its bytes stay pinned (never dropped or changed) until `handle_written`
+//!    reports them; a connection is not handed out again while its send is in flight.
+//! 2. [`poll_close`](ShardCore::poll_close) until None: connections to close, with a typed
+//!    reason. The core has forgotten them; the id may be reused by the next accept.
+//! 3. [`poll_mailbox`](ShardCore::poll_mailbox) until None: one batch per other shard per
+//!    pass (send it, wake that shard once).
+//! 4. [`poll_timeout`](ShardCore::poll_timeout): when to call `handle_timeout` next.
+use crate::media::log::LogLimits;
+use crate::media::queue::{SendQueue, Verdict};
+use crate::media::registry::Registry;
+use crate::session::{ServerEvent, ServerSession};
+use crate::shard::mailbox::{Outbox, ShardMsg};
+use crate::shard::{ShardSettings, ShardStats};
+use bytes::Bytes;
+use slab::Slab;
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::{debug, info};
+
+mod close;
+mod conn;
+mod media;
+mod proxy_wait;
+mod schedule;
+mod streams;
+mod sweep;
+#[cfg(test)]
+mod tests;
+
+pub use close::CloseReason;
+use conn::{Connection, Kind, Role, RtmpConn, WriteState};
+use proxy_wait::ProxyWait;
+use schedule::FlushSchedule;
+use streams::{StreamId, Streams};
+
+/// A connection of one core: its slab key, reused after the connection closed. Drivers index
+/// their sockets by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub usize);
+
+/// Messages for (or from) another shard, opaque to drivers.
+#[derive(Debug)]
+pub struct MailBatch(pub(crate) Vec<ShardMsg>);
+
+/// Most slices in one vectored send.
+pub const MAX_IOVECS: usize = 64;
+
+/// How often timeouts are checked.
+const SWEEP_INTERVAL: Duration = Duration::from_millis(500);
+
+/// One send for one connection; see [`ShardCore::poll_transmit`].
+#[must_use]
+pub struct Transmit<'a> {
+    pub conn: ConnId,
+    queue: &'a SendQueue,
+}
+
+impl<'a> Transmit<'a> {
+    /// Bytes this send covers at most (over `MAX_IOVECS` slices).
+    pub fn len(&self) -> usize {
+        self.queue.committed_bytes()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The slices of the send, for a synchronous `sendmsg`. Returns the bytes they cover.
+    pub fn iovecs(&self, out: &mut Vec<IoSlice<'a>>) -> usize {
+        self.queue.fill_iovecs(out, MAX_IOVECS)
+    }
+
+    /// The same bytes as reference-counted handles, for a driver whose send completes later
+    /// (io_uring keeps them until the completion). Returns the bytes they cover.
+    pub fn chunks(&self, out: &mut Vec<Bytes>) -> usize {
+        self.queue.clone_chunks(out, MAX_IOVECS)
+    }
+}
+
+/// The sans-IO state of one shard. See the module doc for the call order.
+pub struct ShardCore {
+    index: usize,
+    settings: Arc<ShardSettings>,
+    registry: Arc<Registry>,
+    conns: Slab<Connection>,
+    streams: Streams,
+    schedule: FlushSchedule,
+    outbox: Outbox,
+    /// Streams whose home has frames to hand to other shards this pass.
+    pending_remote: Vec<StreamId>,
+    /// Closes decided inside a step, carried out at its end (with the stream bookkeeping).
+    closing: Vec<(usize, CloseReason)>,
+    /// Closes the driver has to carry out.
+    closed: VecDeque<(ConnId, CloseReason)>,
+    stats: ShardStats,
+    started: Instant,
+    next_sweep: Instant,
+    rng: fastrand::Rng,
+    events: Vec<ServerEvent>,
+    /// How long the last pass's flushes took: the adaptive write-merge window.
+    last_flush: Duration,
+    /// When this pass's first send was handed out.
+    flush_started: Option<Instant>,
+}
+
+impl ShardCore {
+    /// Shard `index` of `registry`'s shards, starting at `now`; `seed` seeds the handshake
+    /// randomness.
+    pub fn new(
+        index: usize,
+        settings: Arc<ShardSettings>,
+        registry: Arc<Registry>,
+        now: Instant,
+        seed: u64,
+    ) -> Self {
+        let limits = LogLimits {
+            queue: settings.queue,
+            gop_cache: settings.gop_cache,
+            max_gop_bytes: settings.max_gop_bytes,
+        };
+        ShardCore {
+            index,
+            outbox: Outbox::new(registry.shards()),
+            settings,
+            registry,
+            conns: Slab::with_capacity(1024),
+            streams: Streams::new(limits),
+            schedule: FlushSchedule::default(),
+            pending_remote: Vec::new(),
+            closing: Vec::new(),
+            closed: VecDeque::new(),
+            stats: ShardStats::default(),
+            started: now,
+            next_sweep: now + SWEEP_INTERVAL,
+            rng: fastrand::Rng::with_seed(seed),
+            events: Vec::new(),
+            last_flush: Duration::ZERO,
+            flush_started: None,
+        }
+    }
+
+    // ---- getters ----
+
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    pub fn stats(&self) -> &ShardStats {
+        &self.stats
+    }
+
+    pub fn settings(&self) -> &ShardSettings {
+        &self.settings
+    }
+
+    /// Connections open in the core.
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Whether another connection may be accepted (drivers stop accepting otherwise and try
+    /// again once one closed).
+    pub fn has_room(&self) -> bool {
+        self.conns.len() < self.settings.max_connections
+    }
+
+    /// Streams this shard keeps (with local players or a local publisher).
+    pub fn streams(&self) -> usize {
+        self.streams.len()
+    }
+
+    // ---- inputs ----
+
+    /// A connection accepted on listener `listener` (an index into `settings.listeners`) from
+    /// `peer`.
+    pub fn handle_accept(&mut self, listener: usize, peer: SocketAddr, now: Instant) -> ConnId {
+        let uptime = now.duration_since(self.started).as_millis() as u32;
+        let session = ServerSession::new(self.settings.session.clone(), self.rng.u64(..), uptime);
+        let proxy = self
+            .settings
+            .listeners
+            .get(listener)
+            .is_some_and(|l| l.proxy_protocol);
+        let id = self.conns.insert(Connection {
+            kind: Kind::Rtmp(RtmpConn {
+                peer,
+                proxy: proxy.then(ProxyWait::default),
+                session,
+                role: Role::Pending,
+            }),
+            listener,
+            queue: SendQueue::new(self.settings.queue),
+            write: WriteState::Parked,
+            epoch: self.rng.u32(..),
+            created: now,
+            last_write: now,
+            close_after_flush: None,
+        });
+        self.stats.accepted += 1;
+        debug!(shard = self.index, %peer, conn = id, "accepted");
+        ConnId(id)
+    }
+
+    /// Bytes read from `conn`. Returns how many were consumed (all of them: the session
+    /// buffers what it cannot use yet, within its limits). Input after a fatal error is
+    /// discarded; the close comes out of `poll_close` once the explanation is written.
+    pub fn handle_input(&mut self, conn: ConnId, input: &[u8], now: Instant) -> usize {
+        let id = conn.0;
+        let Some(c) = self.conns.get_mut(id) else {
+            return input.len();
+        };
+        if c.close_after_flush.is_some() {
+            return input.len();
+        }
+        self.stats.bytes_in += input.len() as u64;
+        let rtmp = c.rtmp_mut();
+        let mut rest = input;
+        if let Some(wait) = rtmp.proxy.as_mut() {
+            let via = rtmp.peer;
+            match wait.handle_input(rest) {
+                Ok(None) => return input.len(),
+                Ok(Some((start, source))) => {
+                    if let Some(source) = source {
+                        rtmp.peer = source;
+                    }
+                    rtmp.proxy = None;
+                    debug!(shard = self.index, peer = %rtmp.peer, %via, "PROXY header");
+                    rest = rest.get(start..).unwrap_or_default();
+                }
+                Err(e) => {
+                    info!(shard = self.index, peer = %via, error = %e, "closing connection after PROXY protocol error");
+                    self.stats.protocol_errors += 1;
+                    self.close_now(id, CloseReason::ProxyError);
+                    return input.len();
+                }
+            }
+            if rest.is_empty() {
+                return input.len();
+            }
+        }
+        if let Err(e) = rtmp.session.handle_input(rest) {
+            info!(shard = self.index, peer = %rtmp.peer, error = %e, "closing connection after protocol error");
+            self.stats.protocol_errors += 1;
+            c.close_after_flush = Some(CloseReason::ProtocolError);
+            c.take_session_output();
+            self.schedule_now(id);
+            return input.len();
+        }
+        self.process_session(id, now);
+        self.close_pending();
+        input.len()
+    }
+
+    /// A send handed out by `poll_transmit` took `written` bytes (possibly fewer than it
+    /// covered; 0 is allowed and means nothing was taken).
+    pub fn handle_written(&mut self, conn: ConnId, written: usize, now: Instant) {
+        let id = conn.0;
+        let Some(c) = self.conns.get_mut(id) else {
+            return;
+        };
+        if c.write != WriteState::InFlight {
+            return;
+        }
+        let log = c
+            .playing()
+            .and_then(|s| self.streams.get(s))
+            .map(|s| &s.log);
+        c.queue.advance(written, log);
+        self.stats.bytes_out += written as u64;
+        if written > 0 {
+            c.last_write = now;
+        }
+        if !c.queue.is_idle(log) {
+            let wake = c.wake(id, WriteState::Due { urgent: true });
+            self.schedule.urgent(wake);
+        } else if let Some(reason) = c.close_after_flush {
+            self.close_now(id, reason);
+        } else {
+            self.park(id, now);
+        }
+    }
+
+    /// The socket of `conn` would block: wait for `handle_writable`. (Drivers whose sends
+    /// wait in the kernel, like io_uring, never call this.)
+    pub fn handle_send_blocked(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(conn.0) else {
+            return;
+        };
+        if let Some(reason) = c.close_after_flush {
+            // The peer does not read the explanation; do not wait for it.
+            return self.close_now(conn.0, reason);
+        }
+        c.wake(conn.0, WriteState::Blocked);
+    }
+
+    /// The socket of `conn` has room again.
+    pub fn handle_writable(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(conn.0) else {
+            return;
+        };
+        if c.write == WriteState::Blocked {
+            let wake = c.wake(conn.0, WriteState::Due { urgent: true });
+            self.schedule.urgent(wake);
+        }
+    }
+
+    /// The peer closed `conn` or its socket failed; the driver has let go of the socket.
+    pub fn handle_closed(&mut self, conn: ConnId, reason: CloseReason) {
+        if self.conns.contains(conn.0) {
+            self.forget(conn.0, reason);
+            self.close_pending();
+        }
+    }
+
+    /// A batch another shard sent.
+    pub fn handle_mailbox(&mut self, batch: MailBatch, now: Instant) {
+        for msg in batch.0 {
+            self.handle_shard_msg(msg, now);
+        }
+        self.close_pending();
+    }
+
+    /// Timeouts (handshake, idle publishers, stalled and lagging players). Call when the
+    /// deadline of `poll_timeout` passed; calling earlier is harmless.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if now >= self.next_sweep {
+            self.sweep(now);
+            self.next_sweep = now + SWEEP_INTERVAL;
+        }
+        self.close_pending();
+    }
+
+    /// The sends of this pass are done, at `now`.
+    pub fn handle_pass_end(&mut self, now: Instant) {
+        // Passes that flushed nobody say nothing about the load.
+        if let Some(started) = self.flush_started.take() {
+            self.last_flush = now.saturating_duration_since(started);
+        }
+    }
+
+    /// Closes every connection (the server is stopping).
+    pub fn shutdown(&mut self) {
+        let ids: Vec<usize> = self.conns.iter().map(|(id, _)| id).collect();
+        for id in ids {
+            self.close_now(id, CloseReason::Shutdown);
+        }
+    }
+
+    // ---- outputs ----
+
+    /// The next send: one connection's queued bytes, as one vectored send. `now` is when the
+    /// driver started this pass's sends.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit<'_>> {
+        while let Some(wake) = self.schedule.pop_due(now) {
+            let id = wake.conn;
+            let Some(c) = self.conns.get_mut(id) else {
+                continue;
+            };
+            if c.epoch != wake.epoch
+                || matches!(c.write, WriteState::InFlight | WriteState::Blocked)
+            {
+                continue;
+            }
+            let log = c
+                .playing()
+                .and_then(|s| self.streams.get(s))
+                .map(|s| &s.log);
+            match c.queue.prepare(log) {
+                Verdict::Kick => {
+                    info!(shard = self.index, peer = %c.peer(), "player too slow: disconnecting");
+                    self.stats.players_kicked += 1;
+                    self.close_now(id, CloseReason::PlayerTooSlow);
+                    continue;
+                }
+                Verdict::Keep { dropped } => self.stats.frames_dropped += dropped,
+            }
+            if c.queue.committed_bytes() == 0 {
+                if let Some(reason) = c.close_after_flush {
+                    self.close_now(id, reason);
+                } else {
+                    self.park(id, now);
+                }
+                continue;
+            }
+            c.wake(id, WriteState::InFlight);
+            self.flush_started.get_or_insert(now);
+            // Re-borrow immutably for the returned view.
+            let queue = &self.conns[id].queue;
+            return Some(Transmit {
+                conn: ConnId(id),
+                queue,
+            });
+        }
+        None
+    }
+
+    /// The next connection to close. The core has already forgotten it.
+    pub fn poll_close(&mut self) -> Option<(ConnId, CloseReason)> {
+        self.closed.pop_front()
+    }
+
+    /// The next batch for another shard: `(shard, batch)`.
+    pub fn poll_mailbox(&mut self) -> Option<(usize, MailBatch)> {
+        self.send_remote_frames();
+        self.outbox
+            .pop()
+            .map(|(shard, msgs)| (shard, MailBatch(msgs)))
+    }
+
+    /// When `handle_timeout` (or, for due sends, `poll_transmit`) must run next.
+    pub fn poll_timeout(&self, now: Instant) -> Instant {
+        self.schedule
+            .next_deadline(now)
+            .map_or(self.next_sweep, |at| at.min(self.next_sweep))
+    }
+
+    // ---- internals shared by the steps ----
+
+    /// Drains the session's events and output after input.
+    fn process_session(&mut self, id: usize, now: Instant) {
+        let mut events = std::mem::take(&mut self.events);
+        if let Some(c) = self.conns.get_mut(id) {
+            let rtmp = c.rtmp_mut();
+            while let Some(event) = rtmp.session.poll_event() {
+                events.push(event);
+            }
+        }
+        for event in events.drain(..) {
+            self.handle_session_event(id, event, now);
+        }
+        self.events = events;
+        self.collect_output(id);
+    }
+
+    /// Moves a connection's session output to its queue; control output is not held back by
+    /// the write-merge window.
+    fn collect_output(&mut self, id: usize) {
+        if let Some(c) = self.conns.get_mut(id) {
+            if c.take_session_output() {
+                self.schedule_now(id);
+            }
+        }
+    }
+
+    /// Hand `id` out at the end of this pass.
+    fn schedule_now(&mut self, id: usize) {
+        let Some(c) = self.conns.get_mut(id) else {
+            return;
+        };
+        match c.write {
+            WriteState::Parked | WriteState::Due { urgent: false } => {
+                let wake = c.wake(id, WriteState::Due { urgent: true });
+                self.schedule.urgent(wake);
+            }
+            // Already due, or picked up again when the write completes / the socket drains.
+            WriteState::Due { urgent: true } | WriteState::InFlight | WriteState::Blocked => {}
+        }
+    }
+
+    /// Nothing to write: a player waits on its stream's list of caught-up players.
+    fn park(&mut self, id: usize, now: Instant) {
+        let Some(c) = self.conns.get_mut(id) else {
+            return;
+        };
+        c.last_write = now;
+        let wake = c.wake(id, WriteState::Parked);
+        if let Some(stream) = c.playing().and_then(|s| self.streams.get_mut(s)) {
+            stream.caught_up.push(wake);
+        }
+    }
+
+    /// How long a player's new frames may wait before they are written (see `ShardSettings`).
+    fn merge_window(&self) -> Duration {
+        if self.settings.write_merge.is_zero() {
+            self.last_flush.min(self.settings.adaptive_merge_max)
+        } else {
+            self.settings.write_merge
+        }
+    }
+
+    /// Marks `id` for closing at the end of the current step.
+    fn close_later(&mut self, id: usize, reason: CloseReason) {
+        self.closing.push((id, reason));
+    }
+
+    fn close_pending(&mut self) {
+        while let Some((id, reason)) = self.closing.pop() {
+            self.close_now(id, reason);
+        }
+    }
+
+    /// Forgets `id` and tells the driver to close it.
+    fn close_now(&mut self, id: usize, reason: CloseReason) {
+        if self.conns.contains(id) {
+            self.forget(id, reason);
+            self.closed.push_back((ConnId(id), reason));
+        }
+    }
+
+    /// Removes `id` with the stream bookkeeping its role needs.
+    fn forget(&mut self, id: usize, reason: CloseReason) {
+        self.end_publish(id);
+        self.end_play(id);
+        if let Some(c) = self.conns.try_remove(id) {
+            self.stats.closed += 1;
+            self.stats.closed_by_reason[reason.index()] += 1;
+            debug!(shard = self.index, peer = %c.peer(), listener = c.listener, %reason, "closed");
+        }
+    }
+}

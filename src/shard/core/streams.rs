@@ -1,0 +1,136 @@
+//! The streams of one shard core: for each stream with local players or a local publisher,
+//! its frame log, header cache, players, caught-up list and (on its home shard) the shards it
+//! feeds.
+//!
+//! A stream is addressed by a [`StreamId`] (a slab key) inside the core and by its
+//! [`StreamKey`] ("app/name") across shards. No I/O, no clock.
+use super::schedule::Wake;
+use crate::media::cache::HeaderCache;
+use crate::media::frame::Frame;
+use crate::media::log::{FrameLog, LogLimits};
+use crate::shard::mailbox::StreamKey;
+use slab::Slab;
+use std::collections::HashMap;
+
+/// A stream inside one core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct StreamId(pub usize);
+
+/// The home part of a stream: present on the shard of its live publisher.
+pub(crate) struct Home {
+    pub publisher: usize,
+    pub generation: u64,
+    /// Other shards with players for this stream.
+    pub remote: Vec<usize>,
+    /// Frames of this pass not yet handed to `remote`.
+    pub pending: Vec<Frame>,
+}
+
+pub(crate) struct Stream {
+    pub key: StreamKey,
+    pub log: FrameLog,
+    pub headers: HeaderCache,
+    pub players: Vec<usize>,
+    /// Players that are caught up (wakes valid while their epoch holds): a new frame hands
+    /// this list to the flush schedule whole.
+    pub caught_up: Vec<Wake>,
+    /// Generation of the publisher feeding this shard, if one is live.
+    pub source: Option<u64>,
+    pub home: Option<Home>,
+}
+
+impl Stream {
+    fn new(key: StreamKey, limits: LogLimits) -> Self {
+        Stream {
+            key,
+            log: FrameLog::new(limits),
+            headers: HeaderCache::new(),
+            players: Vec::new(),
+            caught_up: Vec::new(),
+            source: None,
+            home: None,
+        }
+    }
+
+    /// Records one frame: header cache and log. The caller schedules the caught-up players.
+    pub(crate) fn append(&mut self, frame: Frame) {
+        self.headers.on_frame(&frame);
+        self.log.push(frame);
+    }
+
+    /// Forgets the media of a publisher that left or was replaced.
+    pub(crate) fn clear_media(&mut self) {
+        self.headers.clear();
+        self.log.clear();
+    }
+
+    /// What a shard that starts feeding players of this stream needs: headers, then the log
+    /// from the last keyframe (nothing without one).
+    pub(crate) fn startup_snapshot(&self) -> Vec<Frame> {
+        let mut out: Vec<Frame> = self.headers.frames().cloned().collect();
+        if let Some(start) = self.log.gop_start() {
+            out.extend(
+                self.log
+                    .frames_from(start)
+                    .filter(|f| !f.sequence_header)
+                    .cloned(),
+            );
+        }
+        out
+    }
+
+    fn is_unused(&self) -> bool {
+        self.players.is_empty() && self.home.is_none()
+    }
+}
+
+/// Every stream of one core.
+pub(crate) struct Streams {
+    limits: LogLimits,
+    slab: Slab<Stream>,
+    by_key: HashMap<StreamKey, StreamId>,
+}
+
+impl Streams {
+    pub(crate) fn new(limits: LogLimits) -> Self {
+        Streams {
+            limits,
+            slab: Slab::new(),
+            by_key: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn find(&self, key: &str) -> Option<StreamId> {
+        self.by_key.get(key).copied()
+    }
+
+    /// The stream of `key`, created empty if needed.
+    pub(crate) fn get_or_create(&mut self, key: &StreamKey) -> StreamId {
+        if let Some(&id) = self.by_key.get(key) {
+            return id;
+        }
+        let id = StreamId(self.slab.insert(Stream::new(key.clone(), self.limits)));
+        self.by_key.insert(key.clone(), id);
+        id
+    }
+
+    pub(crate) fn get(&self, id: StreamId) -> Option<&Stream> {
+        self.slab.get(id.0)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: StreamId) -> Option<&mut Stream> {
+        self.slab.get_mut(id.0)
+    }
+
+    /// Removes the stream once nothing on this shard uses it.
+    pub(crate) fn remove_if_unused(&mut self, id: StreamId) {
+        if self.slab.get(id.0).is_some_and(Stream::is_unused) {
+            let stream = self.slab.remove(id.0);
+            self.by_key.remove(&stream.key);
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.slab.len()
+    }
+}

@@ -1,0 +1,75 @@
+//! The core's periodic sweep (every 500 ms of the driver's clock): handshake and PROXY header
+//! deadlines, idle publishers, players whose socket stalled or who lag beyond the kick limit
+//! while the socket keeps them from being written, and the publisher timestamps a takeover
+//! continues from.
+use super::conn::{Kind, Role, WriteState};
+use super::{CloseReason, ShardCore};
+use crate::media::queue::Verdict;
+use std::time::Instant;
+use tracing::info;
+
+impl ShardCore {
+    pub(super) fn sweep(&mut self, now: Instant) {
+        let s = &self.settings;
+        for (id, c) in self.conns.iter_mut() {
+            let waiting_on_socket = matches!(c.write, WriteState::InFlight | WriteState::Blocked);
+            let log = c
+                .playing()
+                .and_then(|sid| self.streams.get(sid))
+                .map(|st| &st.log);
+            let Kind::Rtmp(rtmp) = &mut c.kind;
+            let why = match &mut rtmp.role {
+                Role::Pending if now.duration_since(c.created) > s.handshake_timeout => {
+                    Some(if rtmp.proxy.is_some() {
+                        CloseReason::ProxyTimeout
+                    } else {
+                        CloseReason::HandshakeTimeout
+                    })
+                }
+                Role::Publisher {
+                    last_media,
+                    stream,
+                    generation,
+                    builder,
+                    noted_timestamp,
+                } => {
+                    if now.duration_since(*last_media) > s.publisher_idle_timeout {
+                        Some(CloseReason::PublisherIdle)
+                    } else {
+                        let last = builder.last_timestamp();
+                        if last.is_some() && last != *noted_timestamp {
+                            *noted_timestamp = last;
+                            if let (Some(ts), Some(st)) = (last, self.streams.get(*stream)) {
+                                self.registry.note_timestamp(&st.key, *generation, ts);
+                            }
+                        }
+                        None
+                    }
+                }
+                _ if waiting_on_socket
+                    && now.duration_since(c.last_write) > s.write_stall_timeout =>
+                {
+                    Some(CloseReason::WriteStalled)
+                }
+                Role::Player { .. } if waiting_on_socket => match c.queue.check_lag(log) {
+                    Verdict::Kick => {
+                        info!(shard = self.index, peer = %rtmp.peer, "player too slow: disconnecting");
+                        self.stats.players_kicked += 1;
+                        Some(CloseReason::PlayerTooSlow)
+                    }
+                    Verdict::Keep { dropped } => {
+                        self.stats.frames_dropped += dropped;
+                        None
+                    }
+                },
+                _ => None,
+            };
+            if let Some(why) = why {
+                if why != CloseReason::PlayerTooSlow {
+                    self.stats.timeouts += 1;
+                }
+                self.closing.push((id, why));
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The event-loop drivers: they move bytes between sockets and a [`ShardCore`] and carry
+//! mailbox batches between shards. Nothing here decides anything about RTMP or streams.
+//!
+//! - `mio`: epoll through mio; edge-triggered readiness, synchronous `sendmsg`.
+//!
+//! Both take a [`ShardCore`] and the shard's listeners, and run until the stop flag is set.
+use super::core::{MailBatch, ShardCore};
+use super::{IoMode, ServerError, ShardStats};
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Arc;
+
+pub(crate) mod mio;
+
+/// Ends a shard's wait for events from another thread.
+#[derive(Clone)]
+pub(crate) enum ShardWaker {
+    Mio(Arc<::mio::Waker>),
+}
+
+impl ShardWaker {
+    pub(crate) fn wake(&self) {
+        // A shard that has stopped cannot be woken; nothing to do then.
+        match self {
+            ShardWaker::Mio(w) => {
+                let _ = w.wake();
+            }
+        }
+    }
+}
+
+/// How to reach one shard: its inbox and its waker.
+#[derive(Clone)]
+pub(crate) struct Mailbox {
+    pub sender: Sender<MailBatch>,
+    pub waker: ShardWaker,
+}
+
+/// Sends every batch the core has for other shards, waking each shard once.
+pub(crate) fn send_mail(core: &mut ShardCore, mailboxes: &[Mailbox]) {
+    while let Some((shard, batch)) = core.poll_mailbox() {
+        if let Some(mailbox) = mailboxes.get(shard) {
+            // A shard that has stopped dropped its receiver; nothing to do then.
+            if mailbox.sender.send(batch).is_ok() {
+                mailbox.waker.wake();
+            }
+        }
+    }
+}
+
+/// The driver `mode` resolves to here: `Auto` becomes the best one that works.
+pub(crate) fn choose(mode: IoMode) -> Result<IoMode, ServerError> {
+    match mode {
+        IoMode::Epoll => Ok(IoMode::Epoll),
+        IoMode::Auto => {
+            tracing::info!("io_uring driver not available in this build; using epoll");
+            Ok(IoMode::Epoll)
+        }
+        IoMode::Uring => Err(ServerError::UringUnavailable(
+            "not available in this build".to_owned(),
+        )),
+    }
+}
+
+/// A shard's driver, set up on the starting thread (so set-up errors fail the start) and run
+/// on its own thread.
+pub(crate) enum Prepared {
+    Mio {
+        core: ShardCore,
+        poll: ::mio::Poll,
+        waker: Arc<::mio::Waker>,
+        listeners: Vec<::mio::net::TcpListener>,
+        inbox: Receiver<MailBatch>,
+    },
+}
+
+pub(crate) fn prepare(
+    io: IoMode,
+    core: ShardCore,
+    listeners: Vec<std::net::TcpListener>,
+    inbox: Receiver<MailBatch>,
+) -> std::io::Result<Prepared> {
+    match io {
+        IoMode::Epoll | IoMode::Auto | IoMode::Uring => {
+            let poll = ::mio::Poll::new()?;
+            let waker = Arc::new(::mio::Waker::new(poll.registry(), mio::WAKER_TOKEN)?);
+            let listeners = listeners
+                .into_iter()
+                .map(::mio::net::TcpListener::from_std)
+                .collect();
+            Ok(Prepared::Mio {
+                core,
+                poll,
+                waker,
+                listeners,
+                inbox,
+            })
+        }
+    }
+}
+
+impl Prepared {
+    pub(crate) fn waker(&self) -> ShardWaker {
+        match self {
+            Prepared::Mio { waker, .. } => ShardWaker::Mio(waker.clone()),
+        }
+    }
+
+    /// Runs the shard until `stop` is set; returns its final counters.
+    pub(crate) fn run(self, mailboxes: Arc<Vec<Mailbox>>, stop: Arc<AtomicBool>) -> ShardStats {
+        match self {
+            Prepared::Mio {
+                core,
+                poll,
+                listeners,
+                inbox,
+                waker: _,
+            } => match mio::MioDriver::new(core, poll, listeners, inbox, mailboxes, stop) {
+                Ok(driver) => driver.run(),
+                Err(e) => {
+                    tracing::error!(error = %e, "shard could not start");
+                    ShardStats::default()
+                }
+            },
+        }
+    }
+}
