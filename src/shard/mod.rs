@@ -7,6 +7,7 @@
 //! shard per event-loop pass. Start it with [`Server::start`]; stop it with [`Server::stop`].
 
 mod conn;
+pub(crate) mod driver;
 mod event_loop;
 mod flush;
 mod mailbox;
