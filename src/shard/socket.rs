@@ -4,6 +4,7 @@ use super::ShardSettings;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 
 /// Binds a non-blocking listener on `addr` with SO_REUSEPORT so every shard can bind the same
 /// address.
@@ -21,12 +22,9 @@ pub(crate) fn bind_listener(addr: SocketAddr) -> io::Result<std::net::TcpListene
 }
 
 /// Applies TCP_NODELAY and buffer sizes to an accepted socket.
-pub(crate) fn tune_accepted(
-    stream: &mio::net::TcpStream,
-    settings: &ShardSettings,
-) -> io::Result<()> {
-    stream.set_nodelay(settings.nodelay)?;
+pub(crate) fn tune_accepted(stream: &impl AsFd, settings: &ShardSettings) -> io::Result<()> {
     let sock = SockRef::from(stream);
+    sock.set_tcp_nodelay(settings.nodelay)?;
     if settings.send_buffer > 0 {
         sock.set_send_buffer_size(settings.send_buffer)?;
     }

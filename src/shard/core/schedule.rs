@@ -81,6 +81,19 @@ impl FlushSchedule {
         self.timed.front().map(|&(at, _)| at)
     }
 
+    /// Whole lists waiting (urgent or timed): one per fan-out that found caught-up players.
+    #[cfg(test)]
+    pub(crate) fn scheduled_batches(&self) -> usize {
+        self.urgent_batches.len() + self.timed.len()
+    }
+
+    /// Wakes waiting, single or in lists (stale ones included).
+    #[cfg(test)]
+    pub(crate) fn scheduled_wakes(&self) -> usize {
+        let lists = self.urgent_batches.iter().chain(self.timed.iter().map(|(_, l)| l));
+        self.urgent.len() + lists.map(Vec::len).sum::<usize>()
+    }
+
     /// The next wake due at `now`, if any. Entries may be stale: the caller checks epochs.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<Wake> {
         loop {

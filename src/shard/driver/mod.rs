@@ -2,6 +2,9 @@
 //! mailbox batches between shards. Nothing here decides anything about RTMP or streams.
 //!
 //! - `mio`: epoll through mio; edge-triggered readiness, synchronous `sendmsg`.
+//! - `uring`: io_uring; multishot accept and receive (into a provided buffer ring), one
+//!   vectored send per connection in flight, an eventfd as the mailbox waker, one submit per
+//!   pass.
 //!
 //! Both take a [`ShardCore`] and the shard's listeners, and run until the stop flag is set.
 use super::core::{MailBatch, ShardCore};
@@ -11,11 +14,13 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 
 pub(crate) mod mio;
+pub(crate) mod uring;
 
 /// Ends a shard's wait for events from another thread.
 #[derive(Clone)]
 pub(crate) enum ShardWaker {
     Mio(Arc<::mio::Waker>),
+    EventFd(Arc<uring::EventFdWaker>),
 }
 
 impl ShardWaker {
@@ -25,6 +30,7 @@ impl ShardWaker {
             ShardWaker::Mio(w) => {
                 let _ = w.wake();
             }
+            ShardWaker::EventFd(w) => w.wake(),
         }
     }
 }
@@ -52,13 +58,16 @@ pub(crate) fn send_mail(core: &mut ShardCore, mailboxes: &[Mailbox]) {
 pub(crate) fn choose(mode: IoMode) -> Result<IoMode, ServerError> {
     match mode {
         IoMode::Epoll => Ok(IoMode::Epoll),
-        IoMode::Auto => {
-            tracing::info!("io_uring driver not available in this build; using epoll");
-            Ok(IoMode::Epoll)
-        }
-        IoMode::Uring => Err(ServerError::UringUnavailable(
-            "not available in this build".to_owned(),
-        )),
+        IoMode::Auto => match uring::probe() {
+            Ok(()) => Ok(IoMode::Uring),
+            Err(why) => {
+                tracing::info!(reason = %why, "io_uring unavailable; using epoll");
+                Ok(IoMode::Epoll)
+            }
+        },
+        IoMode::Uring => uring::probe()
+            .map(|()| IoMode::Uring)
+            .map_err(|why| ServerError::UringUnavailable(why.to_string())),
     }
 }
 
@@ -72,6 +81,7 @@ pub(crate) enum Prepared {
         listeners: Vec<::mio::net::TcpListener>,
         inbox: Receiver<MailBatch>,
     },
+    Uring(uring::driver::UringParts),
 }
 
 pub(crate) fn prepare(
@@ -81,7 +91,17 @@ pub(crate) fn prepare(
     inbox: Receiver<MailBatch>,
 ) -> std::io::Result<Prepared> {
     match io {
-        IoMode::Epoll | IoMode::Auto | IoMode::Uring => {
+        IoMode::Uring => {
+            let (waker, waker_fd) = uring::EventFdWaker::new()?;
+            Ok(Prepared::Uring(uring::driver::UringParts {
+                core,
+                listeners,
+                inbox,
+                waker: Arc::new(waker),
+                waker_fd,
+            }))
+        }
+        IoMode::Epoll | IoMode::Auto => {
             let poll = ::mio::Poll::new()?;
             let waker = Arc::new(::mio::Waker::new(poll.registry(), mio::WAKER_TOKEN)?);
             let listeners = listeners
@@ -103,6 +123,7 @@ impl Prepared {
     pub(crate) fn waker(&self) -> ShardWaker {
         match self {
             Prepared::Mio { waker, .. } => ShardWaker::Mio(waker.clone()),
+            Prepared::Uring(parts) => ShardWaker::EventFd(parts.waker.clone()),
         }
     }
 
@@ -122,6 +143,7 @@ impl Prepared {
                     ShardStats::default()
                 }
             },
+            Prepared::Uring(parts) => uring::driver::run(parts, mailboxes, stop),
         }
     }
 }

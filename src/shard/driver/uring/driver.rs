@@ -1,0 +1,153 @@
+//! The io_uring driver: a thin loop that runs a [`ShardCore`] over a [`UringIo`] ring.
+//!
+//! One pass: one submit-and-wait (bounded by the core's next deadline) -> completions
+//! (accepts, received bytes, finished sends, closed peers, wakes) handed to the core -> new
+//! connections armed -> mailbox -> timeouts -> every due send queued on the ring (one
+//! vectored SENDMSG per connection, its `Bytes` owned by the ring until the completion) ->
+//! closes -> outgoing mail. The next submit carries all of it at once.
+use super::{Completion, EventFdWaker, UringIo};
+use crate::shard::core::{CloseReason, ConnId, MailBatch, ShardCore};
+use crate::shard::driver::{send_mail, Mailbox};
+use crate::shard::socket;
+use crate::shard::ShardStats;
+use std::net::TcpListener;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::time::Instant;
+use tracing::{debug, info, warn};
+
+/// Submission queue entries of a shard's ring (completions: four times that).
+const RING_ENTRIES: u32 = 4096;
+/// Receive buffers shared by every connection of a shard, and their size: 8 MiB in all. A
+/// buffer goes back to the kernel as soon as the core has consumed it.
+const RECV_BUFFERS: u16 = 512;
+const RECV_BUFFER_SIZE: usize = 16 * 1024;
+
+/// What the driver needs, built on the starting thread; the ring itself is built on the shard
+/// thread (`IORING_SETUP_SINGLE_ISSUER`).
+pub(crate) struct UringParts {
+    pub core: ShardCore,
+    pub listeners: Vec<TcpListener>,
+    pub inbox: Receiver<MailBatch>,
+    pub waker: Arc<EventFdWaker>,
+    pub waker_fd: OwnedFd,
+}
+
+/// Runs the shard until `stop` is set; returns its final counters.
+pub(crate) fn run(parts: UringParts, mailboxes: Arc<Vec<Mailbox>>, stop: Arc<AtomicBool>) -> ShardStats {
+    let UringParts {
+        mut core,
+        listeners,
+        inbox,
+        waker: _,
+        waker_fd,
+    } = parts;
+    let index = core.index();
+    let mut io = match setup(listeners, waker_fd) {
+        Ok(io) => io,
+        Err(e) => {
+            tracing::error!(shard = index, error = %e, "io_uring shard could not start");
+            return core.stats().clone();
+        }
+    };
+    info!(shard = index, driver = "io_uring", setup = %io.setup_mode(), "shard running");
+    let settings = Arc::new(core.settings().clone());
+    let mut accepted: Vec<(ConnId, OwnedFd)> = Vec::new();
+    let mut ended: Vec<(usize, CloseReason)> = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        let timeout = core.poll_timeout(now).saturating_duration_since(now);
+        if let Err(e) = io.submit_and_wait(Some(timeout)) {
+            warn!(shard = index, error = %e, "io_uring wait failed");
+        }
+        let now = Instant::now();
+        io.drain(|completion| match completion {
+            Completion::Accepted { listener, fd, peer } => {
+                if !core.has_room() {
+                    // The shard is full: a multishot accept cannot wait, so refuse at once.
+                    debug!(shard = index, %peer, "over max_connections: closing");
+                    return;
+                }
+                if let Err(e) = socket::tune_accepted(&fd, &settings) {
+                    debug!(%peer, error = %e, "socket tuning failed");
+                }
+                let id = core.handle_accept(listener, peer, now);
+                accepted.push((id, fd));
+            }
+            Completion::AcceptFailed { listener, error } => {
+                warn!(shard = index, listener, %error, "accept failed");
+            }
+            Completion::Received { conn, data } => {
+                core.handle_input(ConnId(conn), data, now);
+            }
+            Completion::RecvClosed { conn, error } => {
+                let reason = match error {
+                    None => CloseReason::PeerClosed,
+                    Some(e) => {
+                        debug!(conn, error = %e, "receive failed");
+                        CloseReason::ReadError
+                    }
+                };
+                ended.push((conn, reason));
+            }
+            Completion::Sent { conn, result } => match result {
+                Ok(n) => core.handle_written(ConnId(conn), n, now),
+                Err(e) => {
+                    debug!(conn, error = %e, "send failed");
+                    ended.push((conn, CloseReason::WriteError));
+                }
+            },
+            Completion::Woken => {}
+        });
+        for (id, fd) in accepted.drain(..) {
+            if let Err(e) = io.add_conn(id.0, fd) {
+                warn!(shard = index, error = %e, "cannot arm a new connection");
+                core.handle_closed(id, CloseReason::ReadError);
+            }
+        }
+        for (conn, reason) in ended.drain(..) {
+            io.close(conn);
+            core.handle_closed(ConnId(conn), reason);
+        }
+        while let Ok(batch) = inbox.try_recv() {
+            core.handle_mailbox(batch, now);
+        }
+        core.handle_timeout(now);
+        let started = Instant::now();
+        while let Some(tx) = core.poll_transmit(started) {
+            let id = tx.conn;
+            let mut chunks = Vec::new();
+            tx.chunks(&mut chunks);
+            if let Err(e) = io.send(id.0, chunks) {
+                debug!(conn = id.0, error = %e, "cannot queue a send");
+                io.close(id.0);
+                core.handle_closed(id, CloseReason::WriteError);
+            }
+        }
+        core.handle_pass_end(Instant::now());
+        while let Some((id, reason)) = core.poll_close() {
+            debug!(shard = index, conn = id.0, %reason, "closing");
+            io.close(id.0);
+        }
+        send_mail(&mut core, &mailboxes);
+    }
+    core.shutdown();
+    while let Some((id, _)) = core.poll_close() {
+        io.close(id.0);
+    }
+    // Carry the closes out before the ring goes away.
+    let _ = io.submit_and_wait(Some(std::time::Duration::ZERO));
+    info!(shard = index, stats = ?core.stats(), "shard stopped");
+    core.stats().clone()
+}
+
+fn setup(listeners: Vec<TcpListener>, waker_fd: OwnedFd) -> std::io::Result<UringIo> {
+    let mut io = UringIo::new(RING_ENTRIES, RECV_BUFFERS, RECV_BUFFER_SIZE)?;
+    for (i, listener) in listeners.into_iter().enumerate() {
+        io.add_listener(i, OwnedFd::from(listener))?;
+    }
+    io.set_waker(waker_fd)?;
+    Ok(io)
+}
