@@ -66,7 +66,16 @@ pub struct Cli {
     /// CPU without adding to the measured latency.
     #[arg(long, default_value_t = 1000)]
     pub batch_us: u64,
+
+    /// Bursty players: once playing, a player reads everything its socket holds, then leaves
+    /// the socket unread for this many milliseconds (as players with large buffers and mobile
+    /// clients do). 0: read continuously. Latency still comes from kernel receive timestamps.
+    #[arg(long, default_value_t = 0)]
+    pub read_interval_ms: u64,
 }
+
+/// Longest `--read-interval-ms`: a minute unread would only measure the socket buffer.
+pub const MAX_READ_INTERVAL_MS: u64 = 60_000;
 
 /// Where the published media comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,6 +100,8 @@ pub struct Settings {
     pub publish: bool,
     pub publish_delay_ms: u64,
     pub batch_us: u64,
+    /// 0: players read continuously.
+    pub read_interval_ms: u64,
 }
 
 impl Cli {
@@ -111,6 +122,11 @@ impl Cli {
         }
         if self.bitrate == 0 {
             return Err("--bitrate must be above 0".into());
+        }
+        if self.read_interval_ms > MAX_READ_INTERVAL_MS {
+            return Err(format!(
+                "--read-interval-ms must be at most {MAX_READ_INTERVAL_MS}"
+            ));
         }
         if self.no_publish && self.players == 0 {
             return Err("--no-publish with --players 0 has nothing to do".into());
@@ -141,6 +157,7 @@ impl Cli {
             publish: !self.no_publish,
             publish_delay_ms: self.publish_delay_ms,
             batch_us: self.batch_us.min(100_000),
+            read_interval_ms: self.read_interval_ms,
         })
     }
 }
@@ -243,6 +260,7 @@ mod tests {
         assert_eq!(s.gop_s, 1.0);
         assert_eq!(s.source, SourceKind::Synthetic);
         assert!(s.publish);
+        assert_eq!(s.read_interval_ms, 0);
 
         let cli = Cli::try_parse_from([
             "rtmp-loadtest",
@@ -274,5 +292,23 @@ mod tests {
         .unwrap();
         assert!(bad.into_settings().is_err());
         assert!(Cli::try_parse_from(["rtmp-loadtest", "--players", "1"]).is_err());
+
+        let bursty = |ms: &str| {
+            Cli::try_parse_from([
+                "rtmp-loadtest",
+                "--url",
+                "rtmp://h/live/s",
+                "--players",
+                "1",
+                "--duration",
+                "5",
+                "--read-interval-ms",
+                ms,
+            ])
+            .unwrap()
+            .into_settings()
+        };
+        assert_eq!(bursty("200").unwrap().read_interval_ms, 200);
+        assert!(bursty("60001").is_err());
     }
 }

@@ -107,6 +107,7 @@ fn run(settings: Settings) -> Result<ExitCode, String> {
         publish: settings.publish,
         publish_delay_ns: settings.publish_delay_ms * NS_PER_MS,
         batch_ns: settings.batch_us * 1000,
+        read_interval_ns: settings.read_interval_ms * NS_PER_MS,
     });
     let shared = Arc::new(Shared::new(plan.threads));
     if !plan.publish {
@@ -148,6 +149,7 @@ fn run(settings: Settings) -> Result<ExitCode, String> {
         players_requested: settings.players as u64,
         duration_s: settings.duration_s,
         bitrate_kbps,
+        read_interval_ms: settings.read_interval_ms,
     };
     let report = Report::build(info, &total);
     print!("{}", report.summary());

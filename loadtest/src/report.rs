@@ -23,6 +23,8 @@
 //!   (RTMP handshake + connect). `first_frame_ms`: TCP connect start to the first coded video
 //!   frame; `first_frame_keyframe_ratio`: share of players whose first coded video frame was
 //!   a keyframe with the AVC sequence header received before it.
+//! - With `--read-interval-ms` (echoed as `read_interval_ms`), arrival is still when the bytes
+//!   reached this host: a paused player notes arrivals as they come (see `worker`).
 //! - `delivered_mbps`: media payload bytes (FLV tag bodies) received by all players / run
 //!   duration. `expected_mbps`: the publisher's measured payload rate x the average number of
 //!   players playing during the run. `wire_mbps`: socket bytes, RTMP framing included.
@@ -60,6 +62,8 @@ pub struct Report {
     pub bitrate_kbps: f64,
     /// Media bitrate the publisher actually sent (audio included).
     pub published_kbps: f64,
+    /// `--read-interval-ms`: players read in bursts this far apart (0: continuously).
+    pub read_interval_ms: u64,
     pub latency_ms: LatencyMs,
     /// Latency samples behind the percentiles.
     pub latency_samples: u64,
@@ -117,6 +121,7 @@ pub struct RunInfo {
     pub players_requested: u64,
     pub duration_s: f64,
     pub bitrate_kbps: f64,
+    pub read_interval_ms: u64,
 }
 
 impl Report {
@@ -144,6 +149,7 @@ impl Report {
             duration_s: info.duration_s,
             bitrate_kbps: info.bitrate_kbps,
             published_kbps: round3(published_bps / 1e3),
+            read_interval_ms: info.read_interval_ms,
             latency_ms: LatencyMs {
                 p50: ms(&s.latency, 0.5),
                 p90: ms(&s.latency, 0.9),
@@ -189,11 +195,15 @@ impl Report {
                 .collect();
             parts.join(" ")
         };
+        let reading = match self.read_interval_ms {
+            0 => String::new(),
+            ms => format!("; reading in bursts {ms} ms apart"),
+        };
         let expected = self
             .expected_mbps
             .map_or("unknown".to_string(), |e| format!("{e:.2}"));
         format!(
-            "players:     {} connected, {} failed of {}, {} disconnected\n\
+            "players:     {} connected, {} failed of {}, {} disconnected{}\n\
              latency:     p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms ({} frames)\n\
              first frame: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; keyframe first {:.1} %\n\
              setup:       connect p50 {:.2} / p99 {:.2} / max {:.2} ms, handshake+connect p50 {:.2} / p99 {:.2} / max {:.2} ms\n\
@@ -201,6 +211,7 @@ impl Report {
              throughput:  delivered {:.2} Mbps, expected {} Mbps, wire {:.2} Mbps; published {:.0} kbps\n\
              errors:      {}\n",
             self.players_connected, self.players_failed, self.players_requested, self.disconnects,
+            reading,
             l.p50, l.p90, l.p99, l.p999, l.max, self.latency_samples,
             f.p50, f.p99, f.max, self.first_frame_keyframe_ratio * 100.0,
             c.p50, c.p99, c.max, h.p50, h.p99, h.max,
@@ -272,6 +283,7 @@ mod tests {
             players_requested: 3,
             duration_s: 10.0,
             bitrate_kbps: 600.0,
+            read_interval_ms: 200,
         };
         let report = Report::build(info, &sample());
         let v: serde_json::Value = serde_json::to_value(&report).unwrap();
@@ -292,6 +304,7 @@ mod tests {
             "duration_s",
             "players_requested",
             "bitrate_kbps",
+            "read_interval_ms",
         ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }
@@ -312,6 +325,8 @@ mod tests {
         let p50 = v["latency_ms"]["p50"].as_f64().unwrap();
         assert!((p50 - 5.0).abs() < 0.01, "{p50}");
         assert!(report.summary().contains("connect_refused=1"));
+        assert_eq!(v["read_interval_ms"], 200);
+        assert!(report.summary().contains("bursts 200 ms apart"));
     }
 
     #[test]
@@ -320,6 +335,7 @@ mod tests {
             players_requested: 0,
             duration_s: 1.0,
             bitrate_kbps: 600.0,
+            read_interval_ms: 0,
         };
         let report = Report::build(info, &ThreadStats::default());
         assert_eq!(report.latency_ms.max, 0.0);

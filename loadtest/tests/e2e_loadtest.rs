@@ -39,24 +39,30 @@ fn f(v: &Value, key: &str) -> f64 {
         .unwrap_or_else(|| panic!("{key} missing in {v}"))
 }
 
-/// 50 players for 5 s; returns the JSON report.
-fn fifty_players(server: &dyn RtmpServer, stream: &str) -> Value {
+/// Runs `players` players for 5 s against `server` (plus `extra` flags) and checks what any
+/// healthy run shows, however slow the machine: everyone played, nothing lost, no errors,
+/// latency figures present. Returns the JSON report.
+///
+/// No speed figure is asserted (the machines are shared): latency, first-frame time and the
+/// delivered rate are only checked for being there, ordered and within logical bounds.
+fn play_and_check(server: &dyn RtmpServer, stream: &str, players: u64, extra: &[&str]) -> Value {
     let dir = TempDir::new("loadtest");
     let json = dir.join("report.json");
     let url = server.url("live", stream);
-    let args = [
+    let players_arg = players.to_string();
+    let mut args = vec![
         "--url",
         &url,
         "--players",
-        "50",
+        &players_arg,
         "--duration",
         "5",
         "--threads",
         "2",
         "--json",
+        json.to_str().expect("temp path is UTF-8"),
     ];
-    let mut args: Vec<&str> = args.to_vec();
-    args.push(json.to_str().unwrap());
+    args.extend_from_slice(extra);
     let (code, log) = run_loadtest(&dir, "loadtest", &args, Duration::from_secs(40));
     assert_eq!(
         code,
@@ -67,52 +73,66 @@ fn fifty_players(server: &dyn RtmpServer, stream: &str) -> Value {
     );
     let v = read_json(&json);
     eprintln!("{} report: {v}", server.name());
-    assert_eq!(v["players_connected"], 50, "{v}");
+    assert_eq!(v["players_connected"], players, "{v}");
     assert_eq!(v["players_failed"], 0, "{v}");
     assert_eq!(v["frames_lost"], 0, "{v}");
-    assert_eq!(v["frames_received"], v["frames_expected"], "{v}");
-    assert!(v["frames_expected"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["frames_duplicate"], 0, "{v}");
+    // The report's own identity (expected = received + lost), whatever the timing.
+    assert_eq!(
+        f(&v, "frames_expected"),
+        f(&v, "frames_received") + f(&v, "frames_lost"),
+        "{v}"
+    );
+    assert!(f(&v, "frames_received") > 0.0, "{v}");
     assert_eq!(v["disconnects"], 0, "{v}");
     assert_eq!(v["errors"], serde_json::json!({}), "{v}");
     let lat = &v["latency_ms"];
-    assert!(f(lat, "p50") > 0.0, "{v}");
-    assert!(f(lat, "p99") < 1000.0, "{v}");
+    let quantiles = ["p50", "p90", "p99", "p999", "max"].map(|q| f(lat, q));
+    assert!(quantiles.iter().all(|q| q.is_finite()), "{v}");
+    assert!(quantiles[0] > 0.0, "{v}");
+    assert!(quantiles.windows(2).all(|w| w[0] <= w[1]), "{v}");
+    assert!(f(&v, "latency_samples") > 0.0, "{v}");
+    let first = &v["first_frame_ms"];
+    assert!(f(first, "p50") > 0.0 && f(first, "max").is_finite(), "{v}");
+    // Delivered media: some, and never more than every player getting all that was
+    // published (the startup cache is published data too; 1 % for the rounding).
+    let delivered = f(&v, "delivered_mbps");
+    let bound = f(&v, "players_connected") * f(&v, "published_kbps") / 1000.0;
+    assert!(
+        delivered > 0.0 && delivered <= bound * 1.01,
+        "delivered {delivered} Mbps, at most {bound}: {v}"
+    );
     v
 }
 
 #[test]
 fn rtmp_edge_fifty_players() {
     let server = RtmpEdge::start(1, "");
-    let v = fifty_players(&server, "edge50");
+    let v = play_and_check(&server, "edge50", 50, &[]);
     // The edge hands a joining player the cached GOP: its first picture is a keyframe with
-    // the sequence header before it, and nothing is missing from the delivered rate.
+    // the sequence header before it.
     assert_eq!(f(&v, "first_frame_keyframe_ratio"), 1.0, "{v}");
-    let (delivered, expected) = (f(&v, "delivered_mbps"), f(&v, "expected_mbps"));
-    assert!(
-        (delivered / expected - 1.0).abs() < 0.15,
-        "delivered {delivered} vs expected {expected}"
-    );
+    assert_eq!(v["read_interval_ms"], 0, "{v}");
+}
+
+/// Players that read in bursts (200 ms unread, then everything at once) still get every
+/// frame, in order, from rtmp-edge.
+#[test]
+fn rtmp_edge_bursty_players() {
+    let server = RtmpEdge::start(1, "");
+    let v = play_and_check(&server, "bursty", 16, &["--read-interval-ms", "200"]);
+    assert_eq!(f(&v, "first_frame_keyframe_ratio"), 1.0, "{v}");
+    assert_eq!(v["read_interval_ms"], 200, "{v}");
 }
 
 #[test]
 fn nginx_rtmp_fifty_players() {
     let server = Nginx::start();
-    let v = fifty_players(&server, "nginx50");
+    let v = play_and_check(&server, "nginx50", 50, &[]);
     // nginx-rtmp does not replay a GOP: a player gets the sequence header, then waits for the
-    // next keyframe (up to one GOP, 2 s by default). So the first picture IS a keyframe, but
-    // players receive nothing for that wait: delivered is below the expected rate by up to
-    // GOP / duration, while every frame from the first one on arrives (frames_lost == 0).
+    // next keyframe. So the first picture IS a keyframe, and every frame from it on arrives
+    // (frames_lost == 0).
     assert_eq!(f(&v, "first_frame_keyframe_ratio"), 1.0, "{v}");
-    let (delivered, expected) = (f(&v, "delivered_mbps"), f(&v, "expected_mbps"));
-    assert!(
-        delivered <= expected * 1.15,
-        "delivered {delivered} vs expected {expected}"
-    );
-    assert!(
-        delivered >= expected * 0.4,
-        "delivered {delivered} vs expected {expected}"
-    );
-    assert!(f(&v["first_frame_ms"], "max") <= 2600.0, "{v}");
 }
 
 /// What the synthetic source publishes survives a server and decodes without one error.

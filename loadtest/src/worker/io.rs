@@ -117,6 +117,19 @@ pub enum ReadStep {
 /// Reads once into `buf` (retrying on EINTR), with the arrival timestamp if the kernel
 /// sends one.
 pub fn read_step(sock: &mut TcpStream, buf: &mut [u8]) -> ReadStep {
+    recv_step(sock, buf, 0)
+}
+
+/// Looks at what waits in the socket without taking it (MSG_PEEK) or copying it (MSG_TRUNC):
+/// `n` is how many bytes are queued (at most `buf.len()`), `rx_real_ns` the kernel arrival
+/// time of the segment holding the last of them. The kernel merges queued segments and keeps
+/// only the newest one's timestamp, so a socket left unread loses the arrival times of its
+/// older bytes unless someone looks as they come: this is how a paused player looks.
+pub fn peek_step(sock: &mut TcpStream, buf: &mut [u8]) -> ReadStep {
+    recv_step(sock, buf, libc::MSG_PEEK | libc::MSG_TRUNC)
+}
+
+fn recv_step(sock: &mut TcpStream, buf: &mut [u8], flags: libc::c_int) -> ReadStep {
     // u64 elements keep the control buffer aligned for cmsghdr.
     let mut control = [0u64; 16];
     loop {
@@ -131,7 +144,7 @@ pub fn read_step(sock: &mut TcpStream, buf: &mut [u8]) -> ReadStep {
         msg.msg_control = control.as_mut_ptr().cast();
         msg.msg_controllen = std::mem::size_of_val(&control) as _;
         // SAFETY: msg points at live buffers for the duration of the call.
-        let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, 0) };
+        let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, flags | libc::MSG_DONTWAIT) };
         if n < 0 {
             let e = io::Error::last_os_error();
             match e.kind() {

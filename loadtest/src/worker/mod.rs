@@ -10,8 +10,20 @@
 //! the hard deadline (`t0 + duration + 10 s`).
 //!
 //! Per wake-up: publisher sends what is due, socket events are handled (reads drain the
-//! socket; edge-triggered), due connects start (capped per pass), and every tick (250 ms,
-//! 100 ms while ending) timeouts are checked and the progress snapshot is shared.
+//! socket; edge-triggered), paused bursty players whose pause ended are read, due connects
+//! start (capped per pass), and every tick (250 ms, 100 ms while ending) timeouts are checked
+//! and the progress snapshot is shared.
+//!
+//! Bursty players (`--read-interval-ms N`): once playing, a player that drained its socket is
+//! paused for N ms: its readiness events only peek (MSG_PEEK | MSG_TRUNC: nothing copied or
+//! taken) to note how many bytes had arrived by when, since the kernel merges the queued
+//! segments and keeps only the newest receive timestamp; at the end of the pause the thread
+//! reads the socket itself, since edge-triggered polling may raise no new edge for data that
+//! arrived during the pause, and frames are timed by those notes. All
+//! pauses of a run are equally long, so the thread keeps them in one FIFO queue whose front is
+//! always the next to end: one deadline for the thread, O(1) per pause, whatever the number
+//! of players. A burst that finds nothing ends the pause without starting another; the next
+//! arrival raises an edge.
 //!
 //! Time: a frame's arrival is the kernel's software receive timestamp of the read that
 //! carried it (SO_TIMESTAMPING), falling back to the read time. That keeps the tester's own
@@ -19,6 +31,7 @@
 //! epoll_wait for many sockets instead of one per arriving message) at no cost in accuracy.
 //! The publisher's sends are never delayed by that batching: its next due time bounds it.
 mod io;
+mod pauses;
 mod player;
 mod players;
 mod publisher;
@@ -50,6 +63,9 @@ pub struct Plan {
     pub publish_delay_ns: u64,
     /// Shortest time between two wake-ups of a thread (0: wake on every event).
     pub batch_ns: u64,
+    /// Bursty reading (`--read-interval-ms`): after a playing player drained its socket, it
+    /// leaves it unread this long. 0: read continuously.
+    pub read_interval_ns: u64,
 }
 
 /// What the threads share: the start signal, the publisher's progress, progress snapshots.

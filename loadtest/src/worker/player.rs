@@ -11,6 +11,11 @@ use crate::worker::io::Outbox;
 use mio::net::TcpStream;
 use rtmp_edge::protocol::flv::{video_facts, VideoCodec};
 use rtmp_edge::session::{ClientEvent, ClientSession, SessionError};
+use std::collections::VecDeque;
+
+/// Arrival marks a paused player keeps; past this the newest is moved forward instead (its
+/// bytes then get a later, never an earlier, arrival time).
+const MAX_ARRIVALS: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -41,6 +46,14 @@ pub struct Player {
     pub rtmp_connected: u64,
     pub play_started: u64,
     pub published_at_play: u64,
+    /// Bursty reading: the serial of the pause this player is in (its socket is left unread
+    /// until the pause ends), None while it reads as data comes.
+    pub paused: Option<u64>,
+    /// Bytes read from the socket so far (the stream offset the next read starts at).
+    pub rx_offset: u64,
+    /// Arrivals seen while paused, oldest first: `(stream offset, time)` = every byte before
+    /// that offset had arrived by that time (CLOCK_MONOTONIC ns). See [`Player::mark_arrival`].
+    pub arrivals: VecDeque<(u64, u64)>,
     avc_header: bool,
     nal_length: usize,
     first_video_seen: bool,
@@ -67,6 +80,9 @@ impl Player {
             rtmp_connected: 0,
             play_started: 0,
             published_at_play: 0,
+            paused: None,
+            rx_offset: 0,
+            arrivals: VecDeque::new(),
             avc_header: false,
             nal_length: 4,
             first_video_seen: false,
@@ -84,6 +100,48 @@ impl Player {
             first_last: self.first_seq.map(|f| (f, self.last_seq)),
             published_at_play: self.published_at_play,
         }
+    }
+
+    /// Notes, while paused, that `queued` bytes wait in the socket, the last of them having
+    /// arrived at `at`.
+    pub fn mark_arrival(&mut self, queued: usize, at: u64) {
+        let end = self.rx_offset + queued as u64;
+        if self.arrivals.back().is_some_and(|&(last, _)| last >= end) {
+            return;
+        }
+        if self.arrivals.len() >= MAX_ARRIVALS {
+            self.arrivals.pop_back();
+        }
+        self.arrivals.push_back((end, at));
+    }
+
+    /// Feeds `data`, just read at stream offset `rx_offset` with arrival time `at` (of its
+    /// last byte), splitting it where arrival marks say earlier parts arrived earlier.
+    pub fn handle_read(
+        &mut self,
+        data: &[u8],
+        at: u64,
+        published: u64,
+        stats: &mut ThreadStats,
+    ) -> Result<(), Ended> {
+        let start = self.rx_offset;
+        self.rx_offset += data.len() as u64;
+        let mut from = 0;
+        while let Some(&(end, mark_at)) = self.arrivals.front() {
+            if end > self.rx_offset {
+                break;
+            }
+            self.arrivals.pop_front();
+            let upto = end.saturating_sub(start) as usize;
+            if upto > from {
+                self.handle_input(&data[from..upto], mark_at.min(at), published, stats)?;
+                from = upto;
+            }
+        }
+        if from < data.len() {
+            self.handle_input(&data[from..], at, published, stats)?;
+        }
+        Ok(())
     }
 
     /// Feeds received bytes and handles every event they produced.

@@ -1,7 +1,8 @@
 //! The players' side of a worker thread: starting connections on the ramp, handling their
-//! socket events, the periodic tick (timeouts, drain, progress) and closing them.
+//! socket events, bursty players' pauses, the periodic tick (timeouts, drain, progress) and
+//! closing them.
 use super::io::{
-    connect_error_kind, connect_state, enable_rx_timestamps, io_error_kind, read_step,
+    connect_error_kind, connect_state, enable_rx_timestamps, io_error_kind, peek_step, read_step,
     ConnectState, ReadStep,
 };
 use super::player::{Ended, Phase, Player};
@@ -84,7 +85,43 @@ impl Worker {
                 return self.fail_player(key, io_error_kind(&e), now);
             }
         }
+        if p.paused.is_some() {
+            // A bursty player in its pause: the data stays in the socket until the pause
+            // ends (resume_players reads it then: no new edge is needed). Only note when it
+            // arrived, which the kernel forgets once it merges the queued segments.
+            if let ReadStep::Data { n, rx_real_ns, .. } = peek_step(&mut p.sock, &mut self.peek_buf)
+            {
+                p.mark_arrival(n, arrival(rx_real_ns, self.real_minus_mono));
+            }
+            return;
+        }
+        self.read_player(key, now);
+    }
+
+    /// Reads every bursty player whose pause has ended by `now`.
+    pub(super) fn resume_players(&mut self, now: u64) {
+        while let Some((key, serial)) = self.pauses.pop_due(now) {
+            // Skips a closed player's entry, or one for a newer player on the same slab key.
+            let Some(p) = self
+                .players
+                .get_mut(key)
+                .filter(|p| p.paused == Some(serial))
+            else {
+                continue;
+            };
+            p.paused = None;
+            self.read_player(key, now);
+        }
+    }
+
+    /// Reads the player's socket until it is empty, hands the bytes to its session and sends
+    /// what the session answers. A bursty player that got data then pauses.
+    fn read_player(&mut self, key: usize, now: u64) {
+        let Some(p) = self.players.get_mut(key) else {
+            return;
+        };
         let published = self.shared.frames_published.load(Relaxed);
+        let mut got = false;
         loop {
             match read_step(&mut p.sock, &mut self.buf) {
                 ReadStep::Data {
@@ -92,15 +129,13 @@ impl Worker {
                     more,
                     rx_real_ns,
                 } => {
+                    got = true;
                     self.stats.wire_bytes += n as u64;
                     // Each chunk is timed on its own: the kernel's arrival stamp when there
-                    // is one, else the time we read it.
-                    let read_at = now_ns();
-                    let at = rx_real_ns
-                        .map(|real| real.wrapping_sub(self.real_minus_mono).min(read_at))
-                        .unwrap_or(read_at);
+                    // is one, else the time we read it (earlier parts by the arrival marks).
+                    let at = arrival(rx_real_ns, self.real_minus_mono);
                     if let Err(Ended::Error(kind)) =
-                        p.handle_input(&self.buf[..n], at, published, &mut self.stats)
+                        p.handle_read(&self.buf[..n], at, published, &mut self.stats)
                     {
                         return self.fail_player(key, kind, now);
                     }
@@ -120,6 +155,11 @@ impl Worker {
             if let Err(e) = p.outbox.send(&mut p.sock, &out) {
                 return self.fail_player(key, io_error_kind(&e), now);
             }
+        }
+        // Setup reads continuously; a burst that found nothing waits for the next edge.
+        if self.plan.read_interval_ns > 0 && p.phase == Phase::Playing && got {
+            let due = now_ns() + self.plan.read_interval_ns;
+            p.paused = Some(self.pauses.push(key, due));
         }
         let last_seq = p.last_seq();
         if self.ending && self.drained(last_seq) {
@@ -250,4 +290,11 @@ impl Worker {
             self.records.push(p.record());
         }
     }
+}
+
+/// When bytes arrived (CLOCK_MONOTONIC): the kernel's receive timestamp (CLOCK_REALTIME,
+/// converted with `real_minus_mono`) when there is one, never later than now; else now.
+fn arrival(rx_real_ns: Option<u64>, real_minus_mono: u64) -> u64 {
+    let now = now_ns();
+    rx_real_ns.map_or(now, |real| real.wrapping_sub(real_minus_mono).min(now))
 }

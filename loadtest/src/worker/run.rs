@@ -1,6 +1,7 @@
 //! One event-loop thread: the loop, its deadlines, the publisher and the end of the run (see
 //! the parent module for the timeline). The players' side is in `players.rs`.
 use super::io::{connect_state, read_step, ConnectState, ReadStep, Timer};
+use super::pauses::Pauses;
 use super::player::{Phase, Player, PlayerRecord};
 use super::publisher::{PubPhase, Publisher};
 use super::{Plan, Shared, NONE};
@@ -19,6 +20,9 @@ use std::sync::Arc;
 const PUBLISHER: Token = Token(usize::MAX - 1);
 const TIMER: Token = Token(usize::MAX - 2);
 const READ_BUF: usize = 64 * 1024;
+/// What a paused player's peek may see at once: above any socket receive buffer, so that the
+/// peek reaches the newest byte. MSG_TRUNC never writes it: its pages stay unbacked.
+const PEEK_BUF: usize = 64 << 20;
 pub(super) const TICK_NS: u64 = 250 * NS_PER_MS;
 pub(super) const ENDING_TICK_NS: u64 = 100 * NS_PER_MS;
 /// After the end, players wait this long at most for the last frames.
@@ -36,9 +40,13 @@ pub(super) struct Worker {
     pub(super) poll: Poll,
     pub(super) timer: Timer,
     pub(super) players: Slab<Player>,
+    /// Bursty players waiting to be read again (`--read-interval-ms`).
+    pub(super) pauses: Pauses,
     pub(super) records: Vec<PlayerRecord>,
     pub(super) stats: ThreadStats,
     pub(super) buf: Vec<u8>,
+    /// Length for bursty players' peeks (empty without `--read-interval-ms`).
+    pub(super) peek_buf: Vec<u8>,
     pub(super) publisher: Option<Publisher>,
     /// Next global player index this thread starts.
     pub(super) next_player: usize,
@@ -95,6 +103,12 @@ impl Worker {
         poll.registry()
             .register(&mut SourceFd(&timer.as_raw_fd()), TIMER, Interest::READABLE)?;
         let per_thread = plan.players / plan.threads + 1;
+        // Zeroed, so the allocator maps it lazily: it costs address space, not memory.
+        let peek_buf = if plan.read_interval_ns > 0 {
+            vec![0; PEEK_BUF]
+        } else {
+            Vec::new()
+        };
         let mut w = Worker {
             index,
             plan,
@@ -102,9 +116,11 @@ impl Worker {
             poll,
             timer,
             players: Slab::with_capacity(per_thread),
+            pauses: Pauses::default(),
             records: Vec::with_capacity(per_thread),
             stats: ThreadStats::default(),
             buf: vec![0; READ_BUF],
+            peek_buf,
             publisher: None,
             next_player: index,
             t0: 0,
@@ -142,8 +158,9 @@ impl Worker {
     pub(super) fn set_start(&mut self, t0: u64) {
         self.t0 = t0;
         self.end = t0 + self.plan.duration_ns;
-        self.drain_until = self.end + DRAIN_NS;
-        self.hard = self.end + HARD_EXTRA_NS;
+        // A bursty player may leave the last frames unread for one more interval.
+        self.drain_until = self.end + DRAIN_NS + self.plan.read_interval_ns;
+        self.hard = self.end + HARD_EXTRA_NS + self.plan.read_interval_ns;
         self.next_tick = t0;
     }
 
@@ -184,6 +201,7 @@ impl Worker {
                 if now >= self.next_tick {
                     self.tick(now);
                 }
+                self.resume_players(now);
                 self.start_players(now);
                 if self.finished(now) {
                     break;
@@ -250,6 +268,9 @@ impl Worker {
             return d;
         }
         if let Some(due) = self.publisher.as_ref().and_then(|p| p.next_due(self.end)) {
+            d = d.min(due);
+        }
+        if let Some(due) = self.pauses.next_due() {
             d = d.min(due);
         }
         if !self.ending {

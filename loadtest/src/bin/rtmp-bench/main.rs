@@ -1,5 +1,6 @@
 //! rtmp-bench: rtmp-edge and nginx-rtmp side by side under the same rtmp-loadtest load
-//! (issue #3), reported as one table of medians and rtmp-edge / nginx-rtmp ratios.
+//! (issue #3), reported as one table of medians and rtmp-edge / nginx-rtmp ratios; rtmp-edge
+//! once per I/O driver given with `--io` (`epoll`, `uring`).
 //!
 //! # What it does
 //!
@@ -7,12 +8,17 @@
 //! 127.0.0.1, pinned to the server core (default 0), runs `rtmp-loadtest` (which publishes a
 //! synthetic stream and plays it with N players) pinned to the other core (default 1), and
 //! measures the server over the steady window after the player ramp: CPU (utime + stime from
-//! /proc/PID/stat, all threads), what its sockets sent (`bytes_sent` from `ss -tin`), VmRSS at
-//! the window's end. The load tester's JSON gives latency, first-frame time and loss. Runs
+//! /proc/PID/stat, all threads), what its sockets delivered (`bytes_acked` from `ss -tin`, or
+//! `bytes_sent` for a connection the kernel gives no `bytes_acked` for), VmRSS at the window's
+//! end. The load tester's JSON gives latency, first-frame time and loss. Runs
 //! alternate between the servers so slow drifts of the machine hit both alike; every column
 //! of the table is a median over `--repeat` runs.
 //!
-//! - rtmp-edge: `--shards 1`, generated config: chunk_size 4096, `write_merge_ms` as given.
+//! - rtmp-edge: `--shards 1 --io DRIVER` (each of `--io`, default `epoll`; rows
+//!   `rtmp-edge (epoll)`, `rtmp-edge (uring)`, each with its own ratios to nginx-rtmp),
+//!   generated config: chunk_size 4096, `write_merge_ms` as given.
+//! - Players read as data comes, or in bursts with `--read-interval-ms N` (passed to the load
+//!   tester, shown in the table's title).
 //! - nginx-rtmp (Debian `libnginx-mod-rtmp`): `daemon off; master_process off;` so the pid is
 //!   the worker, `worker_processes 1`, `chunk_size 4096`, `application live { live on; }`,
 //!   everything under the run's work directory.
@@ -47,9 +53,10 @@
 //! # Columns
 //!
 //! `conn` players connected; `deliv Mbps` media payload received by all players over the load
-//! tester's whole run (ramp included); `out Mbps` what the server's sockets sent during the
-//! steady window (RTMP framing included, TCP/IP headers not); `CPU %` server CPU in the
-//! window, in % of one core; `CPU%/Gbps` CPU % / (out Mbps / 1000); `p50/p99/p99.9 ms`
+//! tester's whole run (ramp included); `acked Mbps` what the server's sockets delivered during
+//! the steady window, by the kernel's `bytes_acked` (RTMP framing included, TCP/IP headers
+//! not); `CPU %` server CPU in the window, in % of one core; `CPU%/Gbps` CPU % / (acked Mbps
+//! / 1000); `p50/p99/p99.9 ms`
 //! end-to-end frame latency (publisher's send schedule to the player's kernel receive
 //! timestamp); `1st p50 ms` play to first frame; `lost` frames lost over all players; `disc`
 //! disconnects; `LT CPU %` the load tester's CPU in the window.
@@ -70,7 +77,7 @@ use serde::Serialize;
 
 use report::Point;
 use run::{Load, RunResult};
-use servers::{Binaries, ServerKind};
+use servers::{Binaries, Io, ServerKind};
 
 /// rtmp-edge versus nginx-rtmp under rtmp-loadtest, on loopback, one core each.
 #[derive(Debug, Parser)]
@@ -96,6 +103,14 @@ struct Cli {
     /// Load tester threads (all pinned to the load tester core).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// rtmp-edge's I/O drivers, comma separated (`epoll`, `uring`): rtmp-edge runs once per
+    /// driver (`--io DRIVER`), side by side with nginx-rtmp.
+    #[arg(long, value_delimiter = ',', default_value = "epoll", value_parser = Io::parse)]
+    io: Vec<Io>,
+    /// Players read in bursts this far apart (rtmp-loadtest --read-interval-ms; 0: as data
+    /// comes).
+    #[arg(long, default_value_t = 0)]
+    read_interval_ms: u64,
     /// Runs per point; the table shows medians.
     #[arg(long, default_value_t = 1)]
     repeat: usize,
@@ -209,16 +224,30 @@ fn plan(cli: &Cli) -> Result<Vec<(ServerKind, usize)>, String> {
         }
         (&cli.players, &cli.sweep_write_merge)
     };
+    if cli.io.is_empty() {
+        return Err("--io needs one or more of epoll, uring".into());
+    }
+    let mut drivers: Vec<Io> = Vec::new();
+    for &io in &cli.io {
+        if !drivers.contains(&io) {
+            drivers.push(io);
+        }
+    }
     let adaptive_merge_max_ms = cli.adaptive_merge_max_ms;
+    let show_merge = !cli.sweep_write_merge.is_empty();
     let mut once = Vec::new();
     for &players in counts {
-        if edge || !cli.sweep_write_merge.is_empty() {
-            for &write_merge_ms in merges {
-                let server = ServerKind::Edge {
-                    write_merge_ms,
-                    adaptive_merge_max_ms,
-                };
-                once.push((server, players));
+        if edge || show_merge {
+            for &io in &drivers {
+                for &write_merge_ms in merges {
+                    let server = ServerKind::Edge {
+                        io,
+                        write_merge_ms,
+                        adaptive_merge_max_ms,
+                        show_merge,
+                    };
+                    once.push((server, players));
+                }
             }
         }
         if nginx {
@@ -242,6 +271,7 @@ fn load_for(cli: &Cli, players: usize) -> Load {
         threads: cli.threads,
         ramp: cli.ramp,
         settle_s: cli.settle,
+        read_interval_ms: cli.read_interval_ms,
         server: place(cli.server_core),
         loadtest: place(cli.loadtest_core),
     }
@@ -331,11 +361,12 @@ fn bench(cli: &Cli) -> Result<(), String> {
         let repeat = i / (runs_planned.len() / cli.repeat.max(1)).max(1);
         for attempt in 0..=cli.noisy_retries {
             wait_quiet(cli)?;
-            let dir = work.join(format!(
-                "{:03}-{}-{players}-{attempt}",
-                i,
-                server.label().replace([' ', '='], "-")
-            ));
+            let tag: String = server
+                .label()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .collect();
+            let dir = work.join(format!("{i:03}-{tag}-{players}-{attempt}"));
             eprint!(
                 "[{}/{}] {} {players} players, repeat {}: ",
                 i + 1,
@@ -351,7 +382,7 @@ fn bench(cli: &Cli) -> Result<(), String> {
                 )
             })?;
             eprintln!(
-                "CPU {:.1}%  out {:.0} Mbps  p99 {:.1} ms  connected {}  lost {}  LT CPU {:.0}%  \
+                "CPU {:.1}%  acked {:.0} Mbps  p99 {:.1} ms  connected {}  lost {}  LT CPU {:.0}%  \
                  other {:.0}%",
                 r.server_cpu_percent,
                 r.rate_mbps(),
@@ -374,9 +405,21 @@ fn bench(cli: &Cli) -> Result<(), String> {
 
     let points = report::points(&results);
     println!();
+    let reading = match cli.read_interval_ms {
+        0 => "players read as data comes".to_string(),
+        ms => format!("players read in bursts {ms} ms apart"),
+    };
+    let merge = if cli.sweep_write_merge.is_empty() {
+        format!(
+            "; rtmp-edge write_merge_ms {}, adaptive_merge_max_ms {}",
+            cli.write_merge_ms, cli.adaptive_merge_max_ms
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "rtmp-bench: {} bitrate, {} fps, {} s per run, ramp {}/s, medians of {} run(s); server \
-         on core {}, load tester on core {}, nice {}",
+        "rtmp-bench: {} bitrate, {} fps, {} s per run, ramp {}/s, {reading}{merge}, medians of \
+         {} run(s); server on core {}, load tester on core {}, nice {}",
         cli.bitrate,
         cli.fps,
         cli.duration,
@@ -406,6 +449,12 @@ fn bench(cli: &Cli) -> Result<(), String> {
     if noisy {
         println!("\nnote: other processes used over 10% CPU during some windows: noisy figures.");
     }
+    if results.iter().any(|r| r.server_out_sent_fallbacks > 0) {
+        println!(
+            "\nnote: the kernel gave no bytes_acked for some connections: acked Mbps counts \
+             their bytes_sent."
+        );
+    }
 
     if let Some(path) = &cli.plot {
         if cli.sweep_write_merge.is_empty() {
@@ -415,7 +464,16 @@ fn bench(cli: &Cli) -> Result<(), String> {
                 .iter()
                 .cloned()
                 .partition(|p| p.server == "nginx-rtmp");
-            plot::sweep_png(path, &cli.font, cli.players[0], &edge, nginx.first())?;
+            // One line per I/O driver.
+            let mut lines: Vec<(String, Vec<Point>)> = Vec::new();
+            for p in edge {
+                let name = format!("rtmp-edge ({})", p.io.unwrap_or("-"));
+                match lines.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, line)) => line.push(p),
+                    None => lines.push((name, vec![p])),
+                }
+            }
+            plot::sweep_png(path, &cli.font, cli.players[0], &lines, nginx.first())?;
             eprintln!("rtmp-bench: plot written to {}", path.display());
         }
     }
@@ -465,13 +523,19 @@ mod tests {
         Cli::parse_from(std::iter::once("rtmp-bench").chain(args.iter().copied()))
     }
 
+    fn edge(io: Io, write_merge_ms: u32, show_merge: bool) -> ServerKind {
+        ServerKind::Edge {
+            io,
+            write_merge_ms,
+            adaptive_merge_max_ms: 20,
+            show_merge,
+        }
+    }
+
     #[test]
     fn plan_alternates_servers_within_each_repeat() {
         let runs = plan(&cli(&["--players", "1000,2000", "--repeat", "2"])).unwrap();
-        let edge = ServerKind::Edge {
-            write_merge_ms: 0,
-            adaptive_merge_max_ms: 20,
-        };
+        let edge = edge(Io::Epoll, 0, false);
         assert_eq!(
             runs,
             vec![
@@ -488,40 +552,58 @@ mod tests {
     }
 
     #[test]
+    fn plan_runs_edge_once_per_io_driver() {
+        let c = cli(&[
+            "--players",
+            "1000",
+            "--io",
+            "epoll,uring",
+            "--read-interval-ms",
+            "200",
+        ]);
+        assert_eq!(c.read_interval_ms, 200);
+        assert_eq!(load_for(&c, 1000).read_interval_ms, 200);
+        let runs = plan(&c).unwrap();
+        assert_eq!(
+            runs,
+            vec![
+                (edge(Io::Epoll, 0, false), 1000),
+                (edge(Io::Uring, 0, false), 1000),
+                (ServerKind::Nginx, 1000),
+            ]
+        );
+        let labels: Vec<String> = runs.iter().map(|(s, _)| s.label()).collect();
+        assert_eq!(
+            labels,
+            ["rtmp-edge (epoll)", "rtmp-edge (uring)", "nginx-rtmp"]
+        );
+        // A driver named twice runs once.
+        let twice = plan(&cli(&[
+            "--players",
+            "5",
+            "--io",
+            "uring,uring",
+            "--only",
+            "rtmp-edge",
+        ]));
+        assert_eq!(twice.unwrap(), vec![(edge(Io::Uring, 0, false), 5)]);
+        assert!(Cli::try_parse_from(["rtmp-bench", "--io", "kqueue"]).is_err());
+    }
+
+    #[test]
     fn sweep_plan_has_one_nginx_reference_per_repeat() {
         let runs = plan(&cli(&["--players", "4000", "--sweep-write-merge", "0,50"])).unwrap();
         assert_eq!(
             runs,
             vec![
-                (
-                    ServerKind::Edge {
-                        write_merge_ms: 0,
-                        adaptive_merge_max_ms: 20
-                    },
-                    4000
-                ),
-                (
-                    ServerKind::Edge {
-                        write_merge_ms: 50,
-                        adaptive_merge_max_ms: 20
-                    },
-                    4000
-                ),
+                (edge(Io::Epoll, 0, true), 4000),
+                (edge(Io::Epoll, 50, true), 4000),
                 (ServerKind::Nginx, 4000),
             ]
         );
         assert!(plan(&cli(&["--players", "1,2", "--sweep-write-merge", "0"])).is_err());
         assert!(plan(&cli(&["--only", "nginx"])).is_err());
         let only = plan(&cli(&["--only", "rtmp-edge", "--players", "5"])).unwrap();
-        assert_eq!(
-            only,
-            vec![(
-                ServerKind::Edge {
-                    write_merge_ms: 0,
-                    adaptive_merge_max_ms: 20
-                },
-                5
-            )]
-        );
+        assert_eq!(only, vec![(edge(Io::Epoll, 0, false), 5)]);
     }
 }

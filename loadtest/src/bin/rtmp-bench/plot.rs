@@ -1,6 +1,6 @@
 //! The write-merge sweep as a PNG: two panels over write_merge_ms, server CPU % per delivered
-//! Gbit/s on top and p99 latency below; rtmp-edge as a line with points, nginx-rtmp (which
-//! has no such setting) as a dashed reference line.
+//! Gbit/s on top and p99 latency below; rtmp-edge as a line with points per I/O driver,
+//! nginx-rtmp (which has no such setting) as a dashed reference line.
 //!
 //! Draws with plotters' bitmap backend; text uses a TrueType font read at run time (Debian's
 //! fonts-dejavu-core by default), since plotters' own font lookup would need fontconfig.
@@ -35,12 +35,19 @@ fn register_font(path: &Path) -> Result<(), String> {
         .clone()
 }
 
-/// Draws the sweep: `edge` points (one per write-merge value) and the nginx-rtmp reference.
+/// Colours of the rtmp-edge lines, one per I/O driver.
+const LINE_COLOURS: [RGBColor; 4] = [BLUE, GREEN, MAGENTA, CYAN];
+
+/// One rtmp-edge line: its legend name and points `(write_merge_ms, value)`.
+type Line = (String, Vec<(f64, f64)>);
+
+/// Draws the sweep: per named rtmp-edge line (one per I/O driver) its points, one per
+/// write-merge value, and the nginx-rtmp reference.
 pub fn sweep_png(
     path: &Path,
     font: &Path,
     players: usize,
-    edge: &[Point],
+    edge: &[(String, Vec<Point>)],
     nginx: Option<&Point>,
 ) -> Result<(), String> {
     register_font(font)?;
@@ -50,13 +57,18 @@ pub fn sweep_png(
     let title = format!("rtmp-edge write_merge_ms sweep, {players} players (medians)");
     let root = root.titled(&title, (FAMILY, 26)).map_err(|e| err(&e))?;
     let (top, bottom) = root.split_vertically(430);
-    let mut sorted: Vec<&Point> = edge.iter().collect();
-    sorted.sort_by_key(|p| p.write_merge_ms);
-    let series = |f: fn(&Point) -> f64| -> Vec<(f64, f64)> {
-        sorted
-            .iter()
-            .map(|p| (p.write_merge_ms.unwrap_or(0) as f64, f(p)))
-            .filter(|(_, y)| y.is_finite())
+    let series = |f: fn(&Point) -> f64| -> Vec<Line> {
+        edge.iter()
+            .map(|(name, points)| {
+                let mut sorted: Vec<&Point> = points.iter().collect();
+                sorted.sort_by_key(|p| p.write_merge_ms);
+                let line = sorted
+                    .iter()
+                    .map(|p| (p.write_merge_ms.unwrap_or(0) as f64, f(p)))
+                    .filter(|(_, y)| y.is_finite())
+                    .collect();
+                (name.clone(), line)
+            })
             .collect()
     };
     panel(
@@ -83,12 +95,12 @@ fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     caption: &str,
     y_desc: &str,
-    edge: &[(f64, f64)],
+    edge: &[Line],
     nginx: Option<f64>,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    let x_max = edge.iter().map(|p| p.0).fold(10.0, f64::max);
-    let y_max = edge
-        .iter()
+    let all = || edge.iter().flat_map(|(_, line)| line.iter().copied());
+    let x_max = all().map(|p| p.0).fold(10.0, f64::max);
+    let y_max = all()
         .map(|p| p.1)
         .chain(nginx)
         .filter(|y| y.is_finite())
@@ -110,15 +122,17 @@ fn panel<DB: DrawingBackend>(
         .label_style((FAMILY, 15))
         .axis_desc_style((FAMILY, 16))
         .draw()?;
-    let blue = BLUE.stroke_width(3);
-    chart
-        .draw_series(LineSeries::new(edge.iter().copied(), blue))?
-        .label("rtmp-edge")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 25, y)], blue));
-    chart.draw_series(
-        edge.iter()
-            .map(|&(x, y)| Circle::new((x, y), 5, BLUE.filled())),
-    )?;
+    for ((name, line), colour) in edge.iter().zip(LINE_COLOURS.iter().cycle()) {
+        let stroke = colour.stroke_width(3);
+        chart
+            .draw_series(LineSeries::new(line.iter().copied(), stroke))?
+            .label(name.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 25, y)], stroke));
+        chart.draw_series(
+            line.iter()
+                .map(|&(x, y)| Circle::new((x, y), 5, colour.filled())),
+        )?;
+    }
     if let Some(y) = nginx.filter(|y| y.is_finite()) {
         let red = RED.stroke_width(2);
         chart
@@ -162,6 +176,18 @@ mod tests {
         let pts = points(&runs);
         let (nginx, edge): (Vec<Point>, Vec<Point>) =
             pts.into_iter().partition(|p| p.server == "nginx-rtmp");
+        let uring: Vec<Point> = edge
+            .iter()
+            .cloned()
+            .map(|mut p| {
+                p.cpu_per_gbps *= 0.8;
+                p
+            })
+            .collect();
+        let edge = vec![
+            ("rtmp-edge (epoll)".to_string(), edge),
+            ("rtmp-edge (uring)".to_string(), uring),
+        ];
         let path = std::env::temp_dir().join(format!("rtmp-bench-plot-{}.png", std::process::id()));
         let font = Path::new(DEFAULT_FONT);
         if !font.exists() {

@@ -37,6 +37,9 @@ pub struct Load {
     pub ramp: f64,
     /// Seconds after the ramp before the window opens.
     pub settle_s: f64,
+    /// Players read in bursts this far apart (rtmp-loadtest --read-interval-ms; 0: as data
+    /// comes).
+    pub read_interval_ms: u64,
     pub server: Placement,
     pub loadtest: Placement,
 }
@@ -104,12 +107,17 @@ pub struct RunResult {
     /// The server with its setting, as tables show it (`rtmp-edge adaptive<=20`).
     pub label: String,
     pub write_merge_ms: Option<u32>,
+    /// rtmp-edge's I/O driver (`epoll`, `uring`); None for nginx-rtmp.
+    pub io: Option<&'static str>,
     pub players: usize,
     pub repeat: usize,
     pub window_s: f64,
     pub server_cpu_percent: f64,
-    /// What the server's sockets sent during the window (kernel `bytes_sent`), in Mbit/s.
+    /// What the server's sockets delivered during the window (kernel `bytes_acked`, per
+    /// connection `bytes_sent` where the kernel gives no `bytes_acked`), in Mbit/s.
     pub server_out_mbps: Option<f64>,
+    /// Connections at the window's end counted by `bytes_sent` for want of `bytes_acked`.
+    pub server_out_sent_fallbacks: usize,
     pub server_rss_mb: Option<f64>,
     /// Open descriptors of the server at the window's start and end (about one per player).
     pub server_fds: (Option<usize>, Option<usize>),
@@ -175,6 +183,8 @@ pub fn run_once(
         .arg(load.threads.to_string())
         .arg("--ramp")
         .arg(load.ramp.to_string())
+        .arg("--read-interval-ms")
+        .arg(load.read_interval_ms.to_string())
         .arg("--json")
         .arg(&json_path);
     let t0 = Instant::now();
@@ -199,9 +209,11 @@ pub fn run_once(
         let s1 = Sample::take(server_guard.pid())?;
         let l1 = Sample::take(loadtest.pid())?;
         let out1 = SocketSample::take(port)?;
-        Ok::<_, String>((s0, s1, l0, l1, busy0.zip(busy1), out1.mbps_since(&out0)))
+        let out = (out1.mbps_since(&out0), out1.sent_fallbacks);
+        Ok::<_, String>((s0, s1, l0, l1, busy0.zip(busy1), out))
     })();
-    let (s0, s1, l0, l1, busy, out_mbps) = sampled.map_err(|e| failed(e, &log_path))?;
+    let (s0, s1, l0, l1, busy, (out_mbps, sent_fallbacks)) =
+        sampled.map_err(|e| failed(e, &log_path))?;
     let window_s = s1.at.duration_since(s0.at).as_secs_f64();
     let server_cpu_percent = s1.cpu_percent_since(&s0);
     let loadtest_cpu_percent = l1.cpu_percent_since(&l0);
@@ -237,11 +249,13 @@ pub fn run_once(
             ServerKind::Edge { write_merge_ms, .. } => Some(write_merge_ms),
             ServerKind::Nginx => None,
         },
+        io: server.io().map(|io| io.name()),
         players: load.players,
         repeat,
         window_s,
         server_cpu_percent,
         server_out_mbps: out_mbps,
+        server_out_sent_fallbacks: sent_fallbacks,
         server_rss_mb: s1.rss_kib.map(|k| k as f64 / 1024.0),
         server_fds: (s0.fds, s1.fds),
         loadtest_cpu_percent,
@@ -264,6 +278,7 @@ mod tests {
             threads: 1,
             ramp: 1000.0,
             settle_s: 2.0,
+            read_interval_ms: 0,
             server: Placement::default(),
             loadtest: Placement::default(),
         }

@@ -1,5 +1,6 @@
-//! The two servers under test and how each is started: rtmp-edge with one shard and a generated
-//! config, nginx-rtmp (Debian's libnginx-mod-rtmp) as one process that is its own worker.
+//! The two servers under test and how each is started: rtmp-edge with one shard, a generated
+//! config and `--io epoll|uring` (its I/O driver), nginx-rtmp (Debian's libnginx-mod-rtmp) as
+//! one process that is its own worker.
 //!
 //! Writes the config files into the run's work directory and starts the server through
 //! `procs::spawn`, pinned to the server core, listening on 127.0.0.1 only. Call order:
@@ -15,12 +16,41 @@ pub const CHUNK_SIZE: u32 = 4096;
 /// The nginx-rtmp module as Debian installs it.
 pub const NGINX_RTMP_MODULE: &str = "/usr/lib/nginx/modules/ngx_rtmp_module.so";
 
+/// rtmp-edge's I/O driver (its `--io` flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Io {
+    Epoll,
+    Uring,
+}
+
+impl Io {
+    pub fn name(self) -> &'static str {
+        match self {
+            Io::Epoll => "epoll",
+            Io::Uring => "uring",
+        }
+    }
+
+    /// For clap: `epoll` or `uring`.
+    pub fn parse(s: &str) -> Result<Io, String> {
+        match s.trim() {
+            "epoll" => Ok(Io::Epoll),
+            "uring" => Ok(Io::Uring),
+            other => Err(format!("unknown I/O driver {other:?}: epoll or uring")),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServerKind {
     /// `adaptive_merge_max_ms` only acts with `write_merge_ms` 0 (rtmp-edge's default: 20).
+    /// `show_merge`: the label names the merge setting (in a sweep, where it varies).
     Edge {
+        io: Io,
         write_merge_ms: u32,
         adaptive_merge_max_ms: u32,
+        show_merge: bool,
     },
     Nginx,
 }
@@ -41,17 +71,34 @@ impl ServerKind {
         }
     }
 
-    /// The name with its setting, for tables and logs: `rtmp-edge wm=50`.
+    /// The name with its driver (and in a sweep its merge setting), for tables and logs:
+    /// `rtmp-edge (epoll)`, `rtmp-edge (uring) wm=50`.
     pub fn label(&self) -> String {
-        match self {
+        match *self {
             ServerKind::Edge {
-                write_merge_ms: 0,
+                io,
+                write_merge_ms,
                 adaptive_merge_max_ms,
-            } if *adaptive_merge_max_ms > 0 => {
-                format!("rtmp-edge adaptive<={adaptive_merge_max_ms}")
+                show_merge,
+            } => {
+                let name = format!("rtmp-edge ({})", io.name());
+                match (show_merge, write_merge_ms) {
+                    (false, _) => name,
+                    (true, 0) if adaptive_merge_max_ms > 0 => {
+                        format!("{name} adaptive<={adaptive_merge_max_ms}")
+                    }
+                    (true, wm) => format!("{name} wm={wm}"),
+                }
             }
-            ServerKind::Edge { write_merge_ms, .. } => format!("rtmp-edge wm={write_merge_ms}"),
             ServerKind::Nginx => "nginx-rtmp".into(),
+        }
+    }
+
+    /// rtmp-edge's I/O driver; None for nginx-rtmp.
+    pub fn io(&self) -> Option<Io> {
+        match self {
+            ServerKind::Edge { io, .. } => Some(*io),
+            ServerKind::Nginx => None,
         }
     }
 
@@ -72,8 +119,10 @@ impl ServerKind {
         };
         let (mut cmd, log) = match *self {
             ServerKind::Edge {
+                io,
                 write_merge_ms,
                 adaptive_merge_max_ms,
+                ..
             } => {
                 let text = edge_config(port, write_merge_ms, adaptive_merge_max_ms);
                 let config = write("rtmp-edge.toml", text)?;
@@ -83,7 +132,9 @@ impl ServerKind {
                     .arg("--shards")
                     .arg("1")
                     .arg("--config")
-                    .arg(&config);
+                    .arg(&config)
+                    .arg("--io")
+                    .arg(io.name());
                 (cmd, dir.join("rtmp-edge.log"))
             }
             ServerKind::Nginx => {
@@ -189,14 +240,24 @@ mod tests {
 
     #[test]
     fn labels() {
+        let edge = |io, write_merge_ms, adaptive_merge_max_ms, show_merge| ServerKind::Edge {
+            io,
+            write_merge_ms,
+            adaptive_merge_max_ms,
+            show_merge,
+        };
+        assert_eq!(edge(Io::Epoll, 0, 20, false).label(), "rtmp-edge (epoll)");
+        assert_eq!(edge(Io::Uring, 50, 20, false).label(), "rtmp-edge (uring)");
         assert_eq!(
-            ServerKind::Edge {
-                write_merge_ms: 10,
-                adaptive_merge_max_ms: 0
-            }
-            .label(),
-            "rtmp-edge wm=10"
+            edge(Io::Epoll, 10, 0, true).label(),
+            "rtmp-edge (epoll) wm=10"
+        );
+        assert_eq!(
+            edge(Io::Uring, 0, 20, true).label(),
+            "rtmp-edge (uring) adaptive<=20"
         );
         assert_eq!(ServerKind::Nginx.label(), "nginx-rtmp");
+        assert_eq!(Io::parse("uring"), Ok(Io::Uring));
+        assert!(Io::parse("kqueue").is_err());
     }
 }
