@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs the real RTMP peers the interop tests
 # drive (tuning/install-test-deps.sh, via sudo when not root), then `cargo test --workspace`
-# in the debug profile. Extra arguments go to cargo test (e.g. `-- --test-threads 1`).
+# in the debug profile, once per event-loop driver (epoll, io_uring) for the end-to-end and
+# interop tests. Extra arguments go to cargo test (e.g. `-- --test-threads 1`).
 #
 # RTMP_EDGE_REQUIRE_INTEROP=1 is exported so that an interop test whose tool is missing fails
 # loudly (the tests never skip silently anyway).
@@ -32,11 +33,16 @@ gst-launch-1.0 --version 2>&1 | sed -n 2p
 "$(command -v haproxy || echo /usr/sbin/haproxy)" -v 2>&1 | sed -n 1p
 
 export RTMP_EDGE_REQUIRE_INTEROP=1
-echo "== cargo test --workspace $*"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
+# Every end-to-end and interop test runs against both event-loop drivers: the whole suite
+# with epoll, then the test binaries of tests/ (not the unit tests again) with io_uring.
+# `--io uring` fails loudly where io_uring cannot run, so a machine without it fails here.
+echo "== RTMP_EDGE_TEST_IO=epoll cargo test --workspace $*"
+RTMP_EDGE_TEST_IO=epoll cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
+echo "== RTMP_EDGE_TEST_IO=uring cargo test --workspace --test '*' $*"
+RTMP_EDGE_TEST_IO=uring cargo test --workspace --test '*' "$@" 2>&1 | tee -a "$log" || status=$?
 # One closing line for the whole workspace (cargo prints one per test binary, the last of
 # which is often an empty doc-test run).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
