@@ -90,7 +90,10 @@ impl FlushSchedule {
     /// Wakes waiting, single or in lists (stale ones included).
     #[cfg(test)]
     pub(crate) fn scheduled_wakes(&self) -> usize {
-        let lists = self.urgent_batches.iter().chain(self.timed.iter().map(|(_, l)| l));
+        let lists = self
+            .urgent_batches
+            .iter()
+            .chain(self.timed.iter().map(|(_, l)| l));
         self.urgent.len() + lists.map(Vec::len).sum::<usize>()
     }
 

@@ -35,9 +35,10 @@ pub(super) struct Media {
 }
 
 impl Media {
-    /// The frame number carried by a synthetic video frame (bytes 5..9).
+    /// The frame number carried by a synthetic coded video frame (bytes 5..9).
     pub fn number(&self) -> Option<u32> {
-        let b = self.payload.get(5..9).filter(|_| self.type_id == 9)?;
+        let coded = self.type_id == 9 && self.payload.get(1) == Some(&1);
+        let b = self.payload.get(5..9).filter(|_| coded)?;
         Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
@@ -130,7 +131,10 @@ impl Harness {
         let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
         let conn = self.cores[shard].handle_accept(listener, peer, self.now);
         let i = self.wires.len();
-        assert!(self.by_conn.insert((shard, conn.0), i).is_none(), "id in use");
+        assert!(
+            self.by_conn.insert((shard, conn.0), i).is_none(),
+            "id in use"
+        );
         self.wires.push(Wire {
             shard,
             conn,
@@ -196,7 +200,12 @@ impl Harness {
             ts: 0,
             payload,
         });
-        self.send(w, 9, 0, vec![0x17, 0, 0, 0, 0, 1, 0x42, 0, 0x1e, 0xff, 0xe1]);
+        self.send(
+            w,
+            9,
+            0,
+            vec![0x17, 0, 0, 0, 0, 1, 0x42, 0, 0x1e, 0xff, 0xe1],
+        );
         self.send(w, 8, 0, vec![0xAF, 0, 0x12, 0x10]);
     }
 
