@@ -12,6 +12,7 @@
 //! Never does I/O and never reads a clock: times are media timestamps (ms, wrapping at 2^32).
 //! Call order: `push` for every frame of the stream in order; `clear` when its publisher
 //! leaves; readers use `get`, `end`, `bytes_from`, `span_from`, `resume_at_or_after`.
+use super::cache::HeaderCache;
 use super::frame::{Frame, MediaKind};
 use super::queue::QueueLimits;
 use std::collections::VecDeque;
@@ -27,7 +28,8 @@ struct Slot {
     bytes_before: u64,
     /// Media time used to measure spans: the frame's own timestamp for audio and video
     /// frames; for metadata and sequence headers (whose timestamps are often 0 mid-stream),
-    /// that of the last audio or video frame before them.
+    /// that of the last audio or video frame before them, or, for those pushed before the
+    /// first one since the log was created or cleared, that of the first one after them.
     span_ts: u32,
     /// A player can start decoding here: a video keyframe, or an audio frame of a stream
     /// that had shown no video when it was pushed.
@@ -59,6 +61,11 @@ pub struct FrameLog {
     seen_video: bool,
     /// The last video keyframe while the GOP since it stays within `max_gop_bytes`.
     gop_start: Option<u64>,
+    /// Trailing slots (metadata, sequence headers) pushed before any audio or video frame:
+    /// their span timestamp is that of the next audio or video frame, set when it comes.
+    unresolved: usize,
+    /// The latest metadata and sequence headers, also once evicted from the log.
+    headers: HeaderCache,
 }
 
 impl FrameLog {
@@ -72,6 +79,8 @@ impl FrameLog {
             newest_ts: None,
             seen_video: false,
             gop_start: None,
+            unresolved: 0,
+            headers: HeaderCache::new(),
         }
     }
 
@@ -130,6 +139,12 @@ impl FrameLog {
         self.slot(seq.max(self.base)).map(|s| s.span_ts)
     }
 
+    /// The latest metadata and sequence headers of the stream (what a joining player, or a
+    /// player whose position fell behind the log, needs before any frame).
+    pub fn headers(&self) -> &HeaderCache {
+        &self.headers
+    }
+
     /// Timestamp of the newest audio or video frame.
     pub fn newest_ts(&self) -> Option<u32> {
         self.newest_ts
@@ -168,6 +183,13 @@ impl FrameLog {
         let seq = self.end();
         let droppable = frame.is_droppable();
         if droppable {
+            if self.newest_ts.is_none() {
+                // Every frame kept was pushed before any audio or video frame: headers whose
+                // own timestamps (often 0) say nothing of the media timeline. They start it.
+                for slot in &mut self.slots {
+                    slot.span_ts = frame.timestamp;
+                }
+            }
             self.newest_ts = Some(frame.timestamp);
         }
         if frame.kind == MediaKind::Video && !frame.sequence_header {
@@ -181,13 +203,27 @@ impl FrameLog {
         if frame.is_video_keyframe() {
             self.gop_start = Some(seq);
         }
+        self.headers.on_frame(&frame);
+        // Metadata and sequence headers carry unreliable timestamps (often 0 while the frames
+        // are hours in): they are measured by the audio and video frames around them.
         let span_ts = if droppable {
+            let len = self.slots.len();
+            for slot in self.slots.range_mut(len - self.unresolved.min(len)..) {
+                slot.span_ts = frame.timestamp;
+            }
+            self.unresolved = 0;
             frame.timestamp
+        } else if let Some(newest) = self.newest_ts {
+            newest
         } else {
-            self.newest_ts.unwrap_or(frame.timestamp)
+            self.unresolved += 1;
+            frame.timestamp
         };
         if resume {
             self.resume.push_back(seq);
+        }
+        if droppable {
+            self.newest_ts = Some(frame.timestamp);
         }
         let len = frame.wire.len() as u64;
         self.slots.push_back(Slot {
@@ -211,6 +247,8 @@ impl FrameLog {
         self.newest_ts = None;
         self.seen_video = false;
         self.gop_start = None;
+        self.unresolved = 0;
+        self.headers.clear();
     }
 
     /// Drops the GOP start once the GOP since it grew past `max_gop_bytes`.
@@ -237,6 +275,7 @@ impl FrameLog {
             }
             self.slots.pop_front();
             self.base += 1;
+            self.unresolved = self.unresolved.min(self.slots.len());
             while self.resume.front().is_some_and(|&r| r < self.base) {
                 self.resume.pop_front();
             }
@@ -349,6 +388,23 @@ mod tests {
         assert_eq!((log.base(), log.end()), (2, 2));
         assert_eq!(log.push(frame(MediaKind::Video, 0, true, false, 4)), 2);
         assert_eq!(log.gop_start(), Some(2));
+    }
+
+    #[test]
+    fn headers_with_timestamp_zero_are_not_evicted_by_frames_hours_in() {
+        let mut log = FrameLog::new(limits(5_000, 1 << 20, true));
+        log.push(frame(MediaKind::Data, 0, false, true, 10));
+        log.push(frame(MediaKind::Video, 0, false, true, 10));
+        log.push(frame(MediaKind::Audio, 0, false, true, 10));
+        log.push(frame(MediaKind::Video, 16_774_000, true, false, 10));
+        log.push(frame(MediaKind::Audio, 16_774_020, false, false, 10));
+        assert_eq!(
+            log.base(),
+            0,
+            "headers stay for the players following the log"
+        );
+        assert_eq!(log.span_from(0), 20);
+        assert_eq!(log.headers().frames().count(), 3);
     }
 
     #[test]

@@ -224,6 +224,7 @@ impl SendQueue {
             return verdict;
         };
         let end = log.end();
+        let mut waited = 0;
         while cursor.next < end
             && self.committed.len() < MAX_PREPARED_ENTRIES
             && self.committed_bytes < MAX_PREPARED_BYTES
@@ -231,21 +232,35 @@ impl SendQueue {
             let seq = cursor.next;
             cursor.next += 1;
             let Some(frame) = log.get(seq) else { break };
-            if !self.wants(frame.kind) {
-                continue;
-            }
+            // A resume point ends the wait even for a player that does not want its kind
+            // (video off: audio goes on from the keyframe).
             if cursor.waiting_keyframe && frame.is_droppable() {
-                if !log.is_resume(seq) {
-                    self.dropped_frames += 1;
+                if log.is_resume(seq) {
+                    cursor.waiting_keyframe = false;
+                } else {
+                    waited += u64::from(self.wants(frame.kind));
                     continue;
                 }
-                cursor.waiting_keyframe = false;
+            }
+            if !self.wants(frame.kind) {
+                continue;
             }
             self.committed_bytes += frame.wire.len();
             self.committed.push_back(frame.wire.clone());
         }
         self.cursor = Some(cursor);
-        verdict
+        // Nothing to write and nothing left in the log: caught up, as in `advance` (the core
+        // parks such a player without a send, so `advance` would not see it).
+        if self.committed.is_empty() && cursor.next >= end {
+            self.behind_since = None;
+        }
+        self.dropped_frames += waited;
+        match verdict {
+            Verdict::Keep { dropped } => Verdict::Keep {
+                dropped: dropped + waited,
+            },
+            Verdict::Kick => Verdict::Kick,
+        }
     }
 
     /// The policy alone: skips a position that fell out of bounds, and decides a kick.
@@ -256,7 +271,9 @@ impl SendQueue {
         let mut dropped = 0;
         if let (Some(log), Some(cursor)) = (log, self.cursor) {
             if cursor.next < log.end() {
-                if self.behind_since.is_none() {
+                // Before the stream's first audio or video frame there is no media time to
+                // lag behind (metadata timestamps are not on the media timeline).
+                if self.behind_since.is_none() && log.newest_ts().is_some() {
                     self.behind_since = log.span_ts(cursor.next);
                 }
                 dropped = self.enforce_window(log, cursor);

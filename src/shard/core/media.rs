@@ -138,7 +138,7 @@ impl ShardCore {
             if let Some(c) = self.conns.get_mut(player) {
                 c.rtmp_mut().session.notify_publish(MEDIA_STREAM_ID);
                 if let Some(stream) = self.streams.get(sid) {
-                    for frame in stream.headers.frames() {
+                    for frame in stream.log.headers().frames() {
                         c.queue.push_frame(frame);
                     }
                 }
@@ -360,7 +360,7 @@ impl ShardCore {
         c.rtmp_mut().role = Role::Player { stream: sid };
         stream.players.push(id);
         if stream.source.is_some() {
-            for frame in stream.headers.frames() {
+            for frame in stream.log.headers().frames() {
                 c.queue.push_frame(frame);
             }
         }
@@ -504,28 +504,24 @@ impl ShardCore {
         }
         stream.source = Some(generation);
         stream.clear_media();
-        let start = stream.log.end();
         for frame in startup {
             stream.append(frame);
         }
         let gop = stream.log.gop_start();
+        let end = stream.log.end();
         let players = stream.players.clone();
         for player in players {
-            if let Some(c) = self.conns.get_mut(player) {
+            if let (Some(c), Some(stream)) = (self.conns.get_mut(player), self.streams.get(sid)) {
                 c.rtmp_mut().session.notify_publish(MEDIA_STREAM_ID);
                 c.take_session_output();
-                // The snapshot starts with the headers: follow it from its start, skipping to
-                // its keyframe (or waiting for the next one).
+                // Headers first (also when the log has evicted them), then the GOP from its
+                // keyframe, or wait for the next keyframe.
+                for frame in stream.log.headers().frames() {
+                    c.queue.push_frame(frame);
+                }
                 match gop {
-                    Some(_) => c.queue.follow(start, true),
-                    None => {
-                        if let Some(stream) = self.streams.get(sid) {
-                            for frame in stream.headers.frames() {
-                                c.queue.push_frame(frame);
-                            }
-                            c.queue.follow(stream.log.end(), true);
-                        }
-                    }
+                    Some(start) => c.queue.follow(start, false),
+                    None => c.queue.follow(end, true),
                 }
             }
             self.schedule_now(player);

@@ -5,7 +5,6 @@
 //! A stream is addressed by a [`StreamId`] (a slab key) inside the core and by its
 //! [`StreamKey`] ("app/name") across shards. No I/O, no clock.
 use super::schedule::Wake;
-use crate::media::cache::HeaderCache;
 use crate::media::frame::Frame;
 use crate::media::log::{FrameLog, LogLimits};
 use crate::shard::mailbox::StreamKey;
@@ -28,8 +27,8 @@ pub(crate) struct Home {
 
 pub(crate) struct Stream {
     pub key: StreamKey,
+    /// The recent frames, and the latest metadata and sequence headers.
     pub log: FrameLog,
-    pub headers: HeaderCache,
     pub players: Vec<usize>,
     /// Players that are caught up (wakes valid while their epoch holds): a new frame hands
     /// this list to the flush schedule whole.
@@ -44,7 +43,6 @@ impl Stream {
         Stream {
             key,
             log: FrameLog::new(limits),
-            headers: HeaderCache::new(),
             players: Vec::new(),
             caught_up: Vec::new(),
             source: None,
@@ -52,22 +50,20 @@ impl Stream {
         }
     }
 
-    /// Records one frame: header cache and log. The caller schedules the caught-up players.
+    /// Records one frame. The caller schedules the caught-up players.
     pub(crate) fn append(&mut self, frame: Frame) {
-        self.headers.on_frame(&frame);
         self.log.push(frame);
     }
 
     /// Forgets the media of a publisher that left or was replaced.
     pub(crate) fn clear_media(&mut self) {
-        self.headers.clear();
         self.log.clear();
     }
 
     /// What a shard that starts feeding players of this stream needs: headers, then the log
     /// from the last keyframe (nothing without one).
     pub(crate) fn startup_snapshot(&self) -> Vec<Frame> {
-        let mut out: Vec<Frame> = self.headers.frames().cloned().collect();
+        let mut out: Vec<Frame> = self.log.headers().frames().cloned().collect();
         if let Some(start) = self.log.gop_start() {
             out.extend(
                 self.log
