@@ -165,7 +165,9 @@ impl TestClient {
                     e.kind(),
                     // EINTR: io_uring shard threads of an in-process server signal their
                     // process's threads at times; a read just goes on.
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
                 ) => {}
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(false),
             Err(e) => return Err(e.into()),

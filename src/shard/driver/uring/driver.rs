@@ -36,7 +36,11 @@ pub(crate) struct UringParts {
 }
 
 /// Runs the shard until `stop` is set; returns its final counters.
-pub(crate) fn run(parts: UringParts, mailboxes: Arc<Vec<Mailbox>>, stop: Arc<AtomicBool>) -> ShardStats {
+pub(crate) fn run(
+    parts: UringParts,
+    mailboxes: Arc<Vec<Mailbox>>,
+    stop: Arc<AtomicBool>,
+) -> ShardStats {
     let UringParts {
         mut core,
         listeners,
