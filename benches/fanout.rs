@@ -1,30 +1,62 @@
-//! Fan-out benchmark: one media `Frame` pushed into 10,000 in-memory `PlayerQueue`s, the
-//! home shard's per-message work for 10,000 local players (a reference-count bump and a queue
-//! entry each, plus the slow-player checks).
+//! Fan-out benchmark of fan-out by position: one stream's `FrameLog` on a shard, followed by
+//! in-memory `SendQueue`s (one per local player). It measures the two halves of the home
+//! shard's work: what a new frame costs on the publisher's path (append to the log, whatever
+//! the number of players), and what a player costs when it is written (take its frames out of
+//! the log, fill the iovecs, advance).
 //!
 //! Run: `cargo bench --bench fanout -- --warm-up-time 1 --measurement-time 3`.
-//! Never does I/O. Criterion reports time per frame for all players and, through
-//! `Throughput::Elements(PLAYERS)`, players per second; ns per player = time / 10,000.
+//! Never does I/O: no socket, no driver; "writing" is `fill_iovecs` then `advance` over all
+//! of it, as a send that wrote everything would.
 //!
-//! Groups:
-//! - `fanout/push_10k`: `push_frame` into every queue. Frames cycle through a realistic
-//!   stream (25 fps video of ~10 kB with a keyframe every 50 frames, AAC audio between). Every
-//!   `DRAIN_EVERY` frames the queues are emptied with `advance`, outside the timed section, so
-//!   they hold at most about one second of media and never hit the slow-player limits.
-//! - `fanout/push_advance_10k`: `push_frame` then `advance` over the whole frame into every
-//!   queue, the queue bookkeeping of a player that keeps up (one frame per flush), timed.
+//! Frames cycle through a realistic stream (25 fps video of ~10 kB with a keyframe every 50
+//! frames, AAC audio between, encoded once by `FrameBuilder`), with timestamps that keep
+//! rising; the log has the default window (5 s, 16 MiB, GOP cache on), so it is in its
+//! steady state (every push also evicts).
+//!
+//! Groups (criterion ids under `fanout/`):
+//! - `append_10k/{100,1000,10000}`: `FrameLog::push` of one frame for a stream with that many
+//!   players parked (each a `SendQueue` following the log, untouched). The player count only
+//!   enters as the core handing the stream's pre-built list of parked players to the write
+//!   schedule, modelled as a `Vec` swap. Time per frame: flat across the parameter (O(1)).
+//! - `drain_10k`: one frame pushed, then every one of 10,000 queues `prepare`, `fill_iovecs`
+//!   and `advance` (the per-player work at write time). `Throughput::Elements(10_000)`: criterion
+//!   reports players per second; ns per player = time / 10,000.
+//! - `batch_drain_10k`: 10 frames pushed, then each queue prepared and drained once (the
+//!   write-merge case: one send carries 10 frames). Per player as above; per player and frame
+//!   = time / 100,000.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::io::IoSlice;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rtmp_edge::media::{Frame, FrameBuilder, PlayerQueue, Push, QueueLimits, Timeline};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use rtmp_edge::media::{
+    Frame, FrameBuilder, FrameLog, LogLimits, QueueLimits, SendQueue, Timeline, Verdict,
+};
 
 const PLAYERS: usize = 10_000;
-/// Frames between untimed drains: about one second of media (25 video + 25 audio frames).
-const DRAIN_EVERY: usize = 50;
+/// Frames per batch in `batch_drain_10k`.
+const BATCH: usize = 10;
 /// Media time covered by one pass over `frames()`.
 const CYCLE_MS: u32 = 2_000;
+/// Slices per send, as the core's `MAX_IOVECS`.
+const IOVECS: usize = 64;
+
+/// The configuration's defaults (`control::Config`): 5 s, 16 MiB, kick after 15 s.
+fn queue_limits() -> QueueLimits {
+    QueueLimits {
+        max_span_ms: 5_000,
+        max_bytes: 16 << 20,
+        kick_after_ms: 15_000,
+    }
+}
+
+fn new_log() -> FrameLog {
+    FrameLog::new(LogLimits {
+        queue: queue_limits(),
+        gop_cache: true,
+        max_gop_bytes: 16 << 20,
+    })
+}
 
 /// Two seconds of alternating video and audio frames, encoded once like the home shard does.
 fn frames() -> Vec<Frame> {
@@ -53,6 +85,7 @@ fn frames() -> Vec<Frame> {
 }
 
 /// The `n`th frame of an endless stream: `frames` repeated with timestamps that keep rising.
+/// A clone: a reference-count bump, no copy.
 fn frame_at(frames: &[Frame], n: usize) -> Frame {
     let mut frame = frames[n % frames.len()].clone();
     frame.timestamp = frame
@@ -61,71 +94,104 @@ fn frame_at(frames: &[Frame], n: usize) -> Frame {
     frame
 }
 
-fn drain(queues: &mut [PlayerQueue]) {
-    for q in queues {
-        let n = q.queued_bytes();
-        q.advance(n);
+/// A stream in its steady state: 10 s of frames pushed (the log evicts on every push).
+fn warm_log(frames: &[Frame], next: &mut usize) -> FrameLog {
+    let mut log = new_log();
+    for _ in 0..5 * frames.len() {
+        log.push(frame_at(frames, *next));
+        *next += 1;
     }
+    log
 }
 
-fn push_all(queues: &mut [PlayerQueue], frame: &Frame) {
+/// Players that joined at the log's keyframe, as the core starts them with the GOP cache.
+fn players(log: &FrameLog, n: usize) -> Vec<SendQueue> {
+    let start = log.gop_start().expect("a keyframe in the log");
+    (0..n)
+        .map(|_| {
+            let mut q = SendQueue::new(queue_limits());
+            q.follow(start, false);
+            q
+        })
+        .collect()
+}
+
+/// An empty `Vec` of slices with another lifetime, same allocation (in-place collect): a
+/// driver's iovec buffer reused from send to send.
+fn recycle<'a, 'b>(mut v: Vec<IoSlice<'a>>) -> Vec<IoSlice<'b>> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!()).collect()
+}
+
+/// Write every queue once: take its frames out of the log, one send of all of it.
+fn drain_all(queues: &mut [SendQueue], log: &FrameLog, iov: &mut Vec<IoSlice<'static>>) {
     for q in queues {
-        let outcome = q.push_frame(frame);
-        debug_assert!(matches!(outcome, Push::Queued));
-        let _ = black_box(outcome);
+        let verdict = q.prepare(Some(log));
+        debug_assert_eq!(verdict, Verdict::Keep { dropped: 0 });
+        let mut slices = recycle(std::mem::take(iov));
+        let n = q.fill_iovecs(&mut slices, IOVECS);
+        black_box(&slices);
+        *iov = recycle(slices);
+        q.advance(n, Some(log));
+        let _ = black_box(verdict);
     }
 }
 
 fn fanout(c: &mut Criterion) {
     let frames = frames();
-    let mut queues: Vec<PlayerQueue> = (0..PLAYERS)
-        .map(|_| PlayerQueue::new(QueueLimits::default()))
-        .collect();
-    // Players joined at a keyframe: prime every queue so nothing waits or drops.
-    push_all(&mut queues, &frames[0]);
-    drain(&mut queues);
-
     let mut group = c.benchmark_group("fanout");
-    group.throughput(Throughput::Elements(PLAYERS as u64));
     group.sample_size(30);
 
-    let mut next = 0usize;
-    let mut since_drain = 0usize;
-    group.bench_function("push_10k", |b| {
-        b.iter_custom(|iters| {
-            let mut timed = Duration::ZERO;
-            for _ in 0..iters {
-                if since_drain == DRAIN_EVERY {
-                    drain(&mut queues);
-                    since_drain = 0;
-                }
-                let frame = frame_at(&frames, next);
+    // ---- the publisher's path: append, for 100 to 10,000 parked players ----
+    group.throughput(Throughput::Elements(1));
+    for n in [100usize, 1_000, PLAYERS] {
+        let mut next = 0usize;
+        let mut log = warm_log(&frames, &mut next);
+        let queues = players(&log, n);
+        let mut parked: Vec<usize> = (0..n).collect();
+        let mut due: Vec<usize> = Vec::with_capacity(n);
+        group.bench_with_input(BenchmarkId::new("append_10k", n), &n, |b, _| {
+            b.iter(|| {
+                let seq = log.push(frame_at(&frames, next));
                 next += 1;
-                since_drain += 1;
-                let start = Instant::now();
-                push_all(&mut queues, &frame);
-                timed += start.elapsed();
-            }
-            timed
+                // The parked players become due: the schedule takes the pre-built list.
+                std::mem::swap(&mut parked, &mut due);
+                black_box((seq, due.len()));
+            })
+        });
+        // Appending touched no player.
+        assert!(queues.iter().all(|q| q.committed_len() == 0));
+    }
+
+    // ---- the write path: every player takes its frames out of the log ----
+    group.throughput(Throughput::Elements(PLAYERS as u64));
+    let mut next = 0usize;
+    let mut log = warm_log(&frames, &mut next);
+    let mut queues = players(&log, PLAYERS);
+    let mut iov = Vec::with_capacity(IOVECS);
+    // Every player catches up with the GOP it joined at, outside the timed sections.
+    drain_all(&mut queues, &log, &mut iov);
+    group.bench_function("drain_10k", |b| {
+        b.iter(|| {
+            log.push(frame_at(&frames, next));
+            next += 1;
+            drain_all(&mut queues, &log, &mut iov);
         })
     });
-    drain(&mut queues);
-
-    group.bench_function("push_advance_10k", |b| {
+    group.bench_function("batch_drain_10k", |b| {
         b.iter(|| {
-            let frame = frame_at(&frames, next);
-            next += 1;
-            for q in queues.iter_mut() {
-                let _ = black_box(q.push_frame(&frame));
-                q.advance(frame.len());
+            for _ in 0..BATCH {
+                log.push(frame_at(&frames, next));
+                next += 1;
             }
+            drain_all(&mut queues, &log, &mut iov);
         })
     });
     group.finish();
-    // Every push was accepted: the drains kept the queues inside their limits.
+    // Every player kept up: nothing skipped, nobody kicked, nothing left to write.
     assert!(queues
         .iter()
-        .all(|q| !q.is_kicked() && q.dropped_frames() == 0));
+        .all(|q| !q.is_kicked() && q.dropped_frames() == 0 && q.is_idle(Some(&log))));
 }
 
 criterion_group!(benches, fanout);

@@ -182,16 +182,6 @@ impl FrameLog {
     pub fn push(&mut self, frame: Frame) -> u64 {
         let seq = self.end();
         let droppable = frame.is_droppable();
-        if droppable {
-            if self.newest_ts.is_none() {
-                // Every frame kept was pushed before any audio or video frame: headers whose
-                // own timestamps (often 0) say nothing of the media timeline. They start it.
-                for slot in &mut self.slots {
-                    slot.span_ts = frame.timestamp;
-                }
-            }
-            self.newest_ts = Some(frame.timestamp);
-        }
         if frame.kind == MediaKind::Video && !frame.sequence_header {
             self.seen_video = true;
         }
