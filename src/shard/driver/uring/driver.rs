@@ -3,8 +3,8 @@
 //! One pass: one submit-and-wait (bounded by the core's next deadline) -> completions
 //! (accepts, received bytes, finished sends, closed peers, wakes) handed to the core -> new
 //! connections armed -> mailbox -> timeouts -> every due send queued on the ring (one
-//! vectored SENDMSG per connection, its `Bytes` owned by the ring until the completion) ->
-//! closes -> outgoing mail. The next submit carries all of it at once.
+//! vectored SENDMSG per connection, its `Bytes` owned by the ring until the completion),
+//! submitted at once (sockets with room send inside that submit) -> closes -> outgoing mail.
 use super::{Completion, EventFdWaker, UringIo};
 use crate::shard::core::{CloseReason, ConnId, MailBatch, ShardCore};
 use crate::shard::driver::{send_mail, Mailbox};
@@ -129,6 +129,12 @@ pub(crate) fn run(
                 io.close(id.0);
                 core.handle_closed(id, CloseReason::WriteError);
             }
+        }
+        // Submit the sends now: sockets with room send inside this call, so the time until it
+        // returns is what the pass's flush cost (the adaptive write-merge window), as the
+        // epoll driver's sendmsg calls are.
+        if let Err(e) = io.submit() {
+            warn!(shard = index, error = %e, "io_uring submit failed");
         }
         core.handle_pass_end(Instant::now());
         while let Some((id, reason)) = core.poll_close() {

@@ -295,6 +295,17 @@ impl UringIo {
     /// Hands the queued work to the kernel and waits until at least one completion is ready, or
     /// `timeout` passes (`None`: no limit). One `io_uring_enter` (more only when work queued
     /// beyond the submission queue's size). A timeout or a signal is not an error.
+    /// Submits what is queued without waiting: sockets with room send at once, inside this
+    /// call.
+    pub fn submit(&mut self) -> io::Result<()> {
+        self.flush_backlog()?;
+        match self.ring.submit() {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn submit_and_wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         self.flush_backlog()?;
         let res = match timeout {
