@@ -838,8 +838,8 @@ fn check_bounds(p: &Player, s: &Stream, lim: QueueLimits, max_frame: usize, seed
     // metadata and headers, which the policy never drops).
     let (mut media, mut other, mut other_entries) = (0, 0, 0);
     for (index, entry) in p.q.committed.iter().enumerate() {
-        let unwritten = entry.len() - if index == 0 { p.q.offset } else { 0 };
-        let id = id_of(entry);
+        let unwritten = entry.bytes.len() - if index == 0 { p.q.offset } else { 0 };
+        let id = id_of(&entry.bytes);
         match s.frames.get(id as usize) {
             Some(frame) if id < CONTROL && frame.is_droppable() => media += unwritten,
             _ => {
