@@ -414,6 +414,40 @@ mod tests {
     }
 
     #[test]
+    fn http_and_log_format_keys() {
+        let c = Config::from_toml_str(
+            "[http]\nlisten = \"127.0.0.1:8080\"\napi_token = \"abc\"\nstream_labels = true\n\
+             max_labelled_streams = 5\n[log]\nformat = \"json\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.http.listen_addr(),
+            Some("127.0.0.1:8080".parse().unwrap())
+        );
+        assert_eq!(c.http.api_token, "abc");
+        assert!(c.http.stream_labels);
+        assert_eq!(c.http.max_labelled_streams, 5);
+        assert_eq!(c.log.format, LogFormat::Json);
+        let problems = |text: &str| -> Vec<&'static str> {
+            let c: Config = toml::from_str(text).unwrap();
+            c.validate().into_iter().map(|p| p.key).collect()
+        };
+        assert_eq!(
+            problems("[http]\nlisten = \"localhost:80\"\n"),
+            ["http.listen"]
+        );
+        assert_eq!(
+            problems("[http]\napi_token = \"a b\"\n"),
+            ["http.api_token"]
+        );
+        assert_eq!(
+            problems("[http]\nmax_labelled_streams = 100000\n"),
+            ["http.max_labelled_streams"]
+        );
+        assert!(Config::from_toml_str("[log]\nformat = \"xml\"\n").is_err());
+    }
+
+    #[test]
     fn empty_text_is_the_default() {
         assert_eq!(Config::from_toml_str("").unwrap(), Config::default());
     }
