@@ -187,6 +187,11 @@ fn metrics_pass_promtool_and_match_the_traffic() {
         read_media(p, messages);
     }
     let received: u64 = players.iter().map(TestClient::bytes_read).sum();
+    // One connection that speaks HTTP where the RTMP handshake belongs.
+    let mut junk = TcpStream::connect(addr).expect("connect");
+    junk.write_all(b"GET / HTTP/1.1\r\n\r\n").expect("write");
+    let mut rest = Vec::new();
+    let _ = junk.read_to_end(&mut rest);
 
     // Exact: the histogram counts one sample per frame per player written in full after the
     // player's play started, which is every message each player read; the counters settle
@@ -196,6 +201,10 @@ fn metrics_pass_promtool_and_match_the_traffic() {
     poll(LIMIT, "the latency count to reach frames x players", || {
         scrape = e.metrics();
         sample(&scrape, "rtmp_edge_fanout_latency_seconds_count") == Some(want)
+            && sample(
+                &scrape,
+                "rtmp_edge_protocol_errors_total{kind=\"handshake\"}",
+            ) == Some(1.0)
     });
     promtool_check(&scrape);
     assert_eq!(

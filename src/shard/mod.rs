@@ -19,7 +19,7 @@ mod stats;
 
 pub use self::core::{CloseReason, ConnId, ShardCore, Transmit};
 pub use server::{Server, ServerError, ShardControl, Stopper};
-pub use stats::ShardStats;
+pub use stats::{ProtocolErrorKind, ShardStats};
 
 use crate::media::queue::QueueLimits;
 use crate::session::SessionConfig;

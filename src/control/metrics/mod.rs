@@ -6,7 +6,7 @@
 //! first). Pure function of its inputs except [`ProcessStats::read`].
 use crate::control::api::{self, StreamView};
 use crate::shard::snapshot::{latency_histogram, ShardSnapshot};
-use crate::shard::{CloseReason, ShardStats};
+use crate::shard::{CloseReason, ProtocolErrorKind, ShardStats};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -114,16 +114,11 @@ fn sum(snapshots: &[Arc<ShardSnapshot>], f: impl Fn(&ShardStats) -> u64) -> f64 
 type Counter = (&'static str, &'static str, fn(&ShardStats) -> u64);
 
 fn counters(p: &mut PromText, snapshots: &[Arc<ShardSnapshot>]) {
-    let plain: [Counter; 12] = [
+    let plain: [Counter; 11] = [
         (
             "rtmp_edge_connections_accepted_total",
             "Connections accepted.",
             |s| s.accepted,
-        ),
-        (
-            "rtmp_edge_protocol_errors_total",
-            "Connections closed for malformed or refused input (RTMP or PROXY protocol).",
-            |s| s.protocol_errors,
         ),
         (
             "rtmp_edge_timeouts_total",
@@ -172,6 +167,20 @@ fn counters(p: &mut PromText, snapshots: &[Arc<ShardSnapshot>]) {
     ];
     for (name, help, f) in plain {
         p.single(name, Kind::Counter, help, sum(snapshots, f));
+    }
+    p.family(
+        "rtmp_edge_protocol_errors_total",
+        Kind::Counter,
+        "Connections closed for malformed or refused input, by kind (handshake, chunk, \
+         message, amf, peer_misbehaved, refused, proxy).",
+    );
+    for kind in ProtocolErrorKind::ALL {
+        let n = sum(snapshots, |s| s.protocol_errors_by_kind[kind.index()]);
+        p.sample(
+            "rtmp_edge_protocol_errors_total",
+            &[("kind", kind.as_str())],
+            n,
+        );
     }
     p.family(
         "rtmp_edge_connections_closed_total",

@@ -18,6 +18,7 @@ pub(crate) fn sample(shard: usize) -> ShardSnapshot {
         ..ShardStats::default()
     };
     stats.closed_by_reason[CloseReason::PeerClosed.index()] = 2;
+    stats.protocol_errors_by_kind[ProtocolErrorKind::Handshake.index()] = 1;
     let mut latency = latency_histogram();
     latency.record(2_000).unwrap();
     latency.record(300_000).unwrap();
@@ -92,6 +93,8 @@ fn sums_over_shards_by_the_conventions() {
     assert!(text.contains("\nrtmp_edge_sent_bytes_total 2000\n"));
     assert!(text.contains("rtmp_edge_connections_closed_total{reason=\"peer_closed\"} 4\n"));
     assert!(text.contains("rtmp_edge_connections_closed_total{reason=\"kicked\"} 0\n"));
+    assert!(text.contains("rtmp_edge_protocol_errors_total{kind=\"handshake\"} 2\n"));
+    assert!(text.contains("rtmp_edge_protocol_errors_total{kind=\"amf\"} 0\n"));
     assert!(text.contains("rtmp_edge_connections{role=\"player\",listener=\"127.0.0.1:1935\"} 3\n"));
     assert!(text.contains("rtmp_edge_shard_busy_seconds_total{shard=\"1\"} 1.5\n"));
     assert!(text.contains("\nrtmp_edge_streams 2\n"));

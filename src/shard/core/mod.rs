@@ -39,7 +39,7 @@ use crate::media::registry::Registry;
 use crate::session::{ServerEvent, ServerSession};
 use crate::shard::mailbox::{Outbox, ShardMsg};
 use crate::shard::snapshot::{latency_histogram, ShardSnapshot};
-use crate::shard::{ShardSettings, ShardStats};
+use crate::shard::{ProtocolErrorKind, ShardSettings, ShardStats};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use slab::Slab;
@@ -287,6 +287,7 @@ impl ShardCore {
                 Err(e) => {
                     info!(shard = self.index, peer = %via, error = %e, "closing connection after PROXY protocol error");
                     self.stats.protocol_errors += 1;
+                    self.stats.protocol_errors_by_kind[ProtocolErrorKind::Proxy.index()] += 1;
                     self.close_now(id, CloseReason::ProxyError);
                     return input.len();
                 }
@@ -298,6 +299,7 @@ impl ShardCore {
         if let Err(e) = rtmp.session.handle_input(rest) {
             info!(shard = self.index, peer = %rtmp.peer, error = %e, "closing connection after protocol error");
             self.stats.protocol_errors += 1;
+            self.stats.protocol_errors_by_kind[ProtocolErrorKind::of(&e).index()] += 1;
             c.close_after_flush = Some(CloseReason::ProtocolError);
             c.take_session_output();
             self.schedule_now(id);

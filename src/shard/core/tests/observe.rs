@@ -134,3 +134,19 @@ fn kicks_close_the_right_generation_only() {
     let stats = snapshot(&h, 0).stats;
     assert_eq!(stats.closed_by_reason[CloseReason::Kicked.index()], 1);
 }
+
+#[test]
+fn protocol_errors_are_counted_by_kind() {
+    use crate::shard::ProtocolErrorKind;
+    let mut h = Harness::new(|_| {});
+    let w = h.raw(0, 0);
+    // An HTTP request where the RTMP handshake's C0 belongs.
+    h.inject(w, b"GET / HTTP/1.1\r\n\r\n");
+    h.drive();
+    let stats = snapshot(&h, 0).stats;
+    assert_eq!(stats.protocol_errors, 1);
+    assert_eq!(
+        stats.protocol_errors_by_kind[ProtocolErrorKind::Handshake.index()],
+        1
+    );
+}
