@@ -38,7 +38,7 @@ use crate::media::queue::{SendQueue, Verdict};
 use crate::media::registry::Registry;
 use crate::session::{ServerEvent, ServerSession};
 use crate::shard::mailbox::{Outbox, ShardMsg};
-use crate::shard::snapshot::{latency_histogram, ShardSnapshot};
+use crate::shard::snapshot::latency_histogram;
 use crate::shard::{ProtocolErrorKind, ShardSettings, ShardStats};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
@@ -412,11 +412,6 @@ impl ShardCore {
         self.close_pending();
     }
 
-    /// The driver's last pass worked this long (time not spent waiting for events).
-    pub fn handle_busy(&mut self, busy: Duration) {
-        self.stats.busy += busy;
-    }
-
     /// The sends of this pass are done, at `now`.
     pub fn handle_pass_end(&mut self, now: Instant) {
         // Passes that flushed nobody say nothing about the load.
@@ -493,15 +488,6 @@ impl ShardCore {
         self.outbox
             .pop()
             .map(|(shard, msgs)| (shard, MailBatch(msgs)))
-    }
-
-    /// A snapshot to publish, once per sweep (and once at the start); see [`Self::snapshot`].
-    pub fn poll_snapshot(&mut self, now: Instant) -> Option<ShardSnapshot> {
-        if !self.snapshot_due {
-            return None;
-        }
-        self.snapshot_due = false;
-        Some(self.snapshot(now))
     }
 
     /// When `handle_timeout` (or, for due sends, `poll_transmit`) must run next.

@@ -9,13 +9,27 @@ use super::{CloseReason, ShardCore};
 use crate::shard::snapshot::{
     ClientId, ClientInfo, ClientRole, HomeInfo, ListenerConns, ShardSnapshot, StreamInfo,
 };
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tracing::info;
 
 /// The `tracing` target of access-log events.
 pub const ACCESS_TARGET: &str = "rtmp_edge::access";
 
 impl ShardCore {
+    /// The driver's last pass worked this long (time not spent waiting for events).
+    pub fn handle_busy(&mut self, busy: Duration) {
+        self.stats.busy += busy;
+    }
+
+    /// A snapshot to publish, once per sweep (and once at the start); see [`Self::snapshot`].
+    pub fn poll_snapshot(&mut self, now: Instant) -> Option<ShardSnapshot> {
+        if !self.snapshot_due {
+            return None;
+        }
+        self.snapshot_due = false;
+        Some(self.snapshot(now))
+    }
+
     /// Everything this shard publishes, as of `now`. Costs one pass over the connections and
     /// streams; drivers call it through `poll_snapshot`, once per sweep.
     pub fn snapshot(&self, now: Instant) -> ShardSnapshot {
