@@ -354,6 +354,33 @@ fn api_shows_an_ffmpeg_stream_kicks_clients_and_wants_the_token() {
         .filter_map(|s| s["players"].as_u64())
         .sum();
     assert_eq!(by_shard, 3);
+    assert!(
+        stream["uptime_seconds"].as_f64().unwrap_or(0.0) > 0.0,
+        "{stream:#}"
+    );
+    assert!(
+        stream["health"]["since_last_frame_seconds"]
+            .as_f64()
+            .unwrap_or(99.0)
+            < 5.0
+    );
+    assert!(
+        stream["health"]["ingest_bitrate_avg_bps"]
+            .as_f64()
+            .unwrap_or(0.0)
+            > 0.0
+    );
+    let clients = e.json("/api/clients", Some(TOKEN));
+    let publisher = clients["clients"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["role"] == "publisher"))
+        .expect("the publisher in /api/clients");
+    assert_eq!(publisher["stream"], name.as_str());
+    assert!(
+        publisher["bytes_in"].as_u64().unwrap_or(0) > 10_000,
+        "{publisher}"
+    );
+    assert!(publisher["connected_seconds"].as_f64().unwrap_or(0.0) > 0.0);
     let all = e.json("/api/streams", Some(TOKEN));
     assert!(all["streams"]
         .as_array()

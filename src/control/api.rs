@@ -133,6 +133,7 @@ fn client_json(c: &ClientInfo) -> Value {
         "bytes_in": c.bytes_in,
         "bytes_out": c.bytes_out,
         "queue_bytes": c.queued_bytes,
+        "lag_seconds": f64::from(c.lag_ms) / 1000.0,
         "dropped_frames": c.dropped_frames,
     })
 }

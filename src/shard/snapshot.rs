@@ -108,6 +108,8 @@ pub struct ClientInfo {
     pub bytes_out: u64,
     /// Bytes queued for the client and not yet written (its lag).
     pub queued_bytes: u64,
+    /// Media time between the player's position in its stream and the newest frame (ms).
+    pub lag_ms: u32,
     pub dropped_frames: u64,
 }
 

@@ -68,6 +68,7 @@ pub(crate) fn sample(shard: usize) -> ShardSnapshot {
             bytes_in: 100,
             bytes_out: 900,
             queued_bytes: 0,
+            lag_ms: 0,
             dropped_frames: 0,
         }],
     }

@@ -69,6 +69,10 @@ impl ShardCore {
                 bytes_in: c.bytes_in,
                 bytes_out: c.bytes_out,
                 queued_bytes: c.queue.queued_bytes(log),
+                lag_ms: match (log, c.queue.position()) {
+                    (Some(log), Some(at)) if c.queue.behind(Some(log)) => log.span_from(at),
+                    _ => 0,
+                },
                 dropped_frames: c.queue.dropped_frames(),
             });
         }

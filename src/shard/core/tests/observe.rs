@@ -104,6 +104,7 @@ fn snapshot_shows_roles_streams_clients_and_health() {
     assert_eq!(client.role, ClientRole::Player);
     assert_eq!(client.bytes_out, h.wires[player].received.len() as u64);
     assert_eq!(client.stream.as_deref(), Some("live/cam"));
+    assert_eq!((client.queued_bytes, client.lag_ms), (0, 0));
     let remote = snapshot(&h, 1);
     assert_eq!(remote.streams[0].players, 1);
     assert!(remote.streams[0].live && remote.streams[0].home.is_none());
