@@ -88,7 +88,9 @@ pub fn route(req: &Request, state: &ControlState) -> Response {
         }
         "/readyz" => {
             let ready = state.shards.snapshots().iter().all(Option::is_some);
-            return if ready {
+            return if state.draining.load(Ordering::Relaxed) {
+                Response::text(503, "draining")
+            } else if ready {
                 Response::text(200, "ready")
             } else {
                 Response::text(503, "starting")

@@ -70,6 +70,7 @@ fn health_readiness_and_unknown_paths() {
     assert_eq!(status(&ready, "GET", "/readyz", None), 200);
     ready.draining.store(true, Ordering::Relaxed);
     assert_eq!(status(&ready, "GET", "/healthz", None), 503);
+    assert_eq!(status(&ready, "GET", "/readyz", None), 503);
     let m = route(&req("GET", "/metrics", None), &ready);
     assert_eq!(m.status, 200);
     assert!(m.content_type.starts_with("text/plain; version=0.0.4"));
