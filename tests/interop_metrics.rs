@@ -493,6 +493,7 @@ fn json_logs_parse_and_a_session_ends_in_one_access_event() {
     assert_eq!(events.len(), 1, "{events:#?}");
     let ev = &events[0];
     assert_eq!(ev["role"], "player");
+    assert_eq!(ev["listener"], e.edge.addr().to_string().as_str());
     assert_eq!(ev["app"], APP);
     assert_eq!(ev["stream"], name.as_str());
     assert_eq!(ev["reason"], "peer_closed");

@@ -142,7 +142,7 @@ impl ShardCore {
             target: ACCESS_TARGET,
             shard = self.index,
             client = %c.peer(),
-            listener = ?listener,
+            listener = listener.map(tracing::field::display),
             role,
             app,
             stream,
