@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real RTMP peers the test suite drives (Debian/Ubuntu packages): FFmpeg, rtmpdump
-# (librtmp), GStreamer with rtmp2sink/rtmp2src, nginx with the rtmp module, HAProxy.
+# (librtmp), GStreamer with rtmp2sink/rtmp2src, nginx with the rtmp module, HAProxy, and
+# promtool (Debian's prometheus package) to validate the /metrics output.
 #
 # Idempotent and fast when everything is present: it checks the binaries, the nginx rtmp module
 # and the GStreamer elements first and only runs apt-get (as root) when something is missing.
@@ -29,9 +30,10 @@ PACKAGES=(
     libnginx-mod-rtmp
     haproxy
     procps
+    prometheus
 )
 BENCH_PACKAGES=(linux-perf)
-BINARIES=(ffmpeg ffprobe rtmpdump gst-launch-1.0 gst-inspect-1.0 nginx haproxy ps)
+BINARIES=(ffmpeg ffprobe rtmpdump gst-launch-1.0 gst-inspect-1.0 nginx haproxy ps promtool)
 BENCH_BINARIES=(perf)
 # What the GStreamer tests build their pipelines from.
 GST_ELEMENTS=(

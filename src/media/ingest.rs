@@ -78,6 +78,7 @@ impl FrameBuilder {
             keyframe,
             sequence_header,
             wire: wire.freeze(),
+            arrival: None,
         }
     }
 

@@ -9,6 +9,8 @@ use super::streams::StreamId;
 use crate::media::ingest::FrameBuilder;
 use crate::media::queue::SendQueue;
 use crate::session::ServerSession;
+use crate::shard::mailbox::StreamKey;
+use crate::shard::snapshot::ClientRole;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -39,6 +41,9 @@ pub(crate) enum Role {
     },
     Player {
         stream: StreamId,
+        /// When play started: frames that arrived before (the startup GOP) are not fan-out
+        /// latency.
+        since: Instant,
     },
 }
 
@@ -71,6 +76,12 @@ pub(crate) struct Connection {
     pub last_write: Instant,
     /// Close once the queued output is written (a protocol error's explanation).
     pub close_after_flush: Option<super::CloseReason>,
+    /// Tells this connection apart from later ones with the same slab key (client ids).
+    pub generation: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// The last publish or play it started, for the access log.
+    pub last_session: Option<(ClientRole, StreamKey)>,
 }
 
 impl Connection {
@@ -90,10 +101,27 @@ impl Connection {
         self.rtmp().peer
     }
 
+    /// What the connection does now.
+    pub(crate) fn role(&self) -> ClientRole {
+        match self.rtmp().role {
+            Role::Pending => ClientRole::Pending,
+            Role::Publisher { .. } => ClientRole::Publisher,
+            Role::Player { .. } => ClientRole::Player,
+        }
+    }
+
+    /// The stream this connection publishes or plays.
+    pub(crate) fn stream(&self) -> Option<StreamId> {
+        match self.rtmp().role {
+            Role::Pending => None,
+            Role::Publisher { stream, .. } | Role::Player { stream, .. } => Some(stream),
+        }
+    }
+
     /// The stream this connection plays, if it is a player.
     pub(crate) fn playing(&self) -> Option<StreamId> {
         match self.rtmp().role {
-            Role::Player { stream } => Some(stream),
+            Role::Player { stream, .. } => Some(stream),
             _ => None,
         }
     }

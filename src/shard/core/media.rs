@@ -5,6 +5,7 @@
 //! A new frame costs O(1) here: it is appended to the log, and the stream's list of caught-up
 //! players is handed to the flush schedule whole; no player is touched until it is written.
 use super::conn::{Role, WriteState};
+use super::health::Health;
 use super::streams::{Home, StreamId};
 use super::{CloseReason, ShardCore};
 use crate::media::frame::{Frame, MediaKind};
@@ -13,6 +14,7 @@ use crate::media::registry::Claim;
 use crate::protocol::message;
 use crate::session::{PlayRequest, PublishRequest, ServerEvent, MEDIA_STREAM_ID};
 use crate::shard::mailbox::{ShardMsg, StreamKey};
+use crate::shard::snapshot::ClientRole;
 use std::time::Instant;
 use tracing::{debug, info};
 
@@ -33,7 +35,7 @@ impl ShardCore {
                 }
             }
             ServerEvent::Publish(req) => self.on_publish(id, req, now),
-            ServerEvent::Play(req) => self.on_play(id, req),
+            ServerEvent::Play(req) => self.on_play(id, req, now),
             ServerEvent::Unpublish { .. } => self.end_publish(id),
             ServerEvent::PlayStop { .. } => self.end_play(id),
             ServerEvent::ReceiveAudio(on) => self.set_wanted(id, MediaKind::Audio, on),
@@ -90,6 +92,8 @@ impl ShardCore {
         let rtmp = c.rtmp_mut();
         info!(shard = self.index, peer = %rtmp.peer, stream = %key, generation, "publish started");
         self.stats.publishes += 1;
+        c.last_session = Some((ClientRole::Publisher, key.clone()));
+        let rtmp = c.rtmp_mut();
         rtmp.session.accept_publish(req.stream_id);
         let timeline = continue_after.map_or(Timeline::Publisher, Timeline::ContinueAfter);
         rtmp.role = Role::Publisher {
@@ -123,6 +127,7 @@ impl ShardCore {
             generation,
             remote,
             pending: Vec::new(),
+            health: Health::new(now),
         });
         self.restart_players(sid);
     }
@@ -174,11 +179,15 @@ impl ShardCore {
         };
         *last_media = now;
         let sid = *sid;
-        let frame = builder.build(type_id, timestamp, payload, metadata);
+        let mut frame = builder.build(type_id, timestamp, payload, metadata);
+        frame.arrival = Some(now);
         self.stats.frames_in += 1;
         let Some(stream) = self.streams.get_mut(sid) else {
             return;
         };
+        if let Some(home) = &mut stream.home {
+            home.health.on_frame(&frame, payload, now);
+        }
         if frame.keyframe {
             // Once per GOP, so a takeover can continue this timeline (see Registry).
             *noted_timestamp = Some(frame.timestamp);
@@ -325,7 +334,7 @@ impl ShardCore {
         }
     }
 
-    fn on_play(&mut self, id: usize, req: PlayRequest) {
+    fn on_play(&mut self, id: usize, req: PlayRequest, now: Instant) {
         let key: StreamKey = format!("{}/{}", req.app, req.name).into();
         let Some(c) = self.conns.get_mut(id) else {
             return;
@@ -338,6 +347,8 @@ impl ShardCore {
         }
         info!(shard = self.index, peer = %rtmp.peer, stream = %key, "play started");
         self.stats.plays += 1;
+        c.last_session = Some((ClientRole::Player, key.clone()));
+        let rtmp = c.rtmp_mut();
         rtmp.session.accept_play(req.stream_id, req.reset);
         // The play replies go out before any media.
         c.take_session_output();
@@ -357,7 +368,10 @@ impl ShardCore {
         let (Some(c), Some(stream)) = (self.conns.get_mut(id), self.streams.get_mut(sid)) else {
             return;
         };
-        c.rtmp_mut().role = Role::Player { stream: sid };
+        c.rtmp_mut().role = Role::Player {
+            stream: sid,
+            since: now,
+        };
         stream.players.push(id);
         if stream.source.is_some() {
             for frame in stream.log.headers().frames() {
@@ -482,6 +496,7 @@ impl ShardCore {
                 self.streams.remove_if_unused(sid);
             }
             ShardMsg::Evict { key, generation } => self.evict_local(&key, generation),
+            ShardMsg::Kick { conn, generation } => self.kick(conn, generation),
         }
     }
 
