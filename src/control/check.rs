@@ -119,7 +119,10 @@ impl<'a> Locator<'a> {
     /// The diagnostic for a semantic problem: at the array element, else the key, else the
     /// table header, else unlocated (the key was never written, it kept its default).
     pub(crate) fn diagnose(&self, p: &ConfigProblem) -> Diagnostic {
-        let element = p.index.and_then(|i| self.listen.get(i).cloned());
+        let element = p
+            .index
+            .filter(|_| p.key == "server.listen")
+            .and_then(|i| self.listen.get(i).cloned());
         let key = || self.entry(p.key).map(|e| e.key_span.clone());
         let table = || {
             let name = p.key.split('.').next().unwrap_or_default();

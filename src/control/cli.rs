@@ -50,6 +50,15 @@ pub struct Cli {
     #[arg(long, value_name = "ADDR:PORT")]
     pub http: Option<SocketAddr>,
 
+    /// Accept PROXY headers only from this CIDR or IP (repeatable; replaces
+    /// server.trusted_proxies).
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    pub trusted_proxy: Vec<String>,
+
+    /// Answer HAProxy's agent-check on ADDR:PORT (agent.listen).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub agent: Option<SocketAddr>,
+
     /// Check a configuration file, print every problem with its line, and exit (1 if any).
     #[arg(long, value_name = "FILE")]
     pub check_config: Option<PathBuf>,
@@ -89,6 +98,12 @@ impl Cli {
     /// validated as a whole. Problems in keys the flags replaced are not reported against
     /// the file.
     pub fn into_config(self) -> Result<Config, ConfigError> {
+        self.load_config()
+    }
+
+    /// [`Cli::into_config`] without consuming the flags: SIGHUP reads the file again with
+    /// the same flags laid over it.
+    pub fn load_config(&self) -> Result<Config, ConfigError> {
         let text = match &self.config {
             Some(path) => std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                 path: path.clone(),
@@ -118,7 +133,7 @@ impl Cli {
             config.server.shards = n;
             from_flags.insert(("server.shards", "--shards"));
         }
-        if let Some(level) = self.log_level {
+        if let Some(level) = self.log_level.clone() {
             config.log.level = level;
             from_flags.insert(("log.level", "--log-level"));
         }
@@ -128,6 +143,14 @@ impl Cli {
         if let Some(addr) = self.http {
             config.http.listen = addr.to_string();
             from_flags.insert(("http.listen", "--http"));
+        }
+        if !self.trusted_proxy.is_empty() {
+            config.server.trusted_proxies = self.trusted_proxy.clone();
+            from_flags.insert(("server.trusted_proxies", "--trusted-proxy"));
+        }
+        if let Some(addr) = self.agent {
+            config.agent.listen = addr.to_string();
+            from_flags.insert(("agent.listen", "--agent"));
         }
         if let Some(ms) = self.write_merge_ms {
             config.play.write_merge_ms = ms;
@@ -228,11 +251,19 @@ mod tests {
             "127.0.0.1:8080",
             "--log-format",
             "json",
+            "--trusted-proxy",
+            "10.0.0.0/8",
+            "--trusted-proxy",
+            "192.0.2.1",
+            "--agent",
+            "127.0.0.1:5555",
         ])
         .into_config()
         .unwrap();
         assert_eq!(c.http.listen, "127.0.0.1:8080");
         assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(c.server.trusted_proxies, vec!["10.0.0.0/8", "192.0.2.1"]);
+        assert_eq!(c.agent.listen, "127.0.0.1:5555");
         assert_eq!(c.server.listen, vec!["0.0.0.0:1940", "[::]:1941"]);
         assert_eq!(c.listen_addrs().len(), 2);
         assert_eq!(c.server.shards, 3);
@@ -258,6 +289,13 @@ mod tests {
             .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("--write-merge-ms: play.write_merge_ms = 5000 is out of range"));
+        let err = cli(&["--trusted-proxy", "10.0.0.300/8"])
+            .into_config()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("--trusted-proxy: server.trusted_proxies[0]"),
+            "{err}"
+        );
         let err = cli(&["--log-level", "loud"]).into_config().unwrap_err();
         assert!(err.to_string().contains("--log-level: log.level"), "{err}");
     }

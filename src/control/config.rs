@@ -32,6 +32,7 @@ pub struct Config {
     pub timeouts: TimeoutConfig,
     pub log: LogConfig,
     pub http: HttpConfig,
+    pub agent: AgentConfig,
 }
 
 /// `[server]`: listeners, shards and per-connection protocol settings.
@@ -55,6 +56,13 @@ pub struct ServerConfig {
     /// `send-proxy`/`send-proxy-v2` write it) carrying the real client address; a connection
     /// without one is closed. Only for listeners that nothing but the proxy can reach.
     pub proxy_protocol: bool,
+    /// With `proxy_protocol`: the proxies (CIDR like `10.0.0.0/8`, or one IP) allowed to
+    /// connect. A connection from elsewhere is closed before a byte is read. Empty: any
+    /// source (only where nothing but the proxy can reach the listener).
+    pub trusted_proxies: Vec<String>,
+    /// On SIGTERM: how long connected players and publishers keep being served (no new
+    /// connections are accepted) before the process exits.
+    pub drain_timeout_ms: u64,
     /// Event-loop driver: `auto` (io_uring where it works, else epoll, with one log line),
     /// `epoll` (mio) or `uring` (fails at start where io_uring cannot run).
     pub io: IoMode,
@@ -110,6 +118,9 @@ pub struct PlayConfig {
 pub struct TimeoutConfig {
     /// From TCP accept until the `connect` command is answered.
     pub handshake_ms: u64,
+    /// From TCP accept until the PROXY header is complete (listeners with the PROXY protocol
+    /// on); HAProxy's own rule is 3 s.
+    pub proxy_header_ms: u64,
 }
 
 /// `[log]`.
@@ -149,6 +160,20 @@ pub struct HttpConfig {
     pub max_labelled_streams: usize,
 }
 
+/// `[agent]`: the HAProxy agent-check listener (off unless `listen` is set). It answers each
+/// connection with one line: `up <weight>%` from the load against the capacity below, or
+/// `drain` while draining.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentConfig {
+    /// `ADDR:PORT` of the agent listener; empty = no agent.
+    pub listen: String,
+    /// Players this node serves at full load (weight 0% there).
+    pub max_players: u64,
+    /// Outgoing megabits per second at full load.
+    pub max_mbps: u64,
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
@@ -159,6 +184,8 @@ impl Default for ServerConfig {
             chunk_size: 4096,
             window_ack_size: 2_500_000,
             proxy_protocol: false,
+            trusted_proxies: Vec::new(),
+            drain_timeout_ms: 30_000,
             io: IoMode::Auto,
         }
     }
@@ -202,6 +229,7 @@ impl Default for TimeoutConfig {
     fn default() -> Self {
         Self {
             handshake_ms: 10_000,
+            proxy_header_ms: 3_000,
         }
     }
 }
@@ -223,6 +251,23 @@ impl Default for HttpConfig {
             stream_labels: false,
             max_labelled_streams: 100,
         }
+    }
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            listen: String::new(),
+            max_players: 20_000,
+            max_mbps: 10_000,
+        }
+    }
+}
+
+impl AgentConfig {
+    /// The agent listener's address, when one is configured (call on a validated config).
+    pub fn listen_addr(&self) -> Option<SocketAddr> {
+        self.listen.trim().parse().ok()
     }
 }
 
@@ -327,6 +372,15 @@ impl TimeoutConfig {
     pub fn handshake(&self) -> Duration {
         Duration::from_millis(self.handshake_ms)
     }
+    pub fn proxy_header(&self) -> Duration {
+        Duration::from_millis(self.proxy_header_ms)
+    }
+}
+
+impl ServerConfig {
+    pub fn drain_timeout(&self) -> Duration {
+        Duration::from_millis(self.drain_timeout_ms)
+    }
 }
 
 /// The default configuration, commented; printed by `--print-default-config`.
@@ -342,6 +396,8 @@ max_connections = 20000     # per shard; beyond it, accepts wait
 chunk_size = 4096           # outgoing chunk size (128..=65536), same for every player (encode-once)
 window_ack_size = 2500000
 proxy_protocol = false      # expect a PROXY v1/v2 header (HAProxy send-proxy[-v2]) on every connection
+trusted_proxies = []        # with proxy_protocol: CIDRs/IPs allowed to connect; [] = any source
+drain_timeout_ms = 30000    # SIGTERM: serve connected clients this long (no new ones), then exit
 io = "auto"                 # event loop: auto (io_uring if it works, else epoll), epoll, uring
 
 [socket]
@@ -365,6 +421,7 @@ write_stall_timeout_ms = 30000  # a player whose socket accepts nothing for this
 
 [timeouts]
 handshake_ms = 10000        # TCP accept -> connect command done
+proxy_header_ms = 3000      # TCP accept -> PROXY header complete (proxy_protocol listeners)
 
 [log]
 level = "info"              # error|warn|info|debug|trace; RUST_LOG overrides
@@ -375,6 +432,11 @@ listen = ""                 # ADDR:PORT for /metrics, /healthz, /readyz, /api; "
 api_token = ""              # when set, /api/* needs "Authorization: Bearer TOKEN"
 stream_labels = false       # per-stream metrics with a stream label
 max_labelled_streams = 100  # at most this many streams labelled (most players first)
+
+[agent]
+listen = ""                 # ADDR:PORT for the HAProxy agent-check ("up 73%" / "drain"); "" = off
+max_players = 20000         # players at full load (weight falls to 0% there)
+max_mbps = 10000            # outgoing Mbit/s at full load
 "#;
 
 #[cfg(test)]
@@ -410,6 +472,11 @@ mod tests {
         assert_eq!(c.http.api_token, "");
         assert!(!c.http.stream_labels);
         assert_eq!(c.http.max_labelled_streams, 100);
+        assert!(c.server.trusted_proxies.is_empty());
+        assert_eq!(c.server.drain_timeout(), Duration::from_secs(30));
+        assert_eq!(c.timeouts.proxy_header(), Duration::from_secs(3));
+        assert_eq!(c.agent.listen_addr(), None);
+        assert_eq!((c.agent.max_players, c.agent.max_mbps), (20_000, 10_000));
         assert!(c.validate().is_empty());
     }
 

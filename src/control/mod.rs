@@ -26,7 +26,7 @@ mod validate;
 pub use check::Diagnostic;
 pub use cli::{check_config_file, Cli};
 pub use config::{
-    Config, ConfigError, HttpConfig, LogConfig, LogFormat, PlayConfig, PublishConfig, ServerConfig,
+    AgentConfig, Config, ConfigError, HttpConfig, LogConfig, LogFormat, PlayConfig, PublishConfig, ServerConfig,
     SocketConfig, TimeoutConfig, DEFAULT_CONFIG_TOML,
 };
 pub use logging::init_logging;

@@ -17,6 +17,12 @@ impl Config {
                 .map(|addr| ListenerSettings {
                     addr,
                     proxy_protocol: self.server.proxy_protocol,
+                    trusted_proxies: self
+                        .server
+                        .trusted_proxies
+                        .iter()
+                        .filter_map(|t| super::validate::parse_trusted(t))
+                        .collect(),
                 })
                 .collect(),
             io: self.server.io,
@@ -35,6 +41,7 @@ impl Config {
             takeover: self.publish.takeover,
             publisher_idle_timeout: self.publish.idle_timeout(),
             handshake_timeout: self.timeouts.handshake(),
+            proxy_header_timeout: self.timeouts.proxy_header(),
             write_merge: self.play.write_merge(),
             adaptive_merge_max: self.play.adaptive_merge_max(),
             queue: QueueLimits {
@@ -76,5 +83,22 @@ mod tests {
     fn proxy_protocol_reaches_the_shards() {
         let c = Config::from_toml_str("[server]\nproxy_protocol = true\n").unwrap();
         assert!(c.shard_settings().listeners[0].proxy_protocol);
+    }
+
+    #[test]
+    fn trusted_proxies_reach_the_listeners() {
+        let c = Config::from_toml_str(
+            "[server]\nproxy_protocol = true\ntrusted_proxies = [\"10.0.0.0/8\", \"127.0.0.7\"]\n",
+        )
+        .unwrap();
+        let l = &c.shard_settings().listeners[0];
+        assert!(l.trusts("10.1.2.3".parse().unwrap()));
+        assert!(l.trusts("127.0.0.7".parse().unwrap()));
+        assert!(l.trusts("::ffff:10.9.9.9".parse().unwrap()));
+        assert!(!l.trusts("127.0.0.1".parse().unwrap()));
+        let err = Config::from_toml_str("[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"nope\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("2:1: server.trusted_proxies[1] = \"nope\""), "{err}");
     }
 }

@@ -68,6 +68,10 @@ pub(crate) const LIMITS: &[Limit] = &[
     limit("play.kick_after_ms", 1000, DAY_MS, "ms", ""),
     limit("play.write_stall_timeout_ms", 1000, DAY_MS, "ms", ""),
     limit("timeouts.handshake_ms", 100, 600_000, "ms", ""),
+    limit("timeouts.proxy_header_ms", 100, 600_000, "ms", ""),
+    limit("server.drain_timeout_ms", 0, DAY_MS, "ms", "0 = exit at once"),
+    limit("agent.max_players", 1, 100_000_000, "", ""),
+    limit("agent.max_mbps", 1, 100_000_000, "Mbit/s", ""),
     limit(
         "http.max_labelled_streams",
         0,
@@ -120,7 +124,20 @@ impl Config {
         let mut out = Vec::new();
         let d = Config::default();
         let (s, p, pl) = (&self.server, &self.publish, &self.play);
-        let numbers: [(&'static str, u64, u64); 16] = [
+        let (a, da) = (&self.agent, &d.agent);
+        let numbers: [(&'static str, u64, u64); 20] = [
+            (
+                "timeouts.proxy_header_ms",
+                self.timeouts.proxy_header_ms,
+                d.timeouts.proxy_header_ms,
+            ),
+            (
+                "server.drain_timeout_ms",
+                s.drain_timeout_ms,
+                d.server.drain_timeout_ms,
+            ),
+            ("agent.max_players", a.max_players, da.max_players),
+            ("agent.max_mbps", a.max_mbps, da.max_mbps),
             ("server.shards", s.shards as u64, d.server.shards as u64),
             (
                 "server.max_connections",
@@ -183,6 +200,17 @@ impl Config {
             ),
         ];
         check_listen(&s.listen, &mut out);
+        check_trusted(&s.trusted_proxies, &mut out);
+        if !a.listen.trim().is_empty() && a.listen.trim().parse::<SocketAddr>().is_err() {
+            out.push(ConfigProblem {
+                key: "agent.listen",
+                index: None,
+                value: format!("{:?}", a.listen),
+                reason: "is not an ADDR:PORT socket address: write an IP and a port, like \
+                         \"127.0.0.1:1936\", or \"\" for no agent"
+                    .to_owned(),
+            });
+        }
         for (key, value, default) in numbers {
             if let Some(l) = limit_for(key) {
                 if value < l.lo || value > l.hi {
@@ -277,6 +305,29 @@ fn check_listen(listen: &[String], out: &mut Vec<ConfigProblem>) {
             Ok(_) => {}
         }
     }
+}
+
+fn check_trusted(trusted: &[String], out: &mut Vec<ConfigProblem>) {
+    for (i, text) in trusted.iter().enumerate() {
+        if parse_trusted(text).is_none() {
+            out.push(ConfigProblem {
+                key: "server.trusted_proxies",
+                index: Some(i),
+                value: format!("{text:?}"),
+                reason: "is not a CIDR or an IP address: write e.g. \"10.0.0.0/8\", \
+                         \"192.0.2.10\" or \"2001:db8::/32\""
+                    .to_owned(),
+            });
+        }
+    }
+}
+
+/// A trusted proxy entry: a CIDR (`10.0.0.0/8`) or one address (a /32 or /128).
+pub(crate) fn parse_trusted(text: &str) -> Option<ipnet::IpNet> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .ok()
+        .or_else(|| text.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
 /// A level name, or comma-separated `tracing` directives `LEVEL` / `target=LEVEL`.

@@ -69,6 +69,11 @@ pub struct FrameLog {
 }
 
 impl FrameLog {
+    /// New limits (a reload); the log is trimmed to them as the next frames arrive.
+    pub fn set_limits(&mut self, limits: LogLimits) {
+        self.limits = limits;
+    }
+
     pub fn new(limits: LogLimits) -> Self {
         FrameLog {
             limits,

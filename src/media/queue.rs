@@ -127,6 +127,11 @@ impl SendQueue {
         self.limits
     }
 
+    /// New limits (a reload); they apply from the next `prepare` or lag check on.
+    pub fn set_limits(&mut self, limits: QueueLimits) {
+        self.limits = limits;
+    }
+
     /// Committed bytes not yet written.
     pub fn committed_bytes(&self) -> usize {
         self.committed_bytes

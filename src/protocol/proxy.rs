@@ -85,6 +85,16 @@ pub fn parse(input: &[u8]) -> Result<ProxyParse, ProxyError> {
     }
 }
 
+/// Whether `header` (a header [`parse`] accepted) is a version 2 LOCAL command: the proxy
+/// speaks for itself, as HAProxy's health checks with `check-send-proxy` do, rather than
+/// relaying a client.
+pub fn is_v2_local(header: &[u8]) -> bool {
+    header.starts_with(&V2_SIGNATURE)
+        && header
+            .get(12)
+            .is_some_and(|&b| b >> 4 == V2_VERSION && b & 0x0f == CMD_LOCAL)
+}
+
 /// `input` and `prefix` agree on the bytes both have.
 fn starts_like(input: &[u8], prefix: &[u8]) -> bool {
     let n = input.len().min(prefix.len());

@@ -28,6 +28,8 @@ pub struct ClientConfig {
     pub digest_handshake: bool,
     /// Buffer length asked of the server when playing (User Control SetBufferLength).
     pub buffer_ms: u32,
+    /// Enhanced RTMP v2 `capsEx` bits sent in connect (0: the key is left out).
+    pub caps_ex: u8,
     pub session: SessionConfig,
 }
 
@@ -39,6 +41,7 @@ impl ClientConfig {
             flash_ver: "FMLE/3.0 (compatible; rtmp-edge)".to_string(),
             digest_handshake: false,
             buffer_ms: 1000,
+            caps_ex: 0,
             session: SessionConfig::default(),
         }
     }
@@ -207,7 +210,7 @@ impl ClientSession {
         let chunk_size = self.config.session.chunk_size;
         self.link.announce_chunk_size(chunk_size);
         let c = &self.config;
-        let object = AmfValue::object([
+        let mut object = AmfValue::object([
             ("app", AmfValue::string(c.app.clone())),
             ("type", AmfValue::string("nonprivate")),
             ("flashVer", AmfValue::string(c.flash_ver.clone())),
@@ -218,6 +221,11 @@ impl ClientSession {
             ("videoCodecs", AmfValue::Number(252.0)),
             ("videoFunction", AmfValue::Number(1.0)),
         ]);
+        if let (AmfValue::Object(props), caps) = (&mut object, c.caps_ex) {
+            if caps != 0 {
+                props.push(("capsEx".into(), AmfValue::Number(f64::from(caps))));
+            }
+        }
         let txn = self.take_transaction(Pending::Connect);
         self.link
             .send_command(0, &Command::new("connect", txn, object, vec![]), false);

@@ -6,6 +6,7 @@ use crate::protocol::command::Command;
 /// The status codes this server sends (NetStream.* and NetConnection.*).
 pub(crate) mod code {
     pub const CONNECT_SUCCESS: &str = "NetConnection.Connect.Success";
+    pub const CONNECT_RECONNECT_REQUEST: &str = "NetConnection.Connect.ReconnectRequest";
     pub const CALL_FAILED: &str = "NetConnection.Call.Failed";
     pub const PUBLISH_START: &str = "NetStream.Publish.Start";
     pub const PUBLISH_BAD_NAME: &str = "NetStream.Publish.BadName";
@@ -16,6 +17,9 @@ pub(crate) mod code {
     pub const PLAY_UNPUBLISH_NOTIFY: &str = "NetStream.Play.UnpublishNotify";
     pub const PLAY_PUBLISH_NOTIFY: &str = "NetStream.Play.PublishNotify";
 }
+
+/// Enhanced RTMP v2 `capsEx` bit: the peer supports `NetConnection.Connect.ReconnectRequest`.
+pub const CAPS_EX_RECONNECT: u8 = 0x01;
 
 /// An info object: `{level, code, description}` plus extra properties.
 pub(crate) fn info(level: &str, code: &str, description: &str) -> AmfValue {
@@ -40,6 +44,8 @@ pub(crate) fn connect_result(transaction_id: f64, object_encoding: f64) -> Comma
         ("fmsVer", AmfValue::string("FMS/3,0,1,123")),
         ("capabilities", AmfValue::Number(31.0)),
         ("mode", AmfValue::Number(1.0)),
+        // Enhanced RTMP v2: this server may ask clients to reconnect (drain).
+        ("capsEx", AmfValue::Number(f64::from(CAPS_EX_RECONNECT))),
     ]);
     let mut information = info("status", code::CONNECT_SUCCESS, "Connection succeeded.");
     if let AmfValue::Object(props) = &mut information {
@@ -69,4 +75,18 @@ pub(crate) fn on_fc(name: &str, code: &str, stream: &str) -> Command {
         ("description", AmfValue::string(stream)),
     ]);
     Command::new(name, 0.0, AmfValue::Null, vec![info])
+}
+
+/// Enhanced RTMP v2: asks the client to reconnect to `tc_url` (its next keyframe is a good
+/// moment), sent on stream 0 when the server starts to drain.
+pub(crate) fn reconnect_request(tc_url: &str) -> Command {
+    let mut information = info(
+        "status",
+        code::CONNECT_RECONNECT_REQUEST,
+        "The server is draining; please reconnect.",
+    );
+    if let AmfValue::Object(props) = &mut information {
+        props.push(("tcUrl".into(), AmfValue::string(tc_url)));
+    }
+    Command::new("onStatus", 0.0, AmfValue::Null, vec![information])
 }

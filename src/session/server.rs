@@ -95,6 +95,10 @@ pub struct ServerSession {
     /// Message stream id of a publish that is requested or accepted.
     publishing: Option<u32>,
     playing: Option<u32>,
+    /// The tcUrl of the connect command.
+    tc_url: String,
+    /// Enhanced RTMP v2 `capsEx` bits from the connect command's object (0 when absent).
+    caps_ex: u8,
 }
 
 impl ServerSession {
@@ -110,12 +114,31 @@ impl ServerSession {
             streams_created: 0,
             publishing: None,
             playing: None,
+            tc_url: String::new(),
+            caps_ex: 0,
         }
     }
 
     /// The application name from connect, once connected.
     pub fn app(&self) -> Option<&str> {
         self.app.as_deref()
+    }
+
+    /// The client announced the Enhanced RTMP v2 reconnect capability (`capsEx` bit 0x01).
+    pub fn can_reconnect(&self) -> bool {
+        self.caps_ex & replies::CAPS_EX_RECONNECT != 0
+    }
+
+    /// Asks a client that [can reconnect](Self::can_reconnect) to do so, to the tcUrl it
+    /// connected with (a load balancer's address sends it to another node). Returns false,
+    /// sending nothing, for other clients or before connect.
+    pub fn request_reconnect(&mut self) -> bool {
+        if !self.is_connected() || !self.can_reconnect() {
+            return false;
+        }
+        let cmd = replies::reconnect_request(&self.tc_url);
+        self.send(0, &cmd);
+        true
     }
 
     /// True once the handshake is done and `connect` was answered.
@@ -305,6 +328,14 @@ impl ServerSession {
             .trim_matches('/')
             .to_string();
         let tc_url = field("tcUrl").to_string();
+        // A number in the spec; anything else (or out of range) announces nothing.
+        self.caps_ex = cmd
+            .object
+            .get("capsEx")
+            .and_then(AmfValue::as_f64)
+            .filter(|v| (0.0..=255.0).contains(v))
+            .map_or(0, |v| v as u8);
+        self.tc_url = tc_url.clone();
         let object_encoding = cmd
             .object
             .get("objectEncoding")

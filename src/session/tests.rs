@@ -392,3 +392,46 @@ fn acknowledgements_follow_the_peer_window_and_wrap() {
         "{sequences:?}"
     );
 }
+
+#[test]
+fn reconnect_request_only_for_clients_that_announced_the_capability() {
+    let mut plain = Pair::new();
+    plain.drive();
+    assert!(plain.client.is_connected());
+    assert!(!plain.server.can_reconnect());
+    assert!(!plain.server.request_reconnect());
+    assert!(!plain.server.has_output());
+
+    let mut config = ClientConfig::new("live", "rtmp://edge.example:1935/live");
+    config.caps_ex = 0x01;
+    let mut pair = Pair {
+        client: ClientSession::new(config, 1, 0),
+        ..Pair::new()
+    };
+    // Not connected yet: nothing to ask.
+    assert!(!pair.server.request_reconnect());
+    pair.drive();
+    assert!(pair.server.can_reconnect());
+    assert!(pair.server.request_reconnect());
+    pair.drive();
+    let asked = pair.client_events.iter().any(|e| {
+        matches!(e, ClientEvent::Status { code, .. }
+            if code == "NetConnection.Connect.ReconnectRequest")
+    });
+    assert!(asked, "{:?}", pair.client_events);
+}
+
+#[test]
+fn connect_result_announces_caps_ex_reconnect() {
+    let result = replies::connect_result(1.0, 0.0);
+    assert_eq!(
+        result.object.get("capsEx").and_then(AmfValue::as_f64),
+        Some(1.0)
+    );
+    let ask = replies::reconnect_request("rtmp://a/live");
+    let info = ask.args.first().unwrap();
+    assert_eq!(
+        info.get("tcUrl").and_then(AmfValue::as_str),
+        Some("rtmp://a/live")
+    );
+}

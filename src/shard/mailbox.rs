@@ -2,6 +2,7 @@
 //! event-loop pass; its driver sends each as one batch with one wake-up per shard per pass.
 //! Sans-IO: the transport (a channel and a waker) belongs to the drivers.
 use crate::media::frame::Frame;
+use crate::shard::ShardSettings;
 use std::sync::Arc;
 
 /// Stream keys are shared strings: cloning one is a reference count.
@@ -32,6 +33,12 @@ pub(crate) enum ShardMsg {
     Evict { key: StreamKey, generation: u64 },
     /// From the control side: close connection `conn` if it is still `generation`.
     Kick { conn: usize, generation: u64 },
+    /// From the control side: the server drains; accept no more connections and ask the
+    /// clients that can reconnect to do so.
+    Drain,
+    /// From the control side: run with these settings from now on (what can change at
+    /// runtime; see `ShardCore`'s `reload`).
+    Reload(Arc<ShardSettings>),
 }
 
 /// What one shard has for the others during the current pass.

@@ -24,7 +24,8 @@ pub use stats::{ProtocolErrorKind, ShardStats};
 use crate::media::queue::QueueLimits;
 use crate::session::SessionConfig;
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
+use ipnet::IpNet;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// Which event loop drives the shards.
@@ -46,6 +47,9 @@ pub struct ListenerSettings {
     pub addr: SocketAddr,
     /// Every connection starts with a PROXY protocol header whose source replaces the peer.
     pub proxy_protocol: bool,
+    /// With `proxy_protocol`: the sources allowed to connect (empty: any). Others are closed
+    /// at accept ([`CloseReason::UntrustedProxy`]).
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl ListenerSettings {
@@ -54,7 +58,15 @@ impl ListenerSettings {
         ListenerSettings {
             addr,
             proxy_protocol: false,
+            trusted_proxies: Vec::new(),
         }
+    }
+
+    /// Whether a connection from `peer` may send a PROXY header here. IPv4-mapped IPv6
+    /// peers (a dual-stack listener) are matched as IPv4.
+    pub fn trusts(&self, peer: IpAddr) -> bool {
+        let peer = peer.to_canonical();
+        self.trusted_proxies.is_empty() || self.trusted_proxies.iter().any(|n| n.contains(&peer))
     }
 }
 
@@ -80,6 +92,8 @@ pub struct ShardSettings {
     pub publisher_idle_timeout: Duration,
     /// From accept until publish or play must have been requested.
     pub handshake_timeout: Duration,
+    /// From accept until the PROXY header must be complete (PROXY listeners).
+    pub proxy_header_timeout: Duration,
     /// Longest a player's frames may wait to be written together (0 = end of each pass).
     pub write_merge: Duration,
     /// With `write_merge` 0: frames may wait as long as the previous flush took, up to this

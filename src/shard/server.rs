@@ -202,6 +202,30 @@ impl ShardControl {
         self.slots.iter().map(|slot| slot.latest()).collect()
     }
 
+    /// Every shard starts draining: it closes its listeners and asks the clients that can
+    /// reconnect to do so; connected clients go on being served. Returns the shards reached.
+    pub fn drain(&self) -> usize {
+        self.broadcast(|| ShardMsg::Drain)
+    }
+
+    /// Every shard runs with `settings` from now on, as far as they can change at runtime
+    /// (see the shard core's reload). Returns the shards reached.
+    pub fn reload(&self, settings: ShardSettings) -> usize {
+        let settings = Arc::new(settings);
+        self.broadcast(|| ShardMsg::Reload(settings.clone()))
+    }
+
+    fn broadcast(&self, msg: impl Fn() -> ShardMsg) -> usize {
+        let mut reached = 0;
+        for mailbox in self.mailboxes.iter() {
+            if mailbox.sender.send(MailBatch(vec![msg()])).is_ok() {
+                mailbox.waker.wake();
+                reached += 1;
+            }
+        }
+        reached
+    }
+
     /// Asks the client's shard to close it (if it is still that connection). Returns false
     /// when the shard does not exist or has stopped.
     pub fn kick(&self, id: ClientId) -> bool {

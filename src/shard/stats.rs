@@ -63,6 +63,8 @@ impl ProtocolErrorKind {
 #[derive(Debug, Clone, Default)]
 pub struct ShardStats {
     pub accepted: u64,
+    /// Clients asked to reconnect elsewhere when the drain started (Enhanced RTMP v2).
+    pub reconnect_requests: u64,
     pub closed: u64,
     pub protocol_errors: u64,
     /// Protocol errors by kind, indexed by `ProtocolErrorKind::index`.

@@ -17,7 +17,7 @@ pub enum CloseReason {
     ProxyError,
     /// No publish or play request within the handshake timeout.
     HandshakeTimeout,
-    /// The PROXY header did not arrive within the handshake timeout.
+    /// The PROXY header did not arrive within the proxy header timeout.
     ProxyTimeout,
     /// A publisher sent no media for the idle timeout.
     PublisherIdle,
@@ -31,11 +31,15 @@ pub enum CloseReason {
     Shutdown,
     /// An operator kicked it through the control API.
     Kicked,
+    /// A PROXY listener's connection came from a source outside its trusted proxies.
+    UntrustedProxy,
+    /// A PROXY v2 LOCAL command: the proxy's own health check, done once it connected.
+    ProxyHealthCheck,
 }
 
 impl CloseReason {
     /// Every reason, for counters indexed by reason.
-    pub const ALL: [CloseReason; 13] = [
+    pub const ALL: [CloseReason; 15] = [
         CloseReason::PeerClosed,
         CloseReason::ReadError,
         CloseReason::WriteError,
@@ -49,6 +53,8 @@ impl CloseReason {
         CloseReason::ReplacedByNewerPublisher,
         CloseReason::Shutdown,
         CloseReason::Kicked,
+        CloseReason::UntrustedProxy,
+        CloseReason::ProxyHealthCheck,
     ];
 
     /// A stable snake_case name (log field, metric label).
@@ -67,6 +73,8 @@ impl CloseReason {
             CloseReason::ReplacedByNewerPublisher => "replaced_by_newer_publisher",
             CloseReason::Shutdown => "shutdown",
             CloseReason::Kicked => "kicked",
+            CloseReason::UntrustedProxy => "untrusted_proxy",
+            CloseReason::ProxyHealthCheck => "proxy_health_check",
         }
     }
 

@@ -497,6 +497,8 @@ impl ShardCore {
             }
             ShardMsg::Evict { key, generation } => self.evict_local(&key, generation),
             ShardMsg::Kick { conn, generation } => self.kick(conn, generation),
+            ShardMsg::Drain => self.start_drain(),
+            ShardMsg::Reload(settings) => self.reload(settings),
         }
     }
 

@@ -54,6 +54,7 @@ mod close;
 mod conn;
 mod health;
 mod media;
+mod ops;
 mod proxy_wait;
 mod schedule;
 mod snapshot;
@@ -144,6 +145,8 @@ pub struct ShardCore {
     next_generation: u64,
     /// The latest `now` any input passed in (for durations of steps that have none).
     last_now: Instant,
+    /// Drain, reload and trusted-proxy state (see `ops`).
+    ops: ops::OpsState,
 }
 
 impl ShardCore {
@@ -184,6 +187,7 @@ impl ShardCore {
             snapshot_due: true,
             next_generation: 1,
             last_now: now,
+            ops: ops::OpsState::default(),
         }
     }
 
@@ -207,9 +211,9 @@ impl ShardCore {
     }
 
     /// Whether another connection may be accepted (drivers stop accepting otherwise and try
-    /// again once one closed).
+    /// again once one closed). Never while draining.
     pub fn has_room(&self) -> bool {
-        self.conns.len() < self.settings.max_connections
+        !self.ops.draining && self.conns.len() < self.settings.max_connections
     }
 
     /// Streams this shard keeps (with local players or a local publisher).
@@ -276,7 +280,12 @@ impl ShardCore {
             let via = rtmp.peer;
             match wait.handle_input(rest) {
                 Ok(None) => return input.len(),
-                Ok(Some((start, source))) => {
+                Ok(Some(done)) if done.local => {
+                    // The proxy's own health check: nothing to relay, nothing to log.
+                    self.close_now(id, CloseReason::ProxyHealthCheck);
+                    return input.len();
+                }
+                Ok(Some(proxy_wait::ProxyDone { start, source, .. })) => {
                     if let Some(source) = source {
                         rtmp.peer = source;
                     }

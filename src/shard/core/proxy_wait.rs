@@ -4,6 +4,17 @@
 use crate::protocol::proxy::{self, ProxyError, ProxyParse, MAX_HEADER_LEN};
 use std::net::SocketAddr;
 
+/// A complete PROXY header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ProxyDone {
+    /// Offset in the last input where the bytes after the header start.
+    pub start: usize,
+    /// The client the proxy relays, if the header names one.
+    pub source: Option<SocketAddr>,
+    /// A v2 LOCAL command (a health check of the proxy itself).
+    pub local: bool,
+}
+
 /// The start of a connection whose PROXY header is not complete yet.
 #[derive(Default)]
 pub(crate) struct ProxyWait {
@@ -12,12 +23,9 @@ pub(crate) struct ProxyWait {
 }
 
 impl ProxyWait {
-    /// Takes the next input. Once the header is complete: the offset in `input` where the bytes
-    /// after it start, and the header's source address if it has one.
-    pub(crate) fn handle_input(
-        &mut self,
-        input: &[u8],
-    ) -> Result<Option<(usize, Option<SocketAddr>)>, ProxyError> {
+    /// Takes the next input. Once the header is complete: where the bytes after it start in
+    /// `input`, the header's source address if it has one, and whether it is a LOCAL command.
+    pub(crate) fn handle_input(&mut self, input: &[u8]) -> Result<Option<ProxyDone>, ProxyError> {
         let before = self.received.len();
         let room = MAX_HEADER_LEN.saturating_sub(before);
         self.received
@@ -34,7 +42,11 @@ impl ProxyWait {
             // ends inside `input`.
             ProxyParse::Done {
                 consumed, source, ..
-            } => Ok(Some((consumed.saturating_sub(before), source))),
+            } => Ok(Some(ProxyDone {
+                start: consumed.saturating_sub(before),
+                source,
+                local: proxy::is_v2_local(&self.received),
+            })),
         }
     }
 }
@@ -56,7 +68,7 @@ mod tests {
         for cut in 0..=all.len() {
             let mut wait = ProxyWait::default();
             let (first, second) = all.split_at(cut);
-            let rest = match wait.handle_input(first).unwrap() {
+            let rest = match wait.handle_input(first).unwrap().map(|d| (d.start, d.source)) {
                 Some((start, src)) => {
                     assert!(cut >= HEADER.len(), "cut {cut}");
                     assert_eq!(src, source());
@@ -64,7 +76,8 @@ mod tests {
                 }
                 None => {
                     assert!(cut < HEADER.len(), "cut {cut}");
-                    let (start, src) = wait.handle_input(second).unwrap().expect("complete");
+                    let done = wait.handle_input(second).unwrap().expect("complete");
+                    let (start, src) = (done.start, done.source);
                     assert_eq!(src, source());
                     &second[start..]
                 }
@@ -86,8 +99,30 @@ mod tests {
             assert_eq!(wait.handle_input(std::slice::from_ref(b)), Ok(None));
         }
         let input = [&[*last][..], RTMP].concat();
-        assert_eq!(wait.handle_input(&input), Ok(Some((1, source()))));
+        let done = ProxyDone {
+            start: 1,
+            source: source(),
+            local: false,
+        };
+        assert_eq!(wait.handle_input(&input), Ok(Some(done)));
         assert!(wait.received.len() <= MAX_HEADER_LEN);
+    }
+
+    #[test]
+    fn v2_local_is_reported() {
+        // LOCAL, AF_UNSPEC, no address block: what HAProxy's check-send-proxy sends.
+        let mut local = proxy::V2_SIGNATURE.to_vec();
+        local.extend_from_slice(&[0x20, 0x00, 0x00, 0x00]);
+        let mut wait = ProxyWait::default();
+        let done = wait.handle_input(&local).unwrap().expect("complete");
+        assert!(done.local);
+        assert_eq!((done.start, done.source), (local.len(), None));
+        // A PROXY command is not LOCAL.
+        let mut relayed = proxy::V2_SIGNATURE.to_vec();
+        relayed.extend_from_slice(&[0x21, 0x11, 0x00, 0x0c, 10, 0, 0, 1, 127, 0, 0, 1, 1, 2, 3, 4]);
+        let done = ProxyWait::default().handle_input(&relayed).unwrap().unwrap();
+        assert!(!done.local);
+        assert_eq!(done.source, Some("10.0.0.1:258".parse().unwrap()));
     }
 
     #[test]

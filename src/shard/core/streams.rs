@@ -90,6 +90,14 @@ pub(crate) struct Streams {
 }
 
 impl Streams {
+    /// New limits for every stream's log, and for the streams created from now on.
+    pub(crate) fn set_limits(&mut self, limits: LogLimits) {
+        self.limits = limits;
+        for (_, stream) in self.slab.iter_mut() {
+            stream.log.set_limits(limits);
+        }
+    }
+
     pub(crate) fn new(limits: LogLimits) -> Self {
         Streams {
             limits,

@@ -1,5 +1,5 @@
 //! The core's periodic sweep (every 500 ms of the driver's clock): handshake and PROXY header
-//! deadlines, idle publishers, players whose socket stalled or who lag beyond the kick limit
+//! deadlines (each its own), idle publishers, players whose socket stalled or who lag beyond the kick limit
 //! while the socket keeps them from being written, and the publisher timestamps a takeover
 //! continues from.
 use super::conn::{Kind, Role, WriteState};
@@ -19,12 +19,15 @@ impl ShardCore {
                 .map(|st| &st.log);
             let Kind::Rtmp(rtmp) = &mut c.kind;
             let why = match &mut rtmp.role {
+                // HAProxy's rule: the whole PROXY header first, within its own (short) timeout.
+                Role::Pending
+                    if rtmp.proxy.is_some()
+                        && now.duration_since(c.created) > s.proxy_header_timeout =>
+                {
+                    Some(CloseReason::ProxyTimeout)
+                }
                 Role::Pending if now.duration_since(c.created) > s.handshake_timeout => {
-                    Some(if rtmp.proxy.is_some() {
-                        CloseReason::ProxyTimeout
-                    } else {
-                        CloseReason::HandshakeTimeout
-                    })
+                    Some(CloseReason::HandshakeTimeout)
                 }
                 Role::Publisher {
                     last_media,

@@ -10,7 +10,7 @@ use super::{send_mail, Mailbox};
 use crate::shard::core::{CloseReason, ConnId, MailBatch, ShardCore, MAX_IOVECS};
 use crate::shard::snapshot::SnapshotSlot;
 use crate::shard::socket;
-use crate::shard::{ShardSettings, ShardStats};
+use crate::shard::ShardStats;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use std::io::{self, Read};
@@ -30,7 +30,6 @@ const MAX_ACCEPTS_PER_PASS: usize = 512;
 /// One shard thread's loop over epoll.
 pub(crate) struct MioDriver {
     core: ShardCore,
-    settings: Arc<ShardSettings>,
     poll: Poll,
     listeners: Vec<TcpListener>,
     accept_pending: Vec<bool>,
@@ -60,7 +59,6 @@ impl MioDriver {
                 .register(listener, Token(LISTENER_BASE + i), Interest::READABLE)?;
         }
         Ok(MioDriver {
-            settings: Arc::new(core.settings().clone()),
             core,
             poll,
             accept_pending: vec![true; listeners.len()],
@@ -122,6 +120,9 @@ impl MioDriver {
             while let Ok(batch) = self.inbox.try_recv() {
                 self.core.handle_mailbox(batch, now);
             }
+            if self.core.is_draining() && !self.listeners.is_empty() {
+                self.close_listeners();
+            }
             self.read_ready(now);
             self.core.handle_timeout(now);
             if let Some(snapshot) = self.core.poll_snapshot(now) {
@@ -135,6 +136,16 @@ impl MioDriver {
         self.close_pending();
         info!(shard = index, stats = ?self.core.stats(), "shard stopped");
         self.core.stats().clone()
+    }
+
+    /// Draining: the listeners close, so the kernel refuses new connections (or another node's
+    /// listener gets them) instead of queueing them here.
+    fn close_listeners(&mut self) {
+        for mut listener in self.listeners.drain(..) {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        self.accept_pending.clear();
+        info!(shard = self.core.index(), "listeners closed");
     }
 
     fn accept_ready(&self) -> bool {
@@ -176,7 +187,11 @@ impl MioDriver {
         peer: std::net::SocketAddr,
         now: Instant,
     ) {
-        if let Err(e) = socket::tune_accepted(&stream, &self.settings) {
+        if self.core.admit(listener, peer, now).is_err() {
+            // Refused (and logged) by the core; dropping the stream closes it.
+            return;
+        }
+        if let Err(e) = socket::tune_accepted(&stream, self.core.settings()) {
             debug!(%peer, error = %e, "socket tuning failed");
         }
         let id = self.core.handle_accept(listener, peer, now);

@@ -61,10 +61,10 @@ pub(crate) fn run(
         }
     };
     info!(shard = index, driver = "io_uring", setup = %io.setup_mode(), "shard running");
-    let settings = Arc::new(core.settings().clone());
     let mut accepted: Vec<(ConnId, OwnedFd)> = Vec::new();
     let mut ended: Vec<(usize, CloseReason)> = Vec::new();
     let mut woke = Instant::now();
+    let mut listeners_closed = false;
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
         core.handle_busy(now.saturating_duration_since(woke));
@@ -81,7 +81,11 @@ pub(crate) fn run(
                     debug!(shard = index, %peer, "over max_connections: closing");
                     return;
                 }
-                if let Err(e) = socket::tune_accepted(&fd, &settings) {
+                if core.admit(listener, peer, now).is_err() {
+                    // Refused (and logged) by the core; dropping the descriptor closes it.
+                    return;
+                }
+                if let Err(e) = socket::tune_accepted(&fd, core.settings()) {
                     debug!(%peer, error = %e, "socket tuning failed");
                 }
                 let id = core.handle_accept(listener, peer, now);
@@ -124,6 +128,13 @@ pub(crate) fn run(
         }
         while let Ok(batch) = inbox.try_recv() {
             core.handle_mailbox(batch, now);
+        }
+        if core.is_draining() && !listeners_closed {
+            // The accepts are cancelled and the sockets closed: the kernel refuses new
+            // connections instead of queueing them here.
+            io.close_listeners();
+            listeners_closed = true;
+            info!(shard = index, "listeners closed");
         }
         core.handle_timeout(now);
         if let Some(snapshot) = core.poll_snapshot(now) {

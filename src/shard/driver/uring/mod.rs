@@ -195,6 +195,25 @@ impl UringIo {
         Ok(())
     }
 
+    /// Cancels every listener's accept and closes the listening sockets (the drain). Accepts
+    /// that complete meanwhile are dropped: their listener is gone.
+    pub fn close_listeners(&mut self) {
+        let listeners = std::mem::take(&mut self.listeners);
+        for (i, slot) in listeners.into_iter().enumerate() {
+            if slot.is_none() {
+                continue;
+            }
+            for kind in [Kind::Accept, Kind::AcceptBackoff] {
+                let target = Tag::new(kind, 0, i as u32).encode();
+                let entry = opcode::AsyncCancel2::new(types::CancelBuilder::user_data(target).all())
+                    .build()
+                    .user_data(Tag::new(Kind::Cancel, 0, 0).encode());
+                // SAFETY: a cancel references no memory of ours.
+                unsafe { self.push(entry) };
+            }
+        }
+    }
+
     /// Starts receiving on `fd` (a connected stream socket), reported as `conn`. The id may be
     /// one that was closed before.
     pub fn add_conn(&mut self, conn: usize, fd: OwnedFd) -> io::Result<()> {
