@@ -1,21 +1,23 @@
 //! The `rtmp-edge` binary: parse the command line and configuration, start the shards and
-//! (when configured) the HTTP control listener, stop cleanly on SIGINT/SIGTERM.
+//! (when configured) the HTTP control listener and the HAProxy agent, then leave the signals
+//! to `control::lifecycle`: SIGTERM drains, SIGHUP reloads, SIGINT (or a second SIGTERM)
+//! stops at once.
 use clap::Parser;
+use rtmp_edge::control::agent::{Agent, Capacity};
 use rtmp_edge::control::http::{ControlState, HttpServer};
+use rtmp_edge::control::lifecycle::Lifecycle;
 use rtmp_edge::control::{init_logging, Cli};
 use rtmp_edge::shard::Server;
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
 use std::process::ExitCode;
 use std::sync::Arc;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(code) = cli.run_one_shot() {
         return code;
     }
-    let config = match cli.into_config() {
+    let config = match cli.load_config() {
         Ok(config) => config,
         Err(e) => {
             eprintln!("rtmp-edge: {e}");
@@ -25,6 +27,12 @@ fn main() -> ExitCode {
     init_logging(&config.log);
     let settings = config.shard_settings();
     let shards = settings.shards;
+    if config.server.proxy_protocol && config.server.trusted_proxies.is_empty() {
+        warn!(
+            "server.proxy_protocol is on and server.trusted_proxies is empty: any source may \
+             send a PROXY header; set --trusted-proxy to the proxies' addresses"
+        );
+    }
     let server = match Server::start(settings) {
         Ok(server) => server,
         Err(e) => {
@@ -33,31 +41,40 @@ fn main() -> ExitCode {
         }
     };
     info!(listen = ?server.local_addrs(), shards, "rtmp-edge serving");
+    let fail = |server: Server| {
+        server.stop();
+        server.join();
+        ExitCode::FAILURE
+    };
+    let state = Arc::new(ControlState::new(Box::new(server.control()), &config.http));
     if let Some(addr) = config.http.listen_addr() {
-        let state = ControlState::new(Box::new(server.control()), &config.http);
-        if let Err(e) = HttpServer::start(addr, Arc::new(state)) {
+        if let Err(e) = HttpServer::start(addr, state.clone()) {
             error!(%addr, "cannot start the HTTP listener: {e}");
-            server.stop();
-            server.join();
-            return ExitCode::FAILURE;
+            return fail(server);
         }
     }
-    let mut signals = match Signals::new([SIGINT, SIGTERM]) {
-        Ok(signals) => signals,
-        Err(e) => {
-            error!("cannot install signal handlers: {e}");
-            server.stop();
-            server.join();
-            return ExitCode::FAILURE;
-        }
+    let agent = match config.agent.listen_addr() {
+        Some(addr) => match Agent::start(addr, state.clone(), Capacity::from(&config.agent)) {
+            Ok(agent) => Some(agent),
+            Err(e) => {
+                error!(%addr, "cannot start the agent listener: {e}");
+                return fail(server);
+            }
+        },
+        None => None,
     };
-    let stopper = server.stopper();
-    std::thread::spawn(move || {
-        if let Some(signal) = signals.forever().next() {
-            info!(signal, "stopping");
-            stopper.stop();
-        }
-    });
+    let lifecycle = Lifecycle {
+        cli,
+        started: config,
+        shards: server.control(),
+        stopper: server.stopper(),
+        state,
+        agent,
+    };
+    if let Err(e) = lifecycle.spawn() {
+        error!("cannot install signal handlers: {e}");
+        return fail(server);
+    }
     let stats = server.join();
     let accepted: u64 = stats.iter().map(|s| s.accepted).sum();
     info!(accepted, "rtmp-edge stopped");

@@ -293,7 +293,8 @@ mod tests {
             .into_config()
             .unwrap_err();
         assert!(
-            err.to_string().contains("--trusted-proxy: server.trusted_proxies[0]"),
+            err.to_string()
+                .contains("--trusted-proxy: server.trusted_proxies[0]"),
             "{err}"
         );
         let err = cli(&["--log-level", "loud"]).into_config().unwrap_err();

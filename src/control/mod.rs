@@ -11,23 +11,30 @@
 //! 2. `let config = cli.into_config()?;` (file + flags, validated; errors print with lines)
 //! 3. `init_logging(&config.log);`
 //! 4. start `config.shard_count()` shards on `config.listen_addrs()`.
-//! 5. with `config.http.listen_addr()`: `HttpServer::start(addr, ControlState::new(..))`.
+//! 5. with `config.http.listen_addr()`: `HttpServer::start(addr, ControlState::new(..))`;
+//!    with `config.agent.listen_addr()`: `Agent::start(addr, state, capacity)` (HAProxy's
+//!    agent-check), on the same `ControlState`.
+//! 6. signals: SIGTERM drains (`ShardControl::drain`, `ControlState::draining`), SIGHUP
+//!    reloads (`Cli::load_config`, then `ShardControl::reload`; see `reload`).
 
+pub mod agent;
 pub mod api;
 mod check;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
+pub mod reload;
 mod settings;
 mod validate;
 
 pub use check::Diagnostic;
 pub use cli::{check_config_file, Cli};
 pub use config::{
-    AgentConfig, Config, ConfigError, HttpConfig, LogConfig, LogFormat, PlayConfig, PublishConfig, ServerConfig,
-    SocketConfig, TimeoutConfig, DEFAULT_CONFIG_TOML,
+    AgentConfig, Config, ConfigError, HttpConfig, LogConfig, LogFormat, PlayConfig, PublishConfig,
+    ServerConfig, SocketConfig, TimeoutConfig, DEFAULT_CONFIG_TOML,
 };
 pub use logging::init_logging;
 pub use validate::ConfigProblem;

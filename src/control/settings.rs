@@ -99,6 +99,9 @@ mod tests {
         let err = Config::from_toml_str("[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"nope\"]\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("2:1: server.trusted_proxies[1] = \"nope\""), "{err}");
+        assert!(
+            err.contains("2:1: server.trusted_proxies[1] = \"nope\""),
+            "{err}"
+        );
     }
 }

@@ -69,7 +69,13 @@ pub(crate) const LIMITS: &[Limit] = &[
     limit("play.write_stall_timeout_ms", 1000, DAY_MS, "ms", ""),
     limit("timeouts.handshake_ms", 100, 600_000, "ms", ""),
     limit("timeouts.proxy_header_ms", 100, 600_000, "ms", ""),
-    limit("server.drain_timeout_ms", 0, DAY_MS, "ms", "0 = exit at once"),
+    limit(
+        "server.drain_timeout_ms",
+        0,
+        DAY_MS,
+        "ms",
+        "0 = exit at once",
+    ),
     limit("agent.max_players", 1, 100_000_000, "", ""),
     limit("agent.max_mbps", 1, 100_000_000, "Mbit/s", ""),
     limit(
@@ -325,9 +331,11 @@ fn check_trusted(trusted: &[String], out: &mut Vec<ConfigProblem>) {
 /// A trusted proxy entry: a CIDR (`10.0.0.0/8`) or one address (a /32 or /128).
 pub(crate) fn parse_trusted(text: &str) -> Option<ipnet::IpNet> {
     let text = text.trim();
-    text.parse::<ipnet::IpNet>()
-        .ok()
-        .or_else(|| text.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+    text.parse::<ipnet::IpNet>().ok().or_else(|| {
+        text.parse::<std::net::IpAddr>()
+            .ok()
+            .map(ipnet::IpNet::from)
+    })
 }
 
 /// A level name, or comma-separated `tracing` directives `LEVEL` / `target=LEVEL`.

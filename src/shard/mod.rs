@@ -23,8 +23,8 @@ pub use stats::{ProtocolErrorKind, ShardStats};
 
 use crate::media::queue::QueueLimits;
 use crate::session::SessionConfig;
-use serde::{Deserialize, Serialize};
 use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 

@@ -89,8 +89,12 @@ impl ShardCore {
             }
         }
         self.stats.reconnect_requests += asked;
-        info!(shard = self.index, connections = self.conns.len(), reconnect_requests = asked,
-            "draining: accepting no new connections");
+        info!(
+            shard = self.index,
+            connections = self.conns.len(),
+            reconnect_requests = asked,
+            "draining: accepting no new connections"
+        );
     }
 
     /// Runs with `new` from now on, keeping what cannot change while running: listener

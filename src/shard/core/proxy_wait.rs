@@ -68,7 +68,11 @@ mod tests {
         for cut in 0..=all.len() {
             let mut wait = ProxyWait::default();
             let (first, second) = all.split_at(cut);
-            let rest = match wait.handle_input(first).unwrap().map(|d| (d.start, d.source)) {
+            let rest = match wait
+                .handle_input(first)
+                .unwrap()
+                .map(|d| (d.start, d.source))
+            {
                 Some((start, src)) => {
                     assert!(cut >= HEADER.len(), "cut {cut}");
                     assert_eq!(src, source());
@@ -119,8 +123,13 @@ mod tests {
         assert_eq!((done.start, done.source), (local.len(), None));
         // A PROXY command is not LOCAL.
         let mut relayed = proxy::V2_SIGNATURE.to_vec();
-        relayed.extend_from_slice(&[0x21, 0x11, 0x00, 0x0c, 10, 0, 0, 1, 127, 0, 0, 1, 1, 2, 3, 4]);
-        let done = ProxyWait::default().handle_input(&relayed).unwrap().unwrap();
+        relayed.extend_from_slice(&[
+            0x21, 0x11, 0x00, 0x0c, 10, 0, 0, 1, 127, 0, 0, 1, 1, 2, 3, 4,
+        ]);
+        let done = ProxyWait::default()
+            .handle_input(&relayed)
+            .unwrap()
+            .unwrap();
         assert!(!done.local);
         assert_eq!(done.source, Some("10.0.0.1:258".parse().unwrap()));
     }

@@ -122,6 +122,13 @@ impl Harness {
         self.accept(shard, listener, Some(client))
     }
 
+    /// Like [`Harness::connect`] with the client's own config (e.g. `caps_ex`).
+    pub fn connect_with(&mut self, shard: usize, listener: usize, config: ClientConfig) -> usize {
+        self.seed += 1;
+        let client = ClientSession::new(config, self.seed, 0);
+        self.accept(shard, listener, Some(client))
+    }
+
     /// A connection whose bytes the test injects with `inject`.
     pub fn raw(&mut self, shard: usize, listener: usize) -> usize {
         self.accept(shard, listener, None)

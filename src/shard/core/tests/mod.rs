@@ -7,6 +7,7 @@ use harness::{Harness, Media, Mode, MS, PUBLISH_NOTIFY, UNPUBLISH_NOTIFY};
 use std::time::Duration;
 
 mod harness;
+mod ops;
 
 const SEC: Duration = Duration::from_secs(1);
 
@@ -237,6 +238,7 @@ fn a_missing_proxy_header_times_out() {
         s.listeners.push(ListenerSettings {
             addr: proxied,
             proxy_protocol: true,
+            trusted_proxies: Vec::new(),
         });
     });
     let partial = h.raw(0, 1);

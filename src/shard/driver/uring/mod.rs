@@ -205,9 +205,10 @@ impl UringIo {
             }
             for kind in [Kind::Accept, Kind::AcceptBackoff] {
                 let target = Tag::new(kind, 0, i as u32).encode();
-                let entry = opcode::AsyncCancel2::new(types::CancelBuilder::user_data(target).all())
-                    .build()
-                    .user_data(Tag::new(Kind::Cancel, 0, 0).encode());
+                let entry =
+                    opcode::AsyncCancel2::new(types::CancelBuilder::user_data(target).all())
+                        .build()
+                        .user_data(Tag::new(Kind::Cancel, 0, 0).encode());
                 // SAFETY: a cancel references no memory of ours.
                 unsafe { self.push(entry) };
             }
