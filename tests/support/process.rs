@@ -137,6 +137,16 @@ impl Process {
         }
     }
 
+    /// Sends `signal` (e.g. `libc::SIGTERM`, `libc::SIGHUP`) if the child still runs.
+    pub fn signal(&mut self, signal: libc::c_int) {
+        if self.try_wait().is_none() {
+            // SAFETY: plain kill(2) on our own child's pid, which has not been reaped yet.
+            unsafe {
+                libc::kill(self.child.id() as libc::pid_t, signal);
+            }
+        }
+    }
+
     /// SIGINT, then up to `grace` for a clean exit, then SIGKILL. Returns the exit status.
     pub fn stop(&mut self, grace: Duration) -> ExitStatus {
         self.interrupt();

@@ -76,8 +76,34 @@ impl TestClient {
     ) -> Result<TestClient, ClientError> {
         let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
         tune(&stream);
-        stream.set_nodelay(true)?;
         let config = ClientConfig::new(app, &format!("rtmp://{addr}/{app}"));
+        Self::over(stream, config)
+    }
+
+    /// Connects from `local` (a loopback address such as 127.0.0.7, so a server or a proxy
+    /// sees a recognisable client) with `config` (e.g. `caps_ex`), and starts playing `name`.
+    pub fn play_from(
+        local: std::net::IpAddr,
+        addr: SocketAddr,
+        config: ClientConfig,
+        name: &str,
+    ) -> Result<TestClient, ClientError> {
+        let domain = socket2::Domain::for_address(addr);
+        let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
+        socket.bind(&SocketAddr::new(local, 0).into())?;
+        socket.connect_timeout(&addr.into(), Duration::from_secs(5))?;
+        let mut c = Self::over(socket.into(), config)?;
+        c.session.play(name);
+        c.flush()?;
+        c.wait_for(Duration::from_secs(5), |e| {
+            matches!(e, ClientEvent::PlayStarted)
+        })?;
+        Ok(c)
+    }
+
+    /// A client session over a connected socket.
+    fn over(stream: TcpStream, config: ClientConfig) -> Result<TestClient, ClientError> {
+        stream.set_nodelay(true)?;
         let session = ClientSession::new(config, fastrand::u64(..), 0);
         let mut client = TestClient {
             stream,
@@ -281,5 +307,40 @@ impl TestClient {
         self.session
             .send_media(8, timestamp, &[0xAF, 1, 0x21, 0, 0x49, 0x90]);
         self.flush()
+    }
+}
+
+impl TestClient {
+    /// A publisher's feed on its own thread: headers, then 25 fps synthetic video (a keyframe
+    /// every 25 frames) with audio, until `stop` is set or the connection fails. The thread
+    /// returns how many video frames went out.
+    pub fn feed(
+        mut self,
+        stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> std::thread::JoinHandle<u32> {
+        std::thread::spawn(move || {
+            if self
+                .send_metadata()
+                .and_then(|()| self.send_headers())
+                .is_err()
+            {
+                return 0;
+            }
+            let mut n = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let ts = n * 40;
+                let sent = self
+                    .send_video(ts, n, n % 25 == 0, 2000)
+                    .and_then(|()| self.send_audio(ts));
+                if sent.is_err() {
+                    break;
+                }
+                // Answers (acknowledgements) from the server are read and dropped.
+                let _ = self.pump(Duration::from_millis(1));
+                n += 1;
+                std::thread::sleep(Duration::from_millis(40));
+            }
+            n
+        })
     }
 }

@@ -127,6 +127,19 @@ impl RtmpServer for RtmpEdge {
     }
 }
 
+/// The `rtmp-loadtest` binary beside `rtmp-edge` (`cargo build -p rtmp-loadtest` builds it;
+/// `cargo test --workspace` does too).
+pub fn rtmp_loadtest_binary() -> PathBuf {
+    let edge = rtmp_edge_binary();
+    let path = edge.with_file_name("rtmp-loadtest");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p rtmp-loadtest` first",
+        path.display()
+    );
+    path
+}
+
 /// The `rtmp-edge` binary: cargo's path when this file is compiled into the root package's
 /// tests, else `rtmp-edge` in the profile dir above the test binary (`target/debug/deps/..`).
 pub fn rtmp_edge_binary() -> PathBuf {
@@ -288,9 +301,61 @@ impl Haproxy {
         Haproxy { process, port, dir }
     }
 
+    /// Starts `haproxy -f FILE -db` with the config `make(frontend_port, dir)` returns (the
+    /// dir is where a stats socket may go).
+    pub fn start_config(make: impl Fn(u16, &Path) -> String) -> Haproxy {
+        let haproxy = tool("haproxy");
+        let dir = TempDir::new("haproxy");
+        let conf = dir.join("haproxy.cfg");
+        let (process, port) = start_listening("haproxy", &dir.join("haproxy.log"), |port| {
+            std::fs::write(&conf, make(port, dir.path())).expect("write haproxy.cfg");
+            let mut cmd = Command::new(&haproxy);
+            cmd.arg("-f").arg(&conf).arg("-db");
+            cmd
+        });
+        Haproxy { process, port, dir }
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// One command on HAProxy's runtime API (`stats socket PATH level admin`): the whole answer.
+pub fn haproxy_command(socket: &Path, command: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(socket)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(format!("{command}\n").as_bytes())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+/// The `show stat` CSV row of `proxy`/`server` as column name -> value.
+pub fn haproxy_server_stat(
+    socket: &Path,
+    proxy: &str,
+    server: &str,
+) -> Option<std::collections::HashMap<String, String>> {
+    let csv = haproxy_command(socket, "show stat").ok()?;
+    let mut lines = csv.lines();
+    let header: Vec<String> = lines
+        .next()?
+        .trim_start_matches("# ")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    lines.find_map(|line| {
+        let fields: Vec<&str> = line.split(',').collect();
+        (fields.first() == Some(&proxy) && fields.get(1) == Some(&server)).then(|| {
+            header
+                .iter()
+                .cloned()
+                .zip(fields.iter().map(|f| f.to_string()))
+                .collect()
+        })
+    })
 }
 
 impl RtmpServer for Haproxy {
