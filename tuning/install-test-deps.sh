@@ -31,9 +31,10 @@ PACKAGES=(
     haproxy
     procps
     prometheus
+    systemd
 )
 BENCH_PACKAGES=(linux-perf)
-BINARIES=(ffmpeg ffprobe rtmpdump gst-launch-1.0 gst-inspect-1.0 nginx haproxy ps promtool)
+BINARIES=(ffmpeg ffprobe rtmpdump gst-launch-1.0 gst-inspect-1.0 nginx haproxy ps promtool systemd-analyze)
 BENCH_BINARIES=(perf)
 # What the GStreamer tests build their pipelines from.
 GST_ELEMENTS=(
