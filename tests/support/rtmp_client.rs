@@ -82,6 +82,7 @@ impl TestClient {
 
     /// Connects from `local` (a loopback address such as 127.0.0.7, so a server or a proxy
     /// sees a recognisable client) with `config` (e.g. `caps_ex`), and starts playing `name`.
+    #[allow(dead_code)] // not every test crate that includes this file uses it
     pub fn play_from(
         local: std::net::IpAddr,
         addr: SocketAddr,
@@ -314,6 +315,7 @@ impl TestClient {
     /// A publisher's feed on its own thread: headers, then 25 fps synthetic video (a keyframe
     /// every 25 frames) with audio, until `stop` is set or the connection fails. The thread
     /// returns how many video frames went out.
+    #[allow(dead_code)] // not every test crate that includes this file uses it
     pub fn feed(
         mut self,
         stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
