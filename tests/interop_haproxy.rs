@@ -200,8 +200,8 @@ fn connection_without_header_is_closed_and_others_go_on() {
     assert!(edge.process().try_wait().is_none(), "rtmp-edge exited");
 }
 
-/// Headers written by hand (no HAProxy): v1 and v2, IPv4 and IPv6 sources, and UNKNOWN/LOCAL,
-/// which keep the socket's own address.
+/// Headers written by hand (no HAProxy): v1 and v2, IPv4 and IPv6 sources, and UNKNOWN, which
+/// keeps the socket's own address; a v2 LOCAL header (a health check) is closed quietly.
 #[test]
 fn hand_written_headers_set_the_peer() {
     let edge = RtmpEdge::start(1, PROXY_ON);
@@ -215,14 +215,13 @@ fn hand_written_headers_set_the_peer() {
     v2_tcp6.extend_from_slice(&std::net::Ipv6Addr::LOCALHOST.octets());
     v2_tcp6.extend_from_slice(&[0xc3, 0x50, 0x07, 0x8f]); // ports 50000 -> 1935
     let v2_local = b"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00".to_vec();
-    let cases: [(&[u8], Option<&str>); 4] = [
+    let cases: [(&[u8], Option<&str>); 3] = [
         (
             b"PROXY TCP4 203.0.113.7 127.0.0.1 40000 1935\r\n",
             Some("203.0.113.7:40000"),
         ),
         (&v2_tcp6, Some("[2001:db8::7]:50000")),
         (b"PROXY UNKNOWN\r\n", None),
-        (&v2_local, None),
     ];
     for (header, want) in cases {
         let stream = unique_name("hand");
@@ -237,4 +236,10 @@ fn hand_written_headers_set_the_peer() {
         let log = edge.log();
         assert_eq!(logged_peer(&log, "play started", &stream), want);
     }
+    // v2 LOCAL is the proxy's own health check: accepted, then closed without an error.
+    let mut check = TcpStream::connect(edge.addr()).unwrap();
+    check.write_all(&v2_local).unwrap();
+    assert_closed_by_server(&mut check, "v2 LOCAL");
+    let log = edge.log();
+    assert!(!log.contains("PROXY protocol error"), "{log}");
 }

@@ -179,12 +179,12 @@ fn agent_weight_real_client_address_untrusted_refusal_and_drain() {
         "{}",
         edge.log()
     );
-    // HAProxy's own health checks (PROXY v2 LOCAL) leave no error in the log.
-    assert!(
-        !edge.log().contains("PROXY protocol error"),
-        "{}",
-        edge.log()
-    );
+    // HAProxy's own health checks (PROXY v2 LOCAL, passing: L4OK) leave no error and no
+    // access-log line.
+    let log = edge.log();
+    assert!(!log.contains("PROXY protocol error"), "{log}");
+    assert!(!log.contains("reason=\"proxy_health_check\""), "{log}");
+    assert_eq!(field(&row, "check_status"), "L4OK", "{row:?}");
 
     // SIGTERM: HAProxy shows DRAIN, the capable player is asked to reconnect and still plays.
     edge.process().signal(libc::SIGTERM);

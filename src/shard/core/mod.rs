@@ -597,7 +597,10 @@ impl ShardCore {
             self.stats.closed += 1;
             self.stats.closed_by_reason[reason.index()] += 1;
             debug!(shard = self.index, peer = %c.peer(), listener = c.listener, %reason, "closed");
-            self.access_log(&c, reason);
+            // A load balancer's health check every few seconds is no session to log.
+            if reason != CloseReason::ProxyHealthCheck {
+                self.access_log(&c, reason);
+            }
         }
     }
 }
