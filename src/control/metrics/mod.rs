@@ -114,7 +114,7 @@ fn sum(snapshots: &[Arc<ShardSnapshot>], f: impl Fn(&ShardStats) -> u64) -> f64 
 type Counter = (&'static str, &'static str, fn(&ShardStats) -> u64);
 
 fn counters(p: &mut PromText, snapshots: &[Arc<ShardSnapshot>]) {
-    let plain: [Counter; 11] = [
+    let plain: [Counter; 12] = [
         (
             "rtmp_edge_connections_accepted_total",
             "Connections accepted.",
@@ -163,6 +163,11 @@ fn counters(p: &mut PromText, snapshots: &[Arc<ShardSnapshot>]) {
             "rtmp_edge_players_kicked_total",
             "Players disconnected for lagging beyond the kick limit.",
             |s| s.players_kicked,
+        ),
+        (
+            "rtmp_edge_reconnect_requests_total",
+            "Clients asked to reconnect elsewhere when a drain started (Enhanced RTMP).",
+            |s| s.reconnect_requests,
         ),
     ];
     for (name, help, f) in plain {
