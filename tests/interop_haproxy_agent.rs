@@ -42,6 +42,11 @@ fn shipped_haproxy(edge_port: u16, agent_port: u16) -> Haproxy {
             ),
             // A test needs no 200k connections (nor the file limit HAProxy would ask for).
             ("maxconn 200000", "maxconn 1000".into()),
+            // Health checks every 300 ms, so a few reach the relay during the test.
+            (
+                "check-send-proxy inter 2s",
+                "check-send-proxy inter 300ms".into(),
+            ),
         ];
         for (from, _) in &swaps {
             assert!(text.contains(from), "tuning/haproxy.cfg lost {from:?}");
@@ -81,6 +86,21 @@ fn wait_stat(
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// `rtmp_edge_connections_closed_total{reason="REASON"}` from the relay's /metrics.
+fn closed_by(http: SocketAddr, reason: &str) -> u64 {
+    let mut s = TcpStream::connect_timeout(&http, Duration::from_secs(5)).expect("HTTP");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    let series = format!("rtmp_edge_connections_closed_total{{reason=\"{reason}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in /metrics:\n{text}"))
 }
 
 fn field<'a>(row: &'a HashMap<String, String>, key: &str) -> &'a str {
@@ -126,12 +146,21 @@ fn assert_untrusted_refused(local: IpAddr, edge: SocketAddr) {
 fn agent_weight_real_client_address_untrusted_refusal_and_drain() {
     let agent_port = free_port();
     let agent = format!("127.0.0.1:{agent_port}");
+    let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let http_arg = http.to_string();
     let config = "[server]\nproxy_protocol = true\ndrain_timeout_ms = 60000\n\
                   [agent]\nmax_players = 4\n";
     let mut edge = RtmpEdge::start_with_args(
         2,
         config,
-        &["--trusted-proxy", "127.0.0.1/32", "--agent", &agent],
+        &[
+            "--trusted-proxy",
+            "127.0.0.1/32",
+            "--agent",
+            &agent,
+            "--http",
+            &http_arg,
+        ],
     );
     let haproxy = shipped_haproxy(edge.port(), agent_port);
     let up = wait_stat(&haproxy, "UP, the agent checked, weight 100", |r| {
@@ -173,6 +202,11 @@ fn agent_weight_real_client_address_untrusted_refusal_and_drain() {
 
     // A PROXY header from outside the trusted proxies is refused.
     assert_untrusted_refused("127.0.0.9".parse().unwrap(), edge.addr());
+    let deadline = Instant::now() + WAIT;
+    while closed_by(http, "untrusted_proxy") == 0 {
+        assert!(Instant::now() < deadline, "the refusal was not counted");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     assert!(
         edge.log()
             .contains("refusing a connection from outside the trusted proxies"),
@@ -184,7 +218,16 @@ fn agent_weight_real_client_address_untrusted_refusal_and_drain() {
     let log = edge.log();
     assert!(!log.contains("PROXY protocol error"), "{log}");
     assert!(!log.contains("reason=\"proxy_health_check\""), "{log}");
+    let deadline = Instant::now() + WAIT;
+    while closed_by(http, "proxy_health_check") == 0 {
+        assert!(Instant::now() < deadline, "no health check seen:\n{log}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(closed_by(http, "proxy_error"), 0);
     assert_eq!(field(&row, "check_status"), "L4OK", "{row:?}");
+    let log = edge.log();
+    assert!(!log.contains("PROXY protocol error"), "{log}");
+    assert!(!log.contains("reason=\"proxy_health_check\""), "{log}");
 
     // SIGTERM: HAProxy shows DRAIN, the capable player is asked to reconnect and still plays.
     edge.process().signal(libc::SIGTERM);

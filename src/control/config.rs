@@ -20,6 +20,9 @@ use serde::{Deserialize, Serialize};
 
 use super::check::{self, Diagnostic};
 pub use crate::shard::IoMode;
+pub use agent::AgentConfig;
+
+mod agent;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,11 +60,9 @@ pub struct ServerConfig {
     /// without one is closed. Only for listeners that nothing but the proxy can reach.
     pub proxy_protocol: bool,
     /// With `proxy_protocol`: the proxies (CIDR like `10.0.0.0/8`, or one IP) allowed to
-    /// connect. A connection from elsewhere is closed before a byte is read. Empty: any
-    /// source (only where nothing but the proxy can reach the listener).
+    /// connect; others are closed before a byte is read. Empty: any source.
     pub trusted_proxies: Vec<String>,
-    /// On SIGTERM: how long connected players and publishers keep being served (no new
-    /// connections are accepted) before the process exits.
+    /// SIGTERM: how long connected clients are served (no new ones) before the exit.
     pub drain_timeout_ms: u64,
     /// Event-loop driver: `auto` (io_uring where it works, else epoll, with one log line),
     /// `epoll` (mio) or `uring` (fails at start where io_uring cannot run).
@@ -160,20 +161,6 @@ pub struct HttpConfig {
     pub max_labelled_streams: usize,
 }
 
-/// `[agent]`: the HAProxy agent-check listener (off unless `listen` is set). It answers each
-/// connection with one line: `up <weight>%` from the load against the capacity below, or
-/// `drain` while draining.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AgentConfig {
-    /// `ADDR:PORT` of the agent listener; empty = no agent.
-    pub listen: String,
-    /// Players this node serves at full load (weight 0% there).
-    pub max_players: u64,
-    /// Outgoing megabits per second at full load.
-    pub max_mbps: u64,
-}
-
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
@@ -251,23 +238,6 @@ impl Default for HttpConfig {
             stream_labels: false,
             max_labelled_streams: 100,
         }
-    }
-}
-
-impl Default for AgentConfig {
-    fn default() -> Self {
-        Self {
-            listen: String::new(),
-            max_players: 20_000,
-            max_mbps: 10_000,
-        }
-    }
-}
-
-impl AgentConfig {
-    /// The agent listener's address, when one is configured (call on a validated config).
-    pub fn listen_addr(&self) -> Option<SocketAddr> {
-        self.listen.trim().parse().ok()
     }
 }
 
@@ -472,10 +442,9 @@ mod tests {
         assert_eq!(c.http.api_token, "");
         assert!(!c.http.stream_labels);
         assert_eq!(c.http.max_labelled_streams, 100);
-        assert!(c.server.trusted_proxies.is_empty());
+        assert!(c.server.trusted_proxies.is_empty() && c.agent.listen_addr().is_none());
         assert_eq!(c.server.drain_timeout(), Duration::from_secs(30));
         assert_eq!(c.timeouts.proxy_header(), Duration::from_secs(3));
-        assert_eq!(c.agent.listen_addr(), None);
         assert_eq!((c.agent.max_players, c.agent.max_mbps), (20_000, 10_000));
         assert!(c.validate().is_empty());
     }

@@ -274,37 +274,20 @@ impl ShardCore {
         }
         self.stats.bytes_in += input.len() as u64;
         c.bytes_in += input.len() as u64;
-        let rtmp = c.rtmp_mut();
         let mut rest = input;
-        if let Some(wait) = rtmp.proxy.as_mut() {
-            let via = rtmp.peer;
-            match wait.handle_input(rest) {
-                Ok(None) => return input.len(),
-                Ok(Some(done)) if done.local => {
-                    // The proxy's own health check: nothing to relay, nothing to log.
-                    self.close_now(id, CloseReason::ProxyHealthCheck);
-                    return input.len();
-                }
-                Ok(Some(proxy_wait::ProxyDone { start, source, .. })) => {
-                    if let Some(source) = source {
-                        rtmp.peer = source;
-                    }
-                    rtmp.proxy = None;
-                    debug!(shard = self.index, peer = %rtmp.peer, %via, "PROXY header");
-                    rest = rest.get(start..).unwrap_or_default();
-                }
-                Err(e) => {
-                    info!(shard = self.index, peer = %via, error = %e, "closing connection after PROXY protocol error");
-                    self.stats.protocol_errors += 1;
-                    self.stats.protocol_errors_by_kind[ProtocolErrorKind::Proxy.index()] += 1;
-                    self.close_now(id, CloseReason::ProxyError);
-                    return input.len();
-                }
+        if c.rtmp().proxy.is_some() {
+            match self.proxy_input(id, input) {
+                Some(start) => rest = input.get(start..).unwrap_or_default(),
+                None => return input.len(),
             }
             if rest.is_empty() {
                 return input.len();
             }
         }
+        let Some(c) = self.conns.get_mut(id) else {
+            return input.len();
+        };
+        let rtmp = c.rtmp_mut();
         if let Err(e) = rtmp.session.handle_input(rest) {
             info!(shard = self.index, peer = %rtmp.peer, error = %e, "closing connection after protocol error");
             self.stats.protocol_errors += 1;

@@ -1,8 +1,12 @@
 //! Waiting for a PROXY protocol header before the RTMP bytes: behind a load balancer that
 //! speaks it, only the bytes after the header reach the session, and the header's source
-//! becomes the connection's peer. Sans-IO.
+//! becomes the connection's peer. A v2 LOCAL header (the proxy's own health check) closes the
+//! connection quietly; a malformed one closes it as a protocol error. Sans-IO.
+use super::{CloseReason, ShardCore};
 use crate::protocol::proxy::{self, ProxyError, ProxyParse, MAX_HEADER_LEN};
+use crate::shard::ProtocolErrorKind;
 use std::net::SocketAddr;
+use tracing::{debug, info};
 
 /// A complete PROXY header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +51,39 @@ impl ProxyWait {
                 source,
                 local: proxy::is_v2_local(&self.received),
             })),
+        }
+    }
+}
+
+impl ShardCore {
+    /// Feeds `input` to the PROXY header wait of `id`: where in `input` the session's bytes
+    /// start once the header is complete, or None when all of it was header (or the
+    /// connection was closed: a health check, a bad header).
+    pub(super) fn proxy_input(&mut self, id: usize, input: &[u8]) -> Option<usize> {
+        let rtmp = self.conns.get_mut(id)?.rtmp_mut();
+        let via = rtmp.peer;
+        match rtmp.proxy.as_mut()?.handle_input(input) {
+            Ok(None) => None,
+            Ok(Some(done)) if done.local => {
+                // Nothing to relay and nothing to log (see `forget`).
+                self.close_now(id, CloseReason::ProxyHealthCheck);
+                None
+            }
+            Ok(Some(done)) => {
+                if let Some(source) = done.source {
+                    rtmp.peer = source;
+                }
+                rtmp.proxy = None;
+                debug!(shard = self.index, peer = %rtmp.peer, %via, "PROXY header");
+                Some(done.start)
+            }
+            Err(e) => {
+                info!(shard = self.index, peer = %via, error = %e, "closing connection after PROXY protocol error");
+                self.stats.protocol_errors += 1;
+                self.stats.protocol_errors_by_kind[ProtocolErrorKind::Proxy.index()] += 1;
+                self.close_now(id, CloseReason::ProxyError);
+                None
+            }
         }
     }
 }
