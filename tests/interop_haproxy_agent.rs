@@ -42,10 +42,12 @@ fn shipped_haproxy(edge_port: u16, agent_port: u16) -> Haproxy {
             ),
             // A test needs no 200k connections (nor the file limit HAProxy would ask for).
             ("maxconn 200000", "maxconn 1000".into()),
-            // Health checks every 300 ms, so a few reach the relay during the test.
+            // Health checks every 300 ms, so a few reach the relay during the test, and a
+            // high fall: a draining node's closed listeners fail its checks, and the DOWN
+            // that follows would hide the DRAIN the test looks for.
             (
-                "check-send-proxy inter 2s",
-                "check-send-proxy inter 300ms".into(),
+                "check-send-proxy inter 2s fall 3",
+                "check-send-proxy inter 300ms fall 1000".into(),
             ),
         ];
         for (from, _) in &swaps {
@@ -220,7 +222,12 @@ fn agent_weight_real_client_address_untrusted_refusal_and_drain() {
     assert!(!log.contains("reason=\"proxy_health_check\""), "{log}");
     let deadline = Instant::now() + WAIT;
     while closed_by(http, "proxy_health_check") == 0 {
-        assert!(Instant::now() < deadline, "no health check seen:\n{log}");
+        assert!(
+            Instant::now() < deadline,
+            "no health check seen:\n{}\nHAProxy:\n{}",
+            edge.log(),
+            haproxy.log_tail()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(closed_by(http, "proxy_error"), 0);

@@ -1,8 +1,8 @@
 //! The io_uring driver: a thin loop that runs a [`ShardCore`] over a [`UringIo`] ring.
 //!
 //! One pass: one submit-and-wait (bounded by the core's next deadline) -> completions
-//! (accepts, received bytes, finished sends, closed peers, wakes) handed to the core -> new
-//! connections armed -> mailbox -> timeouts -> every due send queued on the ring (one
+//! (received bytes, finished sends, closed peers, wakes) handed to the core -> the closes
+//! they caused carried out -> the batch's accepts handed to the core and armed -> mailbox -> timeouts -> every due send queued on the ring (one
 //! vectored SENDMSG per connection, its `Bytes` owned by the ring until the completion),
 //! submitted at once (sockets with room send inside that submit) -> closes -> outgoing mail.
 //! The time between the return of one submit-and-wait and the next is reported as busy time;
@@ -61,6 +61,7 @@ pub(crate) fn run(
         }
     };
     info!(shard = index, driver = "io_uring", setup = %io.setup_mode(), "shard running");
+    let mut incoming: Vec<(usize, OwnedFd, std::net::SocketAddr)> = Vec::new();
     let mut accepted: Vec<(ConnId, OwnedFd)> = Vec::new();
     let mut ended: Vec<(usize, CloseReason)> = Vec::new();
     let mut woke = Instant::now();
@@ -75,22 +76,10 @@ pub(crate) fn run(
         let now = Instant::now();
         woke = now;
         io.drain(|completion| match completion {
-            Completion::Accepted { listener, fd, peer } => {
-                if !core.has_room() {
-                    // The shard is full: a multishot accept cannot wait, so refuse at once.
-                    debug!(shard = index, %peer, "over max_connections: closing");
-                    return;
-                }
-                if core.admit(listener, peer, now).is_err() {
-                    // Refused (and logged) by the core; dropping the descriptor closes it.
-                    return;
-                }
-                if let Err(e) = socket::tune_accepted(&fd, core.settings()) {
-                    debug!(%peer, error = %e, "socket tuning failed");
-                }
-                let id = core.handle_accept(listener, peer, now);
-                accepted.push((id, fd));
-            }
+            // Handed to the core after this batch's closes: a connection the core closed
+            // during the batch (a health check's LOCAL header, a bad PROXY header) frees its
+            // id, and an accept must not reuse it before the ring has let go of the old one.
+            Completion::Accepted { listener, fd, peer } => incoming.push((listener, fd, peer)),
             Completion::AcceptFailed { listener, error } => {
                 warn!(shard = index, listener, %error, "accept failed");
             }
@@ -116,15 +105,35 @@ pub(crate) fn run(
             },
             Completion::Woken => {}
         });
+        for (conn, reason) in ended.drain(..) {
+            io.close(conn);
+            core.handle_closed(ConnId(conn), reason);
+        }
+        while let Some((id, reason)) = core.poll_close() {
+            debug!(shard = index, conn = id.0, %reason, "closing");
+            io.close(id.0);
+        }
+        for (listener, fd, peer) in incoming.drain(..) {
+            if !core.has_room() {
+                // The shard is full: a multishot accept cannot wait, so refuse at once.
+                debug!(shard = index, %peer, "over max_connections: closing");
+                continue;
+            }
+            if core.admit(listener, peer, now).is_err() {
+                // Refused (and logged) by the core; dropping the descriptor closes it.
+                continue;
+            }
+            if let Err(e) = socket::tune_accepted(&fd, core.settings()) {
+                debug!(%peer, error = %e, "socket tuning failed");
+            }
+            let id = core.handle_accept(listener, peer, now);
+            accepted.push((id, fd));
+        }
         for (id, fd) in accepted.drain(..) {
             if let Err(e) = io.add_conn(id.0, fd) {
                 warn!(shard = index, error = %e, "cannot arm a new connection");
                 core.handle_closed(id, CloseReason::ReadError);
             }
-        }
-        for (conn, reason) in ended.drain(..) {
-            io.close(conn);
-            core.handle_closed(ConnId(conn), reason);
         }
         while let Ok(batch) = inbox.try_recv() {
             core.handle_mailbox(batch, now);
