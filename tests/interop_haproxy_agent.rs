@@ -220,16 +220,14 @@ fn agent_weight_real_client_address_untrusted_refusal_and_drain() {
     let log = edge.log();
     assert!(!log.contains("PROXY protocol error"), "{log}");
     assert!(!log.contains("reason=\"proxy_health_check\""), "{log}");
-    let deadline = Instant::now() + WAIT;
-    while closed_by(http, "proxy_health_check") == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "no health check seen:\n{}\nHAProxy:\n{}",
-            edge.log(),
-            haproxy.log_tail()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    // A few checks (every 300 ms). HAProxy resets a check's connection right after its
+    // LOCAL header, so whether the relay reads the header or finds the connection already
+    // reset (and drops it unreported) is a race: count them, do not require them.
+    std::thread::sleep(Duration::from_millis(1500));
+    eprintln!(
+        "health checks closed after their LOCAL header: {}",
+        closed_by(http, "proxy_health_check")
+    );
     assert_eq!(closed_by(http, "proxy_error"), 0);
     assert_eq!(field(&row, "check_status"), "L4OK", "{row:?}");
     let log = edge.log();
