@@ -18,6 +18,19 @@ pub enum MediaKind {
     Data,
 }
 
+/// Which configuration a frame with `sequence_header` set is: with its kind and track, the
+/// startup-cache slot it fills (one latest frame per slot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConfigKind {
+    /// A codec configuration record (sequence header / SequenceStart), or stream metadata.
+    #[default]
+    SequenceStart,
+    /// Enhanced RTMP video Metadata (HDR / colour info).
+    VideoMetadata,
+    /// Enhanced RTMP audio MultichannelConfig.
+    Multichannel,
+}
+
 /// A media message encoded once as outgoing RTMP chunks; every player shares `wire`.
 #[derive(Debug, Clone)]
 pub struct Frame {
@@ -31,6 +44,10 @@ pub struct Frame {
     pub sequence_header: bool,
     /// The whole message as RTMP chunks, headers included.
     pub wire: Bytes,
+    /// Enhanced RTMP v2 track id (the first track of a multitrack message; 0 otherwise).
+    pub track: u8,
+    /// With `sequence_header`: which configuration (see [`ConfigKind`]).
+    pub config: ConfigKind,
 }
 
 impl Frame {
@@ -47,7 +64,16 @@ impl Frame {
             keyframe,
             sequence_header,
             wire,
+            track: 0,
+            config: ConfigKind::SequenceStart,
         }
+    }
+
+    /// The same frame for track `track`, configuration `config`.
+    pub fn with_slot(mut self, track: u8, config: ConfigKind) -> Self {
+        self.track = track;
+        self.config = config;
+        self
     }
 
     /// Bytes on the wire (chunk headers included).

@@ -41,6 +41,10 @@ pub(crate) fn connect_result(transaction_id: f64, object_encoding: f64) -> Comma
         ("capabilities", AmfValue::Number(31.0)),
         ("mode", AmfValue::Number(1.0)),
     ]);
+    let mut properties = properties;
+    if let AmfValue::Object(props) = &mut properties {
+        props.extend(super::caps::server_properties());
+    }
     let mut information = info("status", code::CONNECT_SUCCESS, "Connection succeeded.");
     if let AmfValue::Object(props) = &mut information {
         props.push(("objectEncoding".into(), AmfValue::Number(object_encoding)));

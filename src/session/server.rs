@@ -5,6 +5,7 @@
 //! 1. `handle_input(bytes)` (consumes everything it is given, or fails stickily);
 //! 2. `poll_event()` until None, answering publish/play requests with `accept_*`/`reject_*`;
 //! 3. `poll_transmit()` until None and send those bytes before any media of this connection.
+use super::caps::ClientCaps;
 use super::link::{MessageLink, StickyError};
 use super::replies::{self, code};
 use super::{SessionConfig, SessionError, MEDIA_STREAM_ID};
@@ -91,6 +92,8 @@ pub struct ServerSession {
     app: Option<String>,
     /// The client speaks AMF3 commands (type 17): answer in kind.
     amf3: bool,
+    /// What its connect announced of Enhanced RTMP.
+    caps: ClientCaps,
     streams_created: u32,
     /// Message stream id of a publish that is requested or accepted.
     publishing: Option<u32>,
@@ -107,6 +110,7 @@ impl ServerSession {
             error: StickyError::default(),
             app: None,
             amf3: false,
+            caps: ClientCaps::default(),
             streams_created: 0,
             publishing: None,
             playing: None,
@@ -116,6 +120,12 @@ impl ServerSession {
     /// The application name from connect, once connected.
     pub fn app(&self) -> Option<&str> {
         self.app.as_deref()
+    }
+
+    /// What the client's connect announced of Enhanced RTMP (empty before connect, and for a
+    /// legacy client).
+    pub fn client_caps(&self) -> &ClientCaps {
+        &self.caps
     }
 
     /// True once the handshake is done and `connect` was answered.
@@ -310,6 +320,7 @@ impl ServerSession {
             .get("objectEncoding")
             .and_then(AmfValue::as_f64)
             .unwrap_or(0.0);
+        self.caps = ClientCaps::from_connect(&cmd.object);
         let window = self.link.config().window_ack_size;
         let chunk_size = self.link.config().chunk_size;
         self.link

@@ -5,9 +5,11 @@
 //! not flags. No sockets here: a connection is its session, its role and its send queue.
 use super::proxy_wait::ProxyWait;
 use super::schedule::Wake;
-use super::streams::StreamId;
+use super::streams::{StreamId, Streams};
 use crate::media::ingest::FrameBuilder;
+use crate::media::log::FrameLog;
 use crate::media::queue::SendQueue;
+use crate::media::variants::Variant;
 use crate::session::ServerSession;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -39,6 +41,8 @@ pub(crate) enum Role {
     },
     Player {
         stream: StreamId,
+        /// The form of the stream it gets: what its connect announced.
+        variant: Variant,
     },
 }
 
@@ -93,7 +97,15 @@ impl Connection {
     /// The stream this connection plays, if it is a player.
     pub(crate) fn playing(&self) -> Option<StreamId> {
         match self.rtmp().role {
-            Role::Player { stream } => Some(stream),
+            Role::Player { stream, .. } => Some(stream),
+            _ => None,
+        }
+    }
+
+    /// The log this player reads (its stream's log of its variant), if it is a player.
+    pub(crate) fn player_log<'a>(&self, streams: &'a Streams) -> Option<&'a FrameLog> {
+        match self.rtmp().role {
+            Role::Player { stream, variant } => streams.get(stream).map(|s| s.logs.get(variant)),
             _ => None,
         }
     }

@@ -284,10 +284,7 @@ impl ShardCore {
         if c.write != WriteState::InFlight {
             return;
         }
-        let log = c
-            .playing()
-            .and_then(|s| self.streams.get(s))
-            .map(|s| &s.log);
+        let log = c.player_log(&self.streams);
         c.queue.advance(written, log);
         self.stats.bytes_out += written as u64;
         if written > 0 {
@@ -384,10 +381,7 @@ impl ShardCore {
             {
                 continue;
             }
-            let log = c
-                .playing()
-                .and_then(|s| self.streams.get(s))
-                .map(|s| &s.log);
+            let log = c.player_log(&self.streams);
             match c.queue.prepare(log) {
                 Verdict::Kick => {
                     info!(shard = self.index, peer = %c.peer(), "player too slow: disconnecting");
