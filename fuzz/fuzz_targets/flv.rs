@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         let default = data.last().copied().unwrap_or(0) & 3;
-        if let Some(n) = legacy::legacy_form(kind, data, default).len() {
+        if let Some(n) = legacy::legacy_form(kind, data, default).rewritten_len() {
             assert!(n <= data.len() + 5);
         }
     }

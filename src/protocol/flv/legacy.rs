@@ -63,7 +63,7 @@ pub enum LegacyForm<'a> {
 
 impl LegacyForm<'_> {
     /// Length of the rewritten payload; None for `Same` and `Drop`.
-    pub fn len(&self) -> Option<usize> {
+    pub fn rewritten_len(&self) -> Option<usize> {
         match self {
             LegacyForm::Rewrite { head, body } => Some(head.as_slice().len() + body.len()),
             _ => None,
