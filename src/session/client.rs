@@ -29,6 +29,9 @@ pub struct ClientConfig {
     /// Buffer length asked of the server when playing (User Control SetBufferLength).
     pub buffer_ms: u32,
     pub session: SessionConfig,
+    /// Announce Enhanced RTMP v2 in connect (rtmp-edge's own `fourCcList`, info maps and
+    /// `capsEx`, see `session::caps`): the server then sends every track as published.
+    pub enhanced: bool,
 }
 
 impl ClientConfig {
@@ -40,6 +43,7 @@ impl ClientConfig {
             digest_handshake: false,
             buffer_ms: 1000,
             session: SessionConfig::default(),
+            enhanced: false,
         }
     }
 }
@@ -218,6 +222,10 @@ impl ClientSession {
             ("videoCodecs", AmfValue::Number(252.0)),
             ("videoFunction", AmfValue::Number(1.0)),
         ]);
+        let mut object = object;
+        if let (true, AmfValue::Object(props)) = (c.enhanced, &mut object) {
+            props.extend(super::caps::server_properties());
+        }
         let txn = self.take_transaction(Pending::Connect);
         self.link
             .send_command(0, &Command::new("connect", txn, object, vec![]), false);

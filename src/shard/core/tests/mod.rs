@@ -7,6 +7,7 @@ use harness::{Harness, Media, Mode, MS, PUBLISH_NOTIFY, UNPUBLISH_NOTIFY};
 use std::time::Duration;
 
 mod harness;
+mod variants;
 
 const SEC: Duration = Duration::from_secs(1);
 
