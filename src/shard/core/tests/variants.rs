@@ -77,6 +77,8 @@ fn enhanced_and_legacy_players_get_their_variant_early_and_late() {
         let got = h.media(w);
         // Every track's configuration before its first frame, also track 1's.
         let seq = position(&got, T1_SEQ).expect("track 1 SequenceStart");
+        let t0_seq = position(&got, &[0xAF, 0, 0x12, 0x10]).expect("track 0 AAC header");
+        assert!(t0_seq < seq);
         let channels = position(&got, T1_CHANNELS).expect("track 1 MultichannelConfig");
         let first_t1 = got
             .iter()
