@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real RTMP peers the test suite drives (Debian/Ubuntu packages): FFmpeg, rtmpdump
-# (librtmp), GStreamer with rtmp2sink/rtmp2src, nginx with the rtmp module, HAProxy; and, from
-# PyPI, imageio-ffmpeg (pinned), whose static FFmpeg 9 build publishes and plays Enhanced RTMP v2
+# (librtmp), GStreamer with rtmp2sink/rtmp2src, nginx with the rtmp module, HAProxy, and
+# promtool (Debian's prometheus package) to validate the /metrics output; and, from PyPI,
+# imageio-ffmpeg (pinned), whose static FFmpeg 9 build publishes and plays Enhanced RTMP v2
 # (HEVC/AV1/VP9 + Opus, multitrack) for tests/interop_enhanced.rs.
 #
 # Idempotent and fast when everything is present: it checks the binaries, the nginx rtmp module
@@ -31,9 +32,10 @@ PACKAGES=(
     libnginx-mod-rtmp
     haproxy
     procps
+    prometheus
 )
 BENCH_PACKAGES=(linux-perf)
-BINARIES=(ffmpeg ffprobe rtmpdump gst-launch-1.0 gst-inspect-1.0 nginx haproxy ps)
+BINARIES=(ffmpeg ffprobe rtmpdump gst-launch-1.0 gst-inspect-1.0 nginx haproxy ps promtool)
 BENCH_BINARIES=(perf)
 # What the GStreamer tests build their pipelines from.
 GST_ELEMENTS=(

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs the real RTMP peers the interop tests
-# drive (tuning/install-test-deps.sh, via sudo when not root), then `cargo test --workspace`
-# in the debug profile, once per event-loop driver (epoll, io_uring) for the end-to-end and
-# interop tests. Extra arguments go to cargo test (e.g. `-- --test-threads 1`).
+# drive and promtool (tuning/install-test-deps.sh, via sudo when not root), then
+# `cargo test --workspace` in the debug profile, once per event-loop driver (epoll, io_uring)
+# for the end-to-end and interop tests. Extra arguments go to cargo test (e.g. `-- --test-threads 1`).
 #
 # RTMP_EDGE_REQUIRE_INTEROP=1 is exported so that an interop test whose tool is missing fails
 # loudly (the tests never skip silently anyway).
@@ -31,6 +31,7 @@ rtmpdump -h 2>&1 | sed -n 1p
 gst-launch-1.0 --version 2>&1 | sed -n 2p
 "$(command -v nginx || echo /usr/sbin/nginx)" -v 2>&1 | sed -n 1p
 "$(command -v haproxy || echo /usr/sbin/haproxy)" -v 2>&1 | sed -n 1p
+promtool --version 2>&1 | sed -n 1p
 
 export RTMP_EDGE_REQUIRE_INTEROP=1
 log=$(mktemp)

@@ -343,7 +343,9 @@ fn hint(dotted: &str) -> Option<String> {
 }
 
 /// The tables of [`Config`], in the order serde reports them.
-const TABLES: &[&str] = &["server", "socket", "publish", "play", "timeouts", "log"];
+const TABLES: &[&str] = &[
+    "server", "socket", "publish", "play", "timeouts", "log", "http",
+];
 
 /// Keys of one table, or the table names when `table` is `None`.
 fn known_keys(table: Option<&str>) -> Vec<String> {

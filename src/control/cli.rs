@@ -5,7 +5,8 @@
 //! [`Cli::run_one_shot`], printing to stdout/stderr.
 //!
 //! Call order in `main`: `Cli::parse()` -> [`Cli::run_one_shot`] (exit with its code when it
-//! returns one) -> [`Cli::into_config`] -> `init_logging(&config.log.level)` -> start shards.
+//! returns one) -> [`Cli::into_config`] -> `init_logging(&config.log)` -> start shards (and
+//! the HTTP listener when `http.listen` is set).
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -15,7 +16,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use super::check::{self, Diagnostic};
-use super::config::{Config, ConfigError, IoMode, DEFAULT_CONFIG_TOML};
+use super::config::{Config, ConfigError, IoMode, LogFormat, DEFAULT_CONFIG_TOML};
 
 /// rtmp-edge: a high-performance RTMP edge relay.
 #[derive(Debug, Clone, Default, Parser)]
@@ -40,6 +41,14 @@ pub struct Cli {
     /// Log level or tracing directives (error|warn|info|debug|trace); RUST_LOG still wins.
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
+
+    /// Log format: text or json (log.format).
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+
+    /// Serve /metrics, /healthz, /readyz and the control API on ADDR:PORT (http.listen).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub http: Option<SocketAddr>,
 
     /// Check a configuration file, print every problem with its line, and exit (1 if any).
     #[arg(long, value_name = "FILE")]
@@ -112,6 +121,13 @@ impl Cli {
         if let Some(level) = self.log_level {
             config.log.level = level;
             from_flags.insert(("log.level", "--log-level"));
+        }
+        if let Some(format) = self.log_format {
+            config.log.format = format;
+        }
+        if let Some(addr) = self.http {
+            config.http.listen = addr.to_string();
+            from_flags.insert(("http.listen", "--http"));
         }
         if let Some(ms) = self.write_merge_ms {
             config.play.write_merge_ms = ms;
@@ -208,9 +224,15 @@ mod tests {
             "--write-merge-ms",
             "250",
             "--takeover",
+            "--http",
+            "127.0.0.1:8080",
+            "--log-format",
+            "json",
         ])
         .into_config()
         .unwrap();
+        assert_eq!(c.http.listen, "127.0.0.1:8080");
+        assert_eq!(c.log.format, LogFormat::Json);
         assert_eq!(c.server.listen, vec!["0.0.0.0:1940", "[::]:1941"]);
         assert_eq!(c.listen_addrs().len(), 2);
         assert_eq!(c.server.shards, 3);
@@ -228,6 +250,8 @@ mod tests {
         assert!(bad(&["--shards", "-1"]));
         assert!(bad(&["--write-merge-ms", "soon"]));
         assert!(bad(&["--no-such-flag"]));
+        assert!(bad(&["--http", "8080"]));
+        assert!(bad(&["--log-format", "xml"]));
 
         let err = cli(&["--write-merge-ms", "5000"])
             .into_config()

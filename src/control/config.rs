@@ -31,6 +31,7 @@ pub struct Config {
     pub play: PlayConfig,
     pub timeouts: TimeoutConfig,
     pub log: LogConfig,
+    pub http: HttpConfig,
 }
 
 /// `[server]`: listeners, shards and per-connection protocol settings.
@@ -118,6 +119,34 @@ pub struct LogConfig {
     /// `error|warn|info|debug|trace`, or `tracing` directives such as
     /// `info,rtmp_edge::shard=debug`. `RUST_LOG` overrides it when set.
     pub level: String,
+    /// `text` (compact lines) or `json` (one JSON object per line, for ELK).
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Compact human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (tracing-subscriber's JSON layer).
+    Json,
+}
+
+/// `[http]`: the metrics, health and control API listener (off unless `listen` is set).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// `ADDR:PORT` of the HTTP listener; empty = no HTTP listener.
+    pub listen: String,
+    /// When not empty, `/api/*` requires `Authorization: Bearer <token>`; `/metrics`,
+    /// `/healthz` and `/readyz` stay open.
+    pub api_token: String,
+    /// Export per-stream metrics with a `stream` label.
+    pub stream_labels: bool,
+    /// At most this many streams get labelled series (the ones with the most players).
+    pub max_labelled_streams: usize,
 }
 
 impl Default for ServerConfig {
@@ -181,7 +210,26 @@ impl Default for LogConfig {
     fn default() -> Self {
         Self {
             level: "info".to_owned(),
+            format: LogFormat::Text,
         }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: String::new(),
+            api_token: String::new(),
+            stream_labels: false,
+            max_labelled_streams: 100,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The HTTP listener's address, when one is configured (call on a validated config).
+    pub fn listen_addr(&self) -> Option<SocketAddr> {
+        self.listen.trim().parse().ok()
     }
 }
 
@@ -320,6 +368,13 @@ handshake_ms = 10000        # TCP accept -> connect command done
 
 [log]
 level = "info"              # error|warn|info|debug|trace; RUST_LOG overrides
+format = "text"             # text | json (one JSON object per line, for ELK)
+
+[http]
+listen = ""                 # ADDR:PORT for /metrics, /healthz, /readyz, /api; "" = off
+api_token = ""              # when set, /api/* needs "Authorization: Bearer TOKEN"
+stream_labels = false       # per-stream metrics with a stream label
+max_labelled_streams = 100  # at most this many streams labelled (most players first)
 "#;
 
 #[cfg(test)]
@@ -349,7 +404,47 @@ mod tests {
         assert_eq!(c.play.write_stall_timeout(), Duration::from_secs(30));
         assert_eq!(c.timeouts.handshake(), Duration::from_secs(10));
         assert_eq!(c.log.level, "info");
+        assert_eq!(c.log.format, LogFormat::Text);
+        assert_eq!(c.http.listen, "");
+        assert_eq!(c.http.listen_addr(), None);
+        assert_eq!(c.http.api_token, "");
+        assert!(!c.http.stream_labels);
+        assert_eq!(c.http.max_labelled_streams, 100);
         assert!(c.validate().is_empty());
+    }
+
+    #[test]
+    fn http_and_log_format_keys() {
+        let c = Config::from_toml_str(
+            "[http]\nlisten = \"127.0.0.1:8080\"\napi_token = \"abc\"\nstream_labels = true\n\
+             max_labelled_streams = 5\n[log]\nformat = \"json\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.http.listen_addr(),
+            Some("127.0.0.1:8080".parse().unwrap())
+        );
+        assert_eq!(c.http.api_token, "abc");
+        assert!(c.http.stream_labels);
+        assert_eq!(c.http.max_labelled_streams, 5);
+        assert_eq!(c.log.format, LogFormat::Json);
+        let problems = |text: &str| -> Vec<&'static str> {
+            let c: Config = toml::from_str(text).unwrap();
+            c.validate().into_iter().map(|p| p.key).collect()
+        };
+        assert_eq!(
+            problems("[http]\nlisten = \"localhost:80\"\n"),
+            ["http.listen"]
+        );
+        assert_eq!(
+            problems("[http]\napi_token = \"a b\"\n"),
+            ["http.api_token"]
+        );
+        assert_eq!(
+            problems("[http]\nmax_labelled_streams = 100000\n"),
+            ["http.max_labelled_streams"]
+        );
+        assert!(Config::from_toml_str("[log]\nformat = \"xml\"\n").is_err());
     }
 
     #[test]

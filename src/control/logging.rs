@@ -1,22 +1,37 @@
-//! Process-wide logging: a `tracing` subscriber writing compact lines to stderr.
+//! Process-wide logging: a `tracing` subscriber writing to stderr, compact lines
+//! (`log.format = "text"`) or one JSON object per line (`"json"`, for ELK). Access-log events
+//! (one per finished session) have the target `rtmp_edge::access` in both formats.
 //!
 //! Never called by the library layers; `main` calls [`init_logging`] once, after the
 //! configuration is known and before shards start. `RUST_LOG`, when set and valid, wins over
 //! the configured level so an operator can raise verbosity without editing the file.
 
+use super::config::{LogConfig, LogFormat};
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber. `level` is `log.level` (a level or `tracing` directives).
-/// A second call, or an unusable filter, leaves logging as it was rather than failing startup.
-pub fn init_logging(level: &str) {
+/// Installs the global subscriber for `log` (`log.level`: a level or `tracing` directives;
+/// `log.format`). A second call, or an unusable filter, leaves logging as it was rather than
+/// failing startup.
+pub fn init_logging(log: &LogConfig) {
+    let level = log.level.as_str();
     let (filter, rust_log_error) = filter_for(level, std::env::var("RUST_LOG").ok());
-    let installed = tracing_subscriber::fmt()
-        .compact()
+    let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(filter)
-        .try_init()
-        .is_ok();
+        .with_env_filter(filter);
+    let installed = match log.format {
+        LogFormat::Text => builder
+            .compact()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init()
+            .is_ok(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_ansi(false)
+            .try_init()
+            .is_ok(),
+    };
     if let (true, Some(e)) = (installed, rust_log_error) {
         tracing::warn!("RUST_LOG ignored, it does not parse: {e}; using log.level {level:?}");
     }

@@ -1,26 +1,33 @@
-//! The control side: configuration file, command line and logging setup.
+//! The control side: configuration file, command line, logging setup, and the HTTP control
+//! listener (Prometheus metrics, health, the JSON stats and control API).
 //!
-//! Nothing here touches the data path: it runs once at startup (and for `--check-config`)
-//! and hands `main` a validated [`Config`]. No sockets, no shard threads.
+//! Nothing here touches the data path: the configuration runs once at startup (and for
+//! `--check-config`) and hands `main` a validated [`Config`]; the HTTP side runs on its own
+//! threads and only reads the snapshots the shards publish (and sends kicks to their
+//! mailboxes).
 //!
 //! Call order in `main`:
 //! 1. `let cli = Cli::parse();` then `if let Some(code) = cli.run_one_shot() { return code; }`
 //! 2. `let config = cli.into_config()?;` (file + flags, validated; errors print with lines)
-//! 3. `init_logging(&config.log.level);`
+//! 3. `init_logging(&config.log);`
 //! 4. start `config.shard_count()` shards on `config.listen_addrs()`.
+//! 5. with `config.http.listen_addr()`: `HttpServer::start(addr, ControlState::new(..))`.
 
+pub mod api;
 mod check;
 pub mod cli;
 pub mod config;
+pub mod http;
 pub mod logging;
+pub mod metrics;
 mod settings;
 mod validate;
 
 pub use check::Diagnostic;
 pub use cli::{check_config_file, Cli};
 pub use config::{
-    Config, ConfigError, LogConfig, PlayConfig, PublishConfig, ServerConfig, SocketConfig,
-    TimeoutConfig, DEFAULT_CONFIG_TOML,
+    Config, ConfigError, HttpConfig, LogConfig, LogFormat, PlayConfig, PublishConfig, ServerConfig,
+    SocketConfig, TimeoutConfig, DEFAULT_CONFIG_TOML,
 };
 pub use logging::init_logging;
 pub use validate::ConfigProblem;

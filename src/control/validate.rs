@@ -68,6 +68,13 @@ pub(crate) const LIMITS: &[Limit] = &[
     limit("play.kick_after_ms", 1000, DAY_MS, "ms", ""),
     limit("play.write_stall_timeout_ms", 1000, DAY_MS, "ms", ""),
     limit("timeouts.handshake_ms", 100, 600_000, "ms", ""),
+    limit(
+        "http.max_labelled_streams",
+        0,
+        10_000,
+        "",
+        "0 = no labelled streams",
+    ),
 ];
 
 const fn limit(
@@ -113,7 +120,7 @@ impl Config {
         let mut out = Vec::new();
         let d = Config::default();
         let (s, p, pl) = (&self.server, &self.publish, &self.play);
-        let numbers: [(&'static str, u64, u64); 15] = [
+        let numbers: [(&'static str, u64, u64); 16] = [
             ("server.shards", s.shards as u64, d.server.shards as u64),
             (
                 "server.max_connections",
@@ -169,6 +176,11 @@ impl Config {
                 self.timeouts.handshake_ms,
                 d.timeouts.handshake_ms,
             ),
+            (
+                "http.max_labelled_streams",
+                self.http.max_labelled_streams as u64,
+                d.http.max_labelled_streams as u64,
+            ),
         ];
         check_listen(&s.listen, &mut out);
         for (key, value, default) in numbers {
@@ -197,6 +209,29 @@ impl Config {
                      at every merged write",
                     pl.write_merge_ms
                 ),
+            });
+        }
+        let h = &self.http;
+        if !h.listen.trim().is_empty() && h.listen.trim().parse::<SocketAddr>().is_err() {
+            out.push(ConfigProblem {
+                key: "http.listen",
+                index: None,
+                value: format!("{:?}", h.listen),
+                reason: "is not an ADDR:PORT socket address: write an IP and a port, like \
+                         \"127.0.0.1:8080\" (host names are not resolved), or \"\" for no \
+                         HTTP listener"
+                    .to_owned(),
+            });
+        }
+        if h.api_token
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        {
+            out.push(ConfigProblem {
+                key: "http.api_token",
+                index: None,
+                value: "(hidden)".to_owned(),
+                reason: "must not contain spaces or control characters".to_owned(),
             });
         }
         if let Err(why) = check_level(&self.log.level) {

@@ -5,9 +5,12 @@
 //! `protocol::flv`, `wire` from the chunk encoder with the shared player chunk size, fmt-0 first
 //! chunk) and hands clones of it to every player queue. Cloning bumps a reference count; the
 //! payload is never copied or re-encoded per player. Never does I/O, never reads a clock: the
-//! timestamp is the message's media timestamp in milliseconds, wrapping at 2^32.
+//! timestamp is the message's media timestamp in milliseconds, wrapping at 2^32. `arrival` is
+//! an instant the shard core passes in (when the message came off the publisher's socket), for
+//! the fan-out latency histogram; the frame only carries it.
 
 use bytes::Bytes;
+use std::time::Instant;
 
 /// What a media message carries, i.e. its RTMP message type (8, 9, or 18/15).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +51,9 @@ pub struct Frame {
     pub track: u8,
     /// With `sequence_header`: which configuration (see [`ConfigKind`]).
     pub config: ConfigKind,
+    /// When the message was read off the publisher's socket (the `now` of the input that
+    /// completed it), set by the shard core; None for frames built elsewhere (tests).
+    pub arrival: Option<Instant>,
 }
 
 impl Frame {
@@ -66,6 +72,7 @@ impl Frame {
             wire,
             track: 0,
             config: ConfigKind::SequenceStart,
+            arrival: None,
         }
     }
 

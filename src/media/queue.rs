@@ -30,6 +30,7 @@
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
+use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -76,12 +77,20 @@ struct Cursor {
     waiting_keyframe: bool,
 }
 
+/// One committed piece of output: a frame's wire bytes with its arrival (for the fan-out
+/// latency), or control bytes (`arrival` None).
+#[derive(Debug)]
+struct Entry {
+    bytes: Bytes,
+    arrival: Option<Instant>,
+}
+
 /// The send queue of one connection. See the module doc for the call order.
 #[derive(Debug)]
 pub struct SendQueue {
     limits: QueueLimits,
     /// Bytes to send in order; never dropped.
-    committed: VecDeque<Bytes>,
+    committed: VecDeque<Entry>,
     /// Unwritten bytes of `committed`.
     committed_bytes: usize,
     /// Bytes of the front entry already written.
@@ -172,18 +181,22 @@ impl SendQueue {
 
     /// Queue control/command bytes. Never dropped; empty input is ignored.
     pub fn push_control(&mut self, bytes: Bytes) {
+        self.push_entry(bytes, None);
+    }
+
+    fn push_entry(&mut self, bytes: Bytes, arrival: Option<Instant>) {
         if bytes.is_empty() {
             return;
         }
         self.committed_bytes += bytes.len();
-        self.committed.push_back(bytes);
+        self.committed.push_back(Entry { bytes, arrival });
     }
 
     /// Queue one frame outside the log (a joining player's metadata and sequence headers),
     /// unless the player turned its kind off.
     pub fn push_frame(&mut self, frame: &Frame) {
         if self.wants(frame.kind) {
-            self.push_control(frame.wire.clone());
+            self.push_entry(frame.wire.clone(), frame.arrival);
         }
     }
 
@@ -245,8 +258,7 @@ impl SendQueue {
             if !self.wants(frame.kind) {
                 continue;
             }
-            self.committed_bytes += frame.wire.len();
-            self.committed.push_back(frame.wire.clone());
+            self.push_entry(frame.wire.clone(), frame.arrival);
         }
         self.cursor = Some(cursor);
         // Nothing to write and nothing left in the log: caught up, as in `advance` (the core
@@ -301,9 +313,9 @@ impl SendQueue {
     /// bytes they cover.
     pub fn fill_iovecs<'a>(&'a self, iov: &mut Vec<IoSlice<'a>>, max: usize) -> usize {
         let mut total = 0;
-        for (index, bytes) in self.committed.iter().take(max).enumerate() {
+        for (index, entry) in self.committed.iter().take(max).enumerate() {
             let from = if index == 0 { self.offset } else { 0 };
-            let slice = bytes.get(from..).unwrap_or_default();
+            let slice = entry.bytes.get(from..).unwrap_or_default();
             total += slice.len();
             iov.push(IoSlice::new(slice));
         }
@@ -314,7 +326,8 @@ impl SendQueue {
     /// completes. Returns the bytes they cover.
     pub fn clone_chunks(&self, out: &mut Vec<Bytes>, max: usize) -> usize {
         let mut total = 0;
-        for (index, bytes) in self.committed.iter().take(max).enumerate() {
+        for (index, entry) in self.committed.iter().take(max).enumerate() {
+            let bytes = &entry.bytes;
             let chunk = if index == 0 {
                 bytes.slice(self.offset.min(bytes.len())..)
             } else {
@@ -328,13 +341,24 @@ impl SendQueue {
 
     /// Consume `written` committed bytes after a (possibly partial) send. Once everything is
     /// written and the position is at the log's end, the player is caught up.
-    pub fn advance(&mut self, mut written: usize, log: Option<&FrameLog>) {
+    pub fn advance(&mut self, written: usize, log: Option<&FrameLog>) {
+        self.advance_with(written, log, |_| {});
+    }
+
+    /// Like `advance`; `completed` gets the arrival of every frame whose last byte this write
+    /// took (control bytes have none), in order.
+    pub fn advance_with(
+        &mut self,
+        mut written: usize,
+        log: Option<&FrameLog>,
+        mut completed: impl FnMut(Instant),
+    ) {
         debug_assert!(written <= self.committed_bytes, "advance past the queue");
         while written > 0 {
             let Some(front) = self.committed.front() else {
                 break;
             };
-            let rest = front.len() - self.offset;
+            let rest = front.bytes.len() - self.offset;
             if written < rest {
                 self.offset += written;
                 self.committed_bytes -= written;
@@ -343,7 +367,9 @@ impl SendQueue {
             written -= rest;
             self.committed_bytes -= rest;
             self.offset = 0;
-            self.committed.pop_front();
+            if let Some(arrival) = self.committed.pop_front().and_then(|e| e.arrival) {
+                completed(arrival);
+            }
         }
         if self.committed.is_empty() && !self.behind(log) {
             self.behind_since = None;
@@ -396,8 +422,7 @@ impl SendQueue {
             } else if headers < MAX_SKIPPED_HEADERS {
                 // Metadata and sequence headers are state for what follows: keep them.
                 headers += 1;
-                self.committed_bytes += frame.wire.len();
-                self.committed.push_back(frame.wire.clone());
+                self.push_entry(frame.wire.clone(), frame.arrival);
             }
         }
         self.cursor = Some(Cursor {

@@ -46,6 +46,14 @@ pub struct Built {
 }
 
 impl Built {
+    /// Stamps both forms with the time the message was read (see `Frame::arrival`).
+    pub fn set_arrival(&mut self, now: std::time::Instant) {
+        self.frame.arrival = Some(now);
+        if let LegacyFrame::Own(frame) = &mut self.legacy {
+            frame.arrival = Some(now);
+        }
+    }
+
     /// A message legacy players get as it is.
     pub fn same(frame: Frame) -> Self {
         Built {

@@ -33,6 +33,8 @@ pub(crate) enum ShardMsg {
     Stop { key: StreamKey, generation: u64 },
     /// From the shard of a newer publisher (takeover): close publisher `generation` of `key`.
     Evict { key: StreamKey, generation: u64 },
+    /// From the control side: close connection `conn` if it is still `generation`.
+    Kick { conn: usize, generation: u64 },
 }
 
 /// What one shard has for the others during the current pass.

@@ -13,12 +13,13 @@ pub mod core;
 mod driver;
 mod mailbox;
 mod server;
+pub mod snapshot;
 mod socket;
 mod stats;
 
 pub use self::core::{CloseReason, ConnId, ShardCore, Transmit};
-pub use server::{Server, ServerError, Stopper};
-pub use stats::ShardStats;
+pub use server::{Server, ServerError, ShardControl, Stopper};
+pub use stats::{ProtocolErrorKind, ShardStats};
 
 use crate::media::queue::QueueLimits;
 use crate::session::SessionConfig;

@@ -1,8 +1,11 @@
 //! Starting and stopping the shards: bind every shard's listeners up front (so a bad address
 //! fails the start, not a thread), choose the event-loop driver, build the mailboxes, spawn
-//! one thread per shard, each running a [`ShardCore`] behind its driver.
-use super::core::ShardCore;
+//! one thread per shard, each running a [`ShardCore`] behind its driver. [`ShardControl`] is
+//! the control side's handle: the shards' published snapshots, and kicks through the mailbox.
+use super::core::{MailBatch, ShardCore};
 use super::driver::{Mailbox, ShardWaker};
+use super::mailbox::ShardMsg;
+use super::snapshot::{ClientId, ShardSnapshot, SnapshotSlot};
 use super::socket;
 use super::stats::ShardStats;
 use super::{IoMode, ShardSettings};
@@ -39,6 +42,7 @@ pub struct Server {
     wakers: Vec<ShardWaker>,
     local_addrs: Vec<SocketAddr>,
     io: IoMode,
+    control: ShardControl,
 }
 
 impl Server {
@@ -94,11 +98,14 @@ impl Server {
         }
         let wakers = mailboxes.iter().map(|m| m.waker.clone()).collect();
         let mailboxes = Arc::new(mailboxes);
+        let slots: Arc<Vec<Arc<SnapshotSlot>>> =
+            Arc::new((0..shards).map(|_| Arc::default()).collect());
         let mut threads = Vec::with_capacity(shards);
         for (index, prepared) in drivers.into_iter().enumerate() {
             let pin = settings.pin_shards;
             let mailboxes = mailboxes.clone();
             let stop = stop.clone();
+            let slot = slots[index].clone();
             let thread = std::thread::Builder::new()
                 .name(format!("shard-{index}"))
                 .spawn(move || {
@@ -107,7 +114,7 @@ impl Server {
                             warn!(shard = index, error = %e, "could not pin shard thread");
                         }
                     }
-                    prepared.run(mailboxes, stop)
+                    prepared.run(mailboxes, stop, slot)
                 })
                 .map_err(|source| ServerError::Setup {
                     shard: index,
@@ -121,6 +128,7 @@ impl Server {
             wakers,
             local_addrs,
             io,
+            control: ShardControl { mailboxes, slots },
         })
     }
 
@@ -132,6 +140,11 @@ impl Server {
     /// The driver the shards run (`Epoll` or `Uring`, never `Auto`).
     pub fn io(&self) -> IoMode {
         self.io
+    }
+
+    /// The control side's handle on the shards (snapshots, kicks).
+    pub fn control(&self) -> ShardControl {
+        self.control.clone()
     }
 
     /// A handle that stops the server from another thread (a signal handler thread).
@@ -168,5 +181,41 @@ impl Stopper {
         for waker in &self.wakers {
             waker.wake();
         }
+    }
+}
+
+/// What the control side may do with the shards: read their latest snapshots and send a
+/// kick through a shard's mailbox. Nothing here is on a shard's hot path.
+#[derive(Clone)]
+pub struct ShardControl {
+    mailboxes: Arc<Vec<Mailbox>>,
+    slots: Arc<Vec<Arc<SnapshotSlot>>>,
+}
+
+impl ShardControl {
+    pub fn shards(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The latest snapshot of every shard (None for a shard that has not published yet).
+    pub fn snapshots(&self) -> Vec<Option<Arc<ShardSnapshot>>> {
+        self.slots.iter().map(|slot| slot.latest()).collect()
+    }
+
+    /// Asks the client's shard to close it (if it is still that connection). Returns false
+    /// when the shard does not exist or has stopped.
+    pub fn kick(&self, id: ClientId) -> bool {
+        let Some(mailbox) = self.mailboxes.get(id.shard) else {
+            return false;
+        };
+        let msg = ShardMsg::Kick {
+            conn: id.conn,
+            generation: id.generation,
+        };
+        if mailbox.sender.send(MailBatch(vec![msg])).is_err() {
+            return false;
+        }
+        mailbox.waker.wake();
+        true
     }
 }

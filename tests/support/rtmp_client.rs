@@ -42,6 +42,8 @@ pub struct TestClient {
     /// Status codes already taken out of `events` by a wait for something else.
     seen_status: Vec<String>,
     buf: Vec<u8>,
+    /// Every byte read from the server.
+    bytes_read: u64,
 }
 
 #[derive(Debug)]
@@ -83,6 +85,7 @@ impl TestClient {
             events: VecDeque::new(),
             seen_status: Vec::new(),
             buf: vec![0; 64 * 1024],
+            bytes_read: 0,
         };
         client.flush()?;
         Ok(client)
@@ -153,6 +156,7 @@ impl TestClient {
         match self.stream.read(&mut self.buf) {
             Ok(0) => return Ok(false),
             Ok(n) => {
+                self.bytes_read += n as u64;
                 self.session
                     .handle_input(&self.buf[..n])
                     .map_err(|e| ClientError::Session(e.to_string()))?;
@@ -204,6 +208,18 @@ impl TestClient {
                 return Err(ClientError::Io(io::ErrorKind::UnexpectedEof.into()));
             }
         }
+    }
+
+    /// Bytes read from the server so far.
+    #[allow(dead_code)] // not every test crate that includes this file needs it
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
+    /// The client's end of the connection (the address the server sees).
+    #[allow(dead_code)]
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.stream.local_addr()
     }
 
     /// Status codes seen so far and not taken before.

@@ -838,8 +838,8 @@ fn check_bounds(p: &Player, s: &Stream, lim: QueueLimits, max_frame: usize, seed
     // metadata and headers, which the policy never drops).
     let (mut media, mut other, mut other_entries) = (0, 0, 0);
     for (index, entry) in p.q.committed.iter().enumerate() {
-        let unwritten = entry.len() - if index == 0 { p.q.offset } else { 0 };
-        let id = id_of(entry);
+        let unwritten = entry.bytes.len() - if index == 0 { p.q.offset } else { 0 };
+        let id = id_of(&entry.bytes);
         match s.frames.get(id as usize) {
             Some(frame) if id < CONTROL && frame.is_droppable() => media += unwritten,
             _ => {
@@ -1102,4 +1102,23 @@ fn random_streams_and_players_keep_the_invariants() {
     for seed in 0..200 {
         run_seed(seed);
     }
+}
+
+#[test]
+fn completed_frames_report_their_arrival_once_and_control_bytes_none() {
+    use std::time::{Duration, Instant};
+    let t0 = Instant::now();
+    let mut q = SendQueue::new(limits(5000, 1 << 20, 15_000));
+    q.push_control(wire(CONTROL, 10));
+    let mut frame = Frame::new(MediaKind::Video, 0, true, true, wire(1, 100));
+    frame.arrival = Some(t0 + Duration::from_millis(7));
+    q.push_frame(&frame);
+    let mut seen = Vec::new();
+    // Control bytes and part of the frame: nothing completes.
+    q.advance_with(60, None, |a| seen.push(a));
+    assert!(seen.is_empty());
+    // The rest of the frame: its arrival, once.
+    q.advance_with(50, None, |a| seen.push(a));
+    assert_eq!(seen, vec![t0 + Duration::from_millis(7)]);
+    assert_eq!(q.committed_bytes(), 0);
 }

@@ -29,11 +29,13 @@ pub enum CloseReason {
     ReplacedByNewerPublisher,
     /// The server is stopping.
     Shutdown,
+    /// An operator kicked it through the control API.
+    Kicked,
 }
 
 impl CloseReason {
     /// Every reason, for counters indexed by reason.
-    pub const ALL: [CloseReason; 12] = [
+    pub const ALL: [CloseReason; 13] = [
         CloseReason::PeerClosed,
         CloseReason::ReadError,
         CloseReason::WriteError,
@@ -46,6 +48,7 @@ impl CloseReason {
         CloseReason::PlayerTooSlow,
         CloseReason::ReplacedByNewerPublisher,
         CloseReason::Shutdown,
+        CloseReason::Kicked,
     ];
 
     /// A stable snake_case name (log field, metric label).
@@ -63,6 +66,7 @@ impl CloseReason {
             CloseReason::PlayerTooSlow => "player_too_slow",
             CloseReason::ReplacedByNewerPublisher => "replaced_by_newer_publisher",
             CloseReason::Shutdown => "shutdown",
+            CloseReason::Kicked => "kicked",
         }
     }
 

@@ -11,6 +11,8 @@ use crate::media::log::FrameLog;
 use crate::media::queue::SendQueue;
 use crate::media::variants::Variant;
 use crate::session::ServerSession;
+use crate::shard::mailbox::StreamKey;
+use crate::shard::snapshot::ClientRole;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -43,6 +45,9 @@ pub(crate) enum Role {
         stream: StreamId,
         /// The form of the stream it gets: what its connect announced.
         variant: Variant,
+        /// When play started: frames that arrived before (the startup GOP) are not fan-out
+        /// latency.
+        since: Instant,
     },
 }
 
@@ -75,6 +80,12 @@ pub(crate) struct Connection {
     pub last_write: Instant,
     /// Close once the queued output is written (a protocol error's explanation).
     pub close_after_flush: Option<super::CloseReason>,
+    /// Tells this connection apart from later ones with the same slab key (client ids).
+    pub generation: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// The last publish or play it started, for the access log.
+    pub last_session: Option<(ClientRole, StreamKey)>,
 }
 
 impl Connection {
@@ -94,6 +105,23 @@ impl Connection {
         self.rtmp().peer
     }
 
+    /// What the connection does now.
+    pub(crate) fn role(&self) -> ClientRole {
+        match self.rtmp().role {
+            Role::Pending => ClientRole::Pending,
+            Role::Publisher { .. } => ClientRole::Publisher,
+            Role::Player { .. } => ClientRole::Player,
+        }
+    }
+
+    /// The stream this connection publishes or plays.
+    pub(crate) fn stream(&self) -> Option<StreamId> {
+        match self.rtmp().role {
+            Role::Pending => None,
+            Role::Publisher { stream, .. } | Role::Player { stream, .. } => Some(stream),
+        }
+    }
+
     /// The stream this connection plays, if it is a player.
     pub(crate) fn playing(&self) -> Option<StreamId> {
         match self.rtmp().role {
@@ -105,7 +133,9 @@ impl Connection {
     /// The log this player reads (its stream's log of its variant), if it is a player.
     pub(crate) fn player_log<'a>(&self, streams: &'a Streams) -> Option<&'a FrameLog> {
         match self.rtmp().role {
-            Role::Player { stream, variant } => streams.get(stream).map(|s| s.logs.get(variant)),
+            Role::Player {
+                stream, variant, ..
+            } => streams.get(stream).map(|s| s.logs.get(variant)),
             _ => None,
         }
     }

@@ -5,6 +5,7 @@
 //! A new frame costs O(1) here: it is appended to the log, and the stream's list of caught-up
 //! players is handed to the flush schedule whole; no player is touched until it is written.
 use super::conn::{Role, WriteState};
+use super::health::Health;
 use super::streams::{Home, StreamId};
 use super::{CloseReason, ShardCore};
 use crate::media::frame::{Frame, MediaKind};
@@ -14,6 +15,7 @@ use crate::media::variants::{Built, Variant};
 use crate::protocol::message;
 use crate::session::{PlayRequest, PublishRequest, ServerEvent, MEDIA_STREAM_ID};
 use crate::shard::mailbox::{ShardMsg, StreamKey};
+use crate::shard::snapshot::ClientRole;
 use std::time::Instant;
 use tracing::{debug, info};
 
@@ -34,7 +36,7 @@ impl ShardCore {
                 }
             }
             ServerEvent::Publish(req) => self.on_publish(id, req, now),
-            ServerEvent::Play(req) => self.on_play(id, req),
+            ServerEvent::Play(req) => self.on_play(id, req, now),
             ServerEvent::Unpublish { .. } => self.end_publish(id),
             ServerEvent::PlayStop { .. } => self.end_play(id),
             ServerEvent::ReceiveAudio(on) => self.set_wanted(id, MediaKind::Audio, on),
@@ -91,6 +93,8 @@ impl ShardCore {
         let rtmp = c.rtmp_mut();
         info!(shard = self.index, peer = %rtmp.peer, stream = %key, generation, "publish started");
         self.stats.publishes += 1;
+        c.last_session = Some((ClientRole::Publisher, key.clone()));
+        let rtmp = c.rtmp_mut();
         rtmp.session.accept_publish(req.stream_id);
         let timeline = continue_after.map_or(Timeline::Publisher, Timeline::ContinueAfter);
         rtmp.role = Role::Publisher {
@@ -125,6 +129,7 @@ impl ShardCore {
             generation,
             remote,
             pending: Vec::new(),
+            health: Health::new(now),
         });
         self.restart_players(sid);
     }
@@ -175,12 +180,16 @@ impl ShardCore {
         };
         *last_media = now;
         let sid = *sid;
-        let built = builder.build(type_id, timestamp, payload, metadata);
+        let mut built = builder.build(type_id, timestamp, payload, metadata);
+        built.set_arrival(now);
         let frame = &built.frame;
         self.stats.frames_in += 1;
         let Some(stream) = self.streams.get_mut(sid) else {
             return;
         };
+        if let Some(home) = &mut stream.home {
+            home.health.on_frame(frame, payload, now);
+        }
         if frame.keyframe {
             // Once per GOP, so a takeover can continue this timeline (see Registry).
             *noted_timestamp = Some(frame.timestamp);
@@ -328,7 +337,7 @@ impl ShardCore {
         }
     }
 
-    fn on_play(&mut self, id: usize, req: PlayRequest) {
+    fn on_play(&mut self, id: usize, req: PlayRequest, now: Instant) {
         let key: StreamKey = format!("{}/{}", req.app, req.name).into();
         let Some(c) = self.conns.get_mut(id) else {
             return;
@@ -341,6 +350,8 @@ impl ShardCore {
         }
         info!(shard = self.index, peer = %rtmp.peer, stream = %key, "play started");
         self.stats.plays += 1;
+        c.last_session = Some((ClientRole::Player, key.clone()));
+        let rtmp = c.rtmp_mut();
         rtmp.session.accept_play(req.stream_id, req.reset);
         // The play replies go out before any media.
         c.take_session_output();
@@ -369,6 +380,7 @@ impl ShardCore {
         c.rtmp_mut().role = Role::Player {
             stream: sid,
             variant,
+            since: now,
         };
         stream.players.push(id);
         let log = stream.logs.get(variant);
@@ -497,6 +509,7 @@ impl ShardCore {
                 self.streams.remove_if_unused(sid);
             }
             ShardMsg::Evict { key, generation } => self.evict_local(&key, generation),
+            ShardMsg::Kick { conn, generation } => self.kick(conn, generation),
         }
     }
 

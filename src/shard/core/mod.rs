@@ -15,6 +15,8 @@
 //! - [`handle_timeout`](ShardCore::handle_timeout): the deadline from `poll_timeout` passed.
 //! - [`handle_pass_end`](ShardCore::handle_pass_end): the pass's flushes are done (the
 //!   adaptive write-merge window is the time they took).
+//! - [`handle_busy`](ShardCore::handle_busy): how long the driver's last pass worked (time
+//!   not spent waiting for events), for the busy-time counter.
 //!
 //! # Outputs (`poll_*`), drained in this order after the inputs of a pass
 //! 1. [`poll_transmit`](ShardCore::poll_transmit) until None: each is one vectored send for one
@@ -25,13 +27,21 @@
 //! 3. [`poll_mailbox`](ShardCore::poll_mailbox) until None: one batch per other shard per
 //!    pass (send it, wake that shard once).
 //! 4. [`poll_timeout`](ShardCore::poll_timeout): when to call `handle_timeout` next.
+//! 5. [`poll_snapshot`](ShardCore::poll_snapshot): after `handle_timeout`, a fresh
+//!    [`ShardSnapshot`] once per sweep (and once at the start) for the driver to publish.
+//!
+//! The fan-out latency histogram is recorded here, in `handle_written`: each frame carries
+//! the `now` of the input that completed it, and the write that takes its last byte records
+//! the difference, once per frame per player.
 use crate::media::log::LogLimits;
 use crate::media::queue::{SendQueue, Verdict};
 use crate::media::registry::Registry;
 use crate::session::{ServerEvent, ServerSession};
 use crate::shard::mailbox::{Outbox, ShardMsg};
-use crate::shard::{ShardSettings, ShardStats};
+use crate::shard::snapshot::latency_histogram;
+use crate::shard::{ProtocolErrorKind, ShardSettings, ShardStats};
 use bytes::Bytes;
+use hdrhistogram::Histogram;
 use slab::Slab;
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -42,9 +52,11 @@ use tracing::{debug, info};
 
 mod close;
 mod conn;
+mod health;
 mod media;
 mod proxy_wait;
 mod schedule;
+mod snapshot;
 mod streams;
 mod sweep;
 #[cfg(test)]
@@ -124,6 +136,14 @@ pub struct ShardCore {
     last_flush: Duration,
     /// When this pass's first send was handed out.
     flush_started: Option<Instant>,
+    /// Fan-out latency in microseconds, and the exact sum of what it recorded.
+    latency: Histogram<u64>,
+    latency_sum: Duration,
+    /// A sweep ran (or the core started) since the last snapshot.
+    snapshot_due: bool,
+    next_generation: u64,
+    /// The latest `now` any input passed in (for durations of steps that have none).
+    last_now: Instant,
 }
 
 impl ShardCore {
@@ -159,6 +179,11 @@ impl ShardCore {
             events: Vec::new(),
             last_flush: Duration::ZERO,
             flush_started: None,
+            latency: latency_histogram(),
+            latency_sum: Duration::ZERO,
+            snapshot_due: true,
+            next_generation: 1,
+            last_now: now,
         }
     }
 
@@ -197,7 +222,10 @@ impl ShardCore {
     /// A connection accepted on listener `listener` (an index into `settings.listeners`) from
     /// `peer`.
     pub fn handle_accept(&mut self, listener: usize, peer: SocketAddr, now: Instant) -> ConnId {
+        self.last_now = now;
         let uptime = now.duration_since(self.started).as_millis() as u32;
+        let generation = self.next_generation;
+        self.next_generation += 1;
         let session = ServerSession::new(self.settings.session.clone(), self.rng.u64(..), uptime);
         let proxy = self
             .settings
@@ -218,6 +246,10 @@ impl ShardCore {
             created: now,
             last_write: now,
             close_after_flush: None,
+            generation,
+            bytes_in: 0,
+            bytes_out: 0,
+            last_session: None,
         });
         self.stats.accepted += 1;
         debug!(shard = self.index, %peer, conn = id, "accepted");
@@ -232,10 +264,12 @@ impl ShardCore {
         let Some(c) = self.conns.get_mut(id) else {
             return input.len();
         };
+        self.last_now = now;
         if c.close_after_flush.is_some() {
             return input.len();
         }
         self.stats.bytes_in += input.len() as u64;
+        c.bytes_in += input.len() as u64;
         let rtmp = c.rtmp_mut();
         let mut rest = input;
         if let Some(wait) = rtmp.proxy.as_mut() {
@@ -253,6 +287,7 @@ impl ShardCore {
                 Err(e) => {
                     info!(shard = self.index, peer = %via, error = %e, "closing connection after PROXY protocol error");
                     self.stats.protocol_errors += 1;
+                    self.stats.protocol_errors_by_kind[ProtocolErrorKind::Proxy.index()] += 1;
                     self.close_now(id, CloseReason::ProxyError);
                     return input.len();
                 }
@@ -264,6 +299,7 @@ impl ShardCore {
         if let Err(e) = rtmp.session.handle_input(rest) {
             info!(shard = self.index, peer = %rtmp.peer, error = %e, "closing connection after protocol error");
             self.stats.protocol_errors += 1;
+            self.stats.protocol_errors_by_kind[ProtocolErrorKind::of(&e).index()] += 1;
             c.close_after_flush = Some(CloseReason::ProtocolError);
             c.take_session_output();
             self.schedule_now(id);
@@ -281,12 +317,31 @@ impl ShardCore {
         let Some(c) = self.conns.get_mut(id) else {
             return;
         };
+        self.last_now = now;
         if c.write != WriteState::InFlight {
             return;
         }
         let log = c.player_log(&self.streams);
-        c.queue.advance(written, log);
+        let since = match c.rtmp().role {
+            Role::Player { since, .. } => Some(since),
+            _ => None,
+        };
+        let (latency, sum, delivered) = (
+            &mut self.latency,
+            &mut self.latency_sum,
+            &mut self.stats.frames_delivered,
+        );
+        c.queue.advance_with(written, log, |arrival| {
+            *delivered += 1;
+            // Frames from before the play started (the startup GOP) are not fan-out latency.
+            if since.is_some_and(|since| arrival >= since) {
+                let d = now.saturating_duration_since(arrival);
+                latency.saturating_record((d.as_micros() as u64).max(1));
+                *sum += d;
+            }
+        });
         self.stats.bytes_out += written as u64;
+        c.bytes_out += written as u64;
         if written > 0 {
             c.last_write = now;
         }
@@ -334,6 +389,7 @@ impl ShardCore {
 
     /// A batch another shard sent.
     pub fn handle_mailbox(&mut self, batch: MailBatch, now: Instant) {
+        self.last_now = now;
         for msg in batch.0 {
             self.handle_shard_msg(msg, now);
         }
@@ -343,9 +399,12 @@ impl ShardCore {
     /// Timeouts (handshake, idle publishers, stalled and lagging players). Call when the
     /// deadline of `poll_timeout` passed; calling earlier is harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = now;
         if now >= self.next_sweep {
             self.sweep(now);
+            self.sweep_health(now);
             self.next_sweep = now + SWEEP_INTERVAL;
+            self.snapshot_due = true;
         }
         self.close_pending();
     }
@@ -371,6 +430,7 @@ impl ShardCore {
     /// The next send: one connection's queued bytes, as one vectored send. `now` is when the
     /// driver started this pass's sends.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit<'_>> {
+        self.last_now = now;
         while let Some(wake) = self.schedule.pop_due(now) {
             let id = wake.conn;
             let Some(c) = self.conns.get_mut(id) else {
@@ -522,6 +582,7 @@ impl ShardCore {
             self.stats.closed += 1;
             self.stats.closed_by_reason[reason.index()] += 1;
             debug!(shard = self.index, peer = %c.peer(), listener = c.listener, %reason, "closed");
+            self.access_log(&c, reason);
         }
     }
 }

@@ -4,6 +4,7 @@
 //!
 //! A stream is addressed by a [`StreamId`] (a slab key) inside the core and by its
 //! [`StreamKey`] ("app/name") across shards. No I/O, no clock.
+use super::health::Health;
 use super::schedule::Wake;
 use crate::media::frame::Frame;
 use crate::media::log::LogLimits;
@@ -24,6 +25,7 @@ pub(crate) struct Home {
     pub remote: Vec<usize>,
     /// Frames of this pass not yet handed to `remote`.
     pub pending: Vec<Built>,
+    pub health: Health,
 }
 
 pub(crate) struct Stream {
@@ -120,5 +122,13 @@ impl Streams {
 
     pub(crate) fn len(&self) -> usize {
         self.slab.len()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Stream> {
+        self.slab.iter().map(|(_, s)| s)
+    }
+
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Stream> {
+        self.slab.iter_mut().map(|(_, s)| s)
     }
 }

@@ -4,8 +4,11 @@
 //! mail. Readiness is edge-triggered, so reads and accepts drain until `WouldBlock`; reads are
 //! capped per connection per pass (a busy publisher cannot starve the others) and resumed on
 //! the next pass without a new edge. Sends are one `sendmsg` per transmit the core hands out.
+//! The time between waking from `poll` and the next `poll` is reported as busy time; after
+//! the timeouts, a due snapshot is published into the shard's slot.
 use super::{send_mail, Mailbox};
 use crate::shard::core::{CloseReason, ConnId, MailBatch, ShardCore, MAX_IOVECS};
+use crate::shard::snapshot::SnapshotSlot;
 use crate::shard::socket;
 use crate::shard::{ShardSettings, ShardStats};
 use mio::net::{TcpListener, TcpStream};
@@ -39,6 +42,7 @@ pub(crate) struct MioDriver {
     mailboxes: Arc<Vec<Mailbox>>,
     stop: Arc<AtomicBool>,
     read_buf: Vec<u8>,
+    slot: Arc<SnapshotSlot>,
 }
 
 impl MioDriver {
@@ -49,6 +53,7 @@ impl MioDriver {
         inbox: Receiver<MailBatch>,
         mailboxes: Arc<Vec<Mailbox>>,
         stop: Arc<AtomicBool>,
+        slot: Arc<SnapshotSlot>,
     ) -> io::Result<Self> {
         for (i, listener) in listeners.iter_mut().enumerate() {
             poll.registry()
@@ -66,6 +71,7 @@ impl MioDriver {
             mailboxes,
             stop,
             read_buf: vec![0; READ_BUFFER],
+            slot,
         })
     }
 
@@ -73,12 +79,19 @@ impl MioDriver {
         let mut events = Events::with_capacity(1024);
         let index = self.core.index();
         info!(shard = index, driver = "epoll", "shard running");
+        let mut woke = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
+            let before_wait = Instant::now();
+            self.core
+                .handle_busy(before_wait.saturating_duration_since(woke));
             let timeout = if !self.more_to_read.is_empty() || self.accept_ready() {
                 Some(std::time::Duration::ZERO)
             } else {
-                let now = Instant::now();
-                Some(self.core.poll_timeout(now).saturating_duration_since(now))
+                Some(
+                    self.core
+                        .poll_timeout(before_wait)
+                        .saturating_duration_since(before_wait),
+                )
             };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
@@ -87,6 +100,7 @@ impl MioDriver {
                 continue;
             }
             let now = Instant::now();
+            woke = now;
             for event in events.iter() {
                 let token = event.token();
                 if token == WAKER_TOKEN {
@@ -110,6 +124,9 @@ impl MioDriver {
             }
             self.read_ready(now);
             self.core.handle_timeout(now);
+            if let Some(snapshot) = self.core.poll_snapshot(now) {
+                self.slot.publish(snapshot);
+            }
             self.flush();
             self.close_pending();
             send_mail(&mut self.core, &self.mailboxes);

@@ -8,6 +8,7 @@
 //!
 //! Both take a [`ShardCore`] and the shard's listeners, and run until the stop flag is set.
 use super::core::{MailBatch, ShardCore};
+use super::snapshot::SnapshotSlot;
 use super::{IoMode, ServerError, ShardStats};
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{Receiver, Sender};
@@ -127,8 +128,14 @@ impl Prepared {
         }
     }
 
-    /// Runs the shard until `stop` is set; returns its final counters.
-    pub(crate) fn run(self, mailboxes: Arc<Vec<Mailbox>>, stop: Arc<AtomicBool>) -> ShardStats {
+    /// Runs the shard until `stop` is set, publishing its snapshots into `slot`; returns its
+    /// final counters.
+    pub(crate) fn run(
+        self,
+        mailboxes: Arc<Vec<Mailbox>>,
+        stop: Arc<AtomicBool>,
+        slot: Arc<SnapshotSlot>,
+    ) -> ShardStats {
         match self {
             Prepared::Mio {
                 core,
@@ -136,14 +143,14 @@ impl Prepared {
                 listeners,
                 inbox,
                 waker: _,
-            } => match mio::MioDriver::new(core, poll, listeners, inbox, mailboxes, stop) {
+            } => match mio::MioDriver::new(core, poll, listeners, inbox, mailboxes, stop, slot) {
                 Ok(driver) => driver.run(),
                 Err(e) => {
                     tracing::error!(error = %e, "shard could not start");
                     ShardStats::default()
                 }
             },
-            Prepared::Uring(parts) => uring::driver::run(parts, mailboxes, stop),
+            Prepared::Uring(parts) => uring::driver::run(parts, mailboxes, stop, slot),
         }
     }
 }

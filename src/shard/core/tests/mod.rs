@@ -376,3 +376,5 @@ fn closing_everything_leaves_no_streams_behind() {
     }
     assert!(h.cores[0].registry.is_empty(), "registry entries leaked");
 }
+
+mod observe;

@@ -5,9 +5,12 @@
 //! connections armed -> mailbox -> timeouts -> every due send queued on the ring (one
 //! vectored SENDMSG per connection, its `Bytes` owned by the ring until the completion),
 //! submitted at once (sockets with room send inside that submit) -> closes -> outgoing mail.
+//! The time between the return of one submit-and-wait and the next is reported as busy time;
+//! after the timeouts, a due snapshot is published into the shard's slot.
 use super::{Completion, EventFdWaker, UringIo};
 use crate::shard::core::{CloseReason, ConnId, MailBatch, ShardCore};
 use crate::shard::driver::{send_mail, Mailbox};
+use crate::shard::snapshot::SnapshotSlot;
 use crate::shard::socket;
 use crate::shard::ShardStats;
 use std::net::TcpListener;
@@ -40,6 +43,7 @@ pub(crate) fn run(
     parts: UringParts,
     mailboxes: Arc<Vec<Mailbox>>,
     stop: Arc<AtomicBool>,
+    slot: Arc<SnapshotSlot>,
 ) -> ShardStats {
     let UringParts {
         mut core,
@@ -60,13 +64,16 @@ pub(crate) fn run(
     let settings = Arc::new(core.settings().clone());
     let mut accepted: Vec<(ConnId, OwnedFd)> = Vec::new();
     let mut ended: Vec<(usize, CloseReason)> = Vec::new();
+    let mut woke = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
+        core.handle_busy(now.saturating_duration_since(woke));
         let timeout = core.poll_timeout(now).saturating_duration_since(now);
         if let Err(e) = io.submit_and_wait(Some(timeout)) {
             warn!(shard = index, error = %e, "io_uring wait failed");
         }
         let now = Instant::now();
+        woke = now;
         io.drain(|completion| match completion {
             Completion::Accepted { listener, fd, peer } => {
                 if !core.has_room() {
@@ -119,6 +126,9 @@ pub(crate) fn run(
             core.handle_mailbox(batch, now);
         }
         core.handle_timeout(now);
+        if let Some(snapshot) = core.poll_snapshot(now) {
+            slot.publish(snapshot);
+        }
         let started = Instant::now();
         while let Some(tx) = core.poll_transmit(started) {
             let id = tx.conn;
