@@ -75,11 +75,11 @@ fn frames() -> Vec<Frame> {
         ];
         video[0] = if key { 0x17 } else { 0x27 };
         video[1] = 1;
-        out.push(builder.build(9, i * 40, &video, false));
+        out.push(builder.build(9, i * 40, &video, false).frame);
         let mut audio = vec![0u8; 370];
         audio[0] = 0xAF;
         audio[1] = 1;
-        out.push(builder.build(8, i * 40 + 20, &audio, false));
+        out.push(builder.build(8, i * 40 + 20, &audio, false).frame);
     }
     out
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real RTMP peers the test suite drives (Debian/Ubuntu packages): FFmpeg, rtmpdump
 # (librtmp), GStreamer with rtmp2sink/rtmp2src, nginx with the rtmp module, HAProxy, and
-# promtool (Debian's prometheus package) to validate the /metrics output.
+# promtool (Debian's prometheus package) to validate the /metrics output; and, from PyPI,
+# imageio-ffmpeg (pinned), whose static FFmpeg 9 build publishes and plays Enhanced RTMP v2
+# (HEVC/AV1/VP9 + Opus, multitrack) for tests/interop_enhanced.rs.
 #
 # Idempotent and fast when everything is present: it checks the binaries, the nginx rtmp module
 # and the GStreamer elements first and only runs apt-get (as root) when something is missing.
@@ -41,6 +43,8 @@ GST_ELEMENTS=(
     rtmp2sink rtmp2src flvmux flvdemux x264enc h264parse aacparse avenc_aac
     videotestsrc audiotestsrc audioconvert queue filesink
 )
+# FFmpeg 9.0.2 with Enhanced RTMP v2 (keep in step with tests/support/enhanced.rs).
+IMAGEIO_FFMPEG_VERSION=0.8.1
 NGINX_MODULE_DIRS=(/usr/lib/nginx/modules /usr/lib64/nginx/modules /usr/share/nginx/modules)
 
 check_only=0
@@ -81,9 +85,19 @@ nginx_rtmp_module() {
     return 1
 }
 
+# The FFmpeg binary inside the pinned imageio-ffmpeg, if that version is installed and runs.
+ffmpeg9() {
+    local exe
+    exe="$(python3 -c "import importlib.metadata as m, imageio_ffmpeg as f
+assert m.version('imageio-ffmpeg') == '$IMAGEIO_FFMPEG_VERSION'
+print(f.get_ffmpeg_exe())" 2>/dev/null)" || return 1
+    [ -x "$exe" ] && "$exe" -hide_banner -version >/dev/null 2>&1 && echo "$exe"
+}
+
 # Prints one line per missing piece; empty output means all present.
 missing() {
     local bin element
+    ffmpeg9 >/dev/null || echo "python3 package imageio-ffmpeg==$IMAGEIO_FFMPEG_VERSION (FFmpeg 9)"
     for bin in "${BINARIES[@]}"; do
         find_bin "$bin" >/dev/null || echo "binary $bin"
     done
@@ -131,6 +145,13 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+if ! ffmpeg9 >/dev/null; then
+    python3 -m pip --version >/dev/null 2>&1 ||
+        apt-get install -y --no-install-recommends python3 python3-pip
+    # Debian's python3 is "externally managed" (PEP 668); the package only ships a binary.
+    python3 -m pip install --quiet "imageio-ffmpeg==$IMAGEIO_FFMPEG_VERSION" ||
+        python3 -m pip install --quiet --break-system-packages "imageio-ffmpeg==$IMAGEIO_FFMPEG_VERSION"
+fi
 
 todo="$(missing)"
 if [ -n "$todo" ]; then

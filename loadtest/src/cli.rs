@@ -72,6 +72,11 @@ pub struct Cli {
     /// clients do). 0: read continuously. Latency still comes from kernel receive timestamps.
     #[arg(long, default_value_t = 0)]
     pub read_interval_ms: u64,
+
+    /// The first N players announce Enhanced RTMP (fourCcList and capsEx in their connect),
+    /// the others are legacy players (what a relay that keeps a legacy variant must serve).
+    #[arg(long, default_value_t = 0)]
+    pub enhanced_players: usize,
 }
 
 /// Longest `--read-interval-ms`: a minute unread would only measure the socket buffer.
@@ -102,6 +107,8 @@ pub struct Settings {
     pub batch_us: u64,
     /// 0: players read continuously.
     pub read_interval_ms: u64,
+    /// Players (the first ones) that announce Enhanced RTMP.
+    pub enhanced_players: usize,
 }
 
 impl Cli {
@@ -158,6 +165,7 @@ impl Cli {
             publish_delay_ms: self.publish_delay_ms,
             batch_us: self.batch_us.min(100_000),
             read_interval_ms: self.read_interval_ms,
+            enhanced_players: self.enhanced_players,
         })
     }
 }

@@ -108,6 +108,7 @@ fn run(settings: Settings) -> Result<ExitCode, String> {
         publish_delay_ns: settings.publish_delay_ms * NS_PER_MS,
         batch_ns: settings.batch_us * 1000,
         read_interval_ns: settings.read_interval_ms * NS_PER_MS,
+        enhanced_players: settings.enhanced_players,
     });
     let shared = Arc::new(Shared::new(plan.threads));
     if !plan.publish {

@@ -64,7 +64,7 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<String>,
     /// SIGTERM: how long connected clients are served (no new ones) before the exit.
     pub drain_timeout_ms: u64,
-    /// Event-loop driver: `auto` (io_uring where it works, else epoll, with one log line),
+    /// Event-loop driver: `auto` (the one measured faster: epoll today),
     /// `epoll` (mio) or `uring` (fails at start where io_uring cannot run).
     pub io: IoMode,
 }
@@ -368,7 +368,7 @@ window_ack_size = 2500000
 proxy_protocol = false      # expect a PROXY v1/v2 header (HAProxy send-proxy[-v2]) on every connection
 trusted_proxies = []        # with proxy_protocol: CIDRs/IPs allowed to connect; [] = any source
 drain_timeout_ms = 30000    # SIGTERM: serve connected clients this long (no new ones), then exit
-io = "auto"                 # event loop: auto (io_uring if it works, else epoll), epoll, uring
+io = "auto"                 # event loop: auto (the faster one measured: epoll), epoll, uring
 
 [socket]
 nodelay = true

@@ -21,6 +21,19 @@ pub enum MediaKind {
     Data,
 }
 
+/// Which configuration a frame with `sequence_header` set is: with its kind and track, the
+/// startup-cache slot it fills (one latest frame per slot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConfigKind {
+    /// A codec configuration record (sequence header / SequenceStart), or stream metadata.
+    #[default]
+    SequenceStart,
+    /// Enhanced RTMP video Metadata (HDR / colour info).
+    VideoMetadata,
+    /// Enhanced RTMP audio MultichannelConfig.
+    Multichannel,
+}
+
 /// A media message encoded once as outgoing RTMP chunks; every player shares `wire`.
 #[derive(Debug, Clone)]
 pub struct Frame {
@@ -34,6 +47,10 @@ pub struct Frame {
     pub sequence_header: bool,
     /// The whole message as RTMP chunks, headers included.
     pub wire: Bytes,
+    /// Enhanced RTMP v2 track id (the first track of a multitrack message; 0 otherwise).
+    pub track: u8,
+    /// With `sequence_header`: which configuration (see [`ConfigKind`]).
+    pub config: ConfigKind,
     /// When the message was read off the publisher's socket (the `now` of the input that
     /// completed it), set by the shard core; None for frames built elsewhere (tests).
     pub arrival: Option<Instant>,
@@ -53,8 +70,17 @@ impl Frame {
             keyframe,
             sequence_header,
             wire,
+            track: 0,
+            config: ConfigKind::SequenceStart,
             arrival: None,
         }
+    }
+
+    /// The same frame for track `track`, configuration `config`.
+    pub fn with_slot(mut self, track: u8, config: ConfigKind) -> Self {
+        self.track = track;
+        self.config = config;
+        self
     }
 
     /// Bytes on the wire (chunk headers included).

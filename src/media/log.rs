@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 /// frames with frozen timestamps must not grow it without end).
 pub const MAX_LOG_FRAMES: usize = 16_384;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Slot {
     frame: Frame,
     /// Bytes of every frame pushed before this one (a running total).
@@ -45,8 +45,9 @@ pub struct LogLimits {
     pub max_gop_bytes: usize,
 }
 
-/// The recent frames of one stream. See the module doc.
-#[derive(Debug)]
+/// The recent frames of one stream. See the module doc. A clone shares every frame (reference
+/// counts) and keeps the sequence numbers, so players can move from one to the other.
+#[derive(Debug, Clone)]
 pub struct FrameLog {
     limits: LogLimits,
     slots: VecDeque<Slot>,

@@ -11,6 +11,8 @@
 //!   so a stream's timeline stays monotonic across publisher sessions.
 //! - [`cache`]: [`HeaderCache`], what a joining player gets first (metadata, sequence headers);
 //!   it then starts in the log at the last keyframe.
+//! - [`variants`]: [`StreamLogs`], a log per encoded variant of a stream (enhanced for
+//!   Enhanced RTMP players, legacy for the others; the second only when the forms differ).
 //! - [`registry`]: which shard is home to a stream and which shards have its players.
 //!
 //! Never does I/O and never reads a clock: times are media timestamps (ms, wrapping at 2^32).
@@ -23,9 +25,11 @@ pub mod ingest;
 pub mod log;
 pub mod queue;
 pub mod registry;
+pub mod variants;
 
 pub use cache::HeaderCache;
-pub use frame::{Frame, MediaKind};
+pub use frame::{ConfigKind, Frame, MediaKind};
 pub use ingest::{FrameBuilder, Timeline};
 pub use log::{FrameLog, LogLimits};
 pub use queue::{QueueLimits, SendQueue, Verdict};
+pub use variants::{Built, LegacyFrame, StreamLogs, Variant};

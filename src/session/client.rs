@@ -28,9 +28,12 @@ pub struct ClientConfig {
     pub digest_handshake: bool,
     /// Buffer length asked of the server when playing (User Control SetBufferLength).
     pub buffer_ms: u32,
-    /// Enhanced RTMP v2 `capsEx` bits sent in connect (0: the key is left out).
+    /// Enhanced RTMP v2 `capsEx` bits sent in connect, replacing `enhanced`'s (0: none).
     pub caps_ex: u8,
     pub session: SessionConfig,
+    /// Announce Enhanced RTMP v2 in connect (rtmp-edge's own `fourCcList`, info maps and
+    /// `capsEx`, see `session::caps`): the server then sends every track as published.
+    pub enhanced: bool,
 }
 
 impl ClientConfig {
@@ -43,6 +46,7 @@ impl ClientConfig {
             buffer_ms: 1000,
             caps_ex: 0,
             session: SessionConfig::default(),
+            enhanced: false,
         }
     }
 }
@@ -210,7 +214,7 @@ impl ClientSession {
         let chunk_size = self.config.session.chunk_size;
         self.link.announce_chunk_size(chunk_size);
         let c = &self.config;
-        let mut object = AmfValue::object([
+        let object = AmfValue::object([
             ("app", AmfValue::string(c.app.clone())),
             ("type", AmfValue::string("nonprivate")),
             ("flashVer", AmfValue::string(c.flash_ver.clone())),
@@ -221,10 +225,13 @@ impl ClientSession {
             ("videoCodecs", AmfValue::Number(252.0)),
             ("videoFunction", AmfValue::Number(1.0)),
         ]);
-        if let (AmfValue::Object(props), caps) = (&mut object, c.caps_ex) {
-            if caps != 0 {
-                props.push(("capsEx".into(), AmfValue::Number(f64::from(caps))));
-            }
+        let mut object = object;
+        if let (true, AmfValue::Object(props)) = (c.enhanced, &mut object) {
+            props.extend(super::caps::server_properties());
+        }
+        if let (AmfValue::Object(props), caps @ 1..) = (&mut object, c.caps_ex) {
+            props.retain(|(k, _)| k != "capsEx");
+            props.push(("capsEx".into(), AmfValue::Number(f64::from(caps))));
         }
         let txn = self.take_transaction(Pending::Connect);
         self.link

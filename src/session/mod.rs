@@ -7,11 +7,13 @@
 //! A fatal error is sticky: later input returns the same error, while queued output (the
 //! `_error` or status that explains the close) can still be drained.
 
+pub mod caps;
 mod client;
 mod link;
 mod replies;
 mod server;
 
+pub use caps::ClientCaps;
 pub use client::{ClientConfig, ClientEvent, ClientSession};
 pub use server::{PlayRequest, PublishRequest, ServerEvent, ServerSession};
 

@@ -18,9 +18,6 @@ pub(crate) mod code {
     pub const PLAY_PUBLISH_NOTIFY: &str = "NetStream.Play.PublishNotify";
 }
 
-/// Enhanced RTMP v2 `capsEx` bit: the peer supports `NetConnection.Connect.ReconnectRequest`.
-pub const CAPS_EX_RECONNECT: u8 = 0x01;
-
 /// An info object: `{level, code, description}` plus extra properties.
 pub(crate) fn info(level: &str, code: &str, description: &str) -> AmfValue {
     AmfValue::object([
@@ -44,9 +41,11 @@ pub(crate) fn connect_result(transaction_id: f64, object_encoding: f64) -> Comma
         ("fmsVer", AmfValue::string("FMS/3,0,1,123")),
         ("capabilities", AmfValue::Number(31.0)),
         ("mode", AmfValue::Number(1.0)),
-        // Enhanced RTMP v2: this server may ask clients to reconnect (drain).
-        ("capsEx", AmfValue::Number(f64::from(CAPS_EX_RECONNECT))),
     ]);
+    let mut properties = properties;
+    if let AmfValue::Object(props) = &mut properties {
+        props.extend(super::caps::server_properties());
+    }
     let mut information = info("status", code::CONNECT_SUCCESS, "Connection succeeded.");
     if let AmfValue::Object(props) = &mut information {
         props.push(("objectEncoding".into(), AmfValue::Number(object_encoding)));

@@ -5,6 +5,7 @@
 //! 1. `handle_input(bytes)` (consumes everything it is given, or fails stickily);
 //! 2. `poll_event()` until None, answering publish/play requests with `accept_*`/`reject_*`;
 //! 3. `poll_transmit()` until None and send those bytes before any media of this connection.
+use super::caps::{caps_ex, ClientCaps};
 use super::link::{MessageLink, StickyError};
 use super::replies::{self, code};
 use super::{SessionConfig, SessionError, MEDIA_STREAM_ID};
@@ -91,14 +92,14 @@ pub struct ServerSession {
     app: Option<String>,
     /// The client speaks AMF3 commands (type 17): answer in kind.
     amf3: bool,
+    /// What its connect announced of Enhanced RTMP.
+    caps: ClientCaps,
     streams_created: u32,
     /// Message stream id of a publish that is requested or accepted.
     publishing: Option<u32>,
     playing: Option<u32>,
     /// The tcUrl of the connect command.
     tc_url: String,
-    /// Enhanced RTMP v2 `capsEx` bits from the connect command's object (0 when absent).
-    caps_ex: u8,
 }
 
 impl ServerSession {
@@ -111,11 +112,11 @@ impl ServerSession {
             error: StickyError::default(),
             app: None,
             amf3: false,
+            caps: ClientCaps::default(),
             streams_created: 0,
             publishing: None,
             playing: None,
             tc_url: String::new(),
-            caps_ex: 0,
         }
     }
 
@@ -124,9 +125,15 @@ impl ServerSession {
         self.app.as_deref()
     }
 
+    /// What the client's connect announced of Enhanced RTMP (empty before connect, and for a
+    /// legacy client).
+    pub fn client_caps(&self) -> &ClientCaps {
+        &self.caps
+    }
+
     /// The client announced the Enhanced RTMP v2 reconnect capability (`capsEx` bit 0x01).
     pub fn can_reconnect(&self) -> bool {
-        self.caps_ex & replies::CAPS_EX_RECONNECT != 0
+        self.caps.caps_ex & caps_ex::RECONNECT != 0
     }
 
     /// Asks a client that [can reconnect](Self::can_reconnect) to do so, to the tcUrl it
@@ -328,19 +335,13 @@ impl ServerSession {
             .trim_matches('/')
             .to_string();
         let tc_url = field("tcUrl").to_string();
-        // A number in the spec; anything else (or out of range) announces nothing.
-        self.caps_ex = cmd
-            .object
-            .get("capsEx")
-            .and_then(AmfValue::as_f64)
-            .filter(|v| (0.0..=255.0).contains(v))
-            .map_or(0, |v| v as u8);
         self.tc_url = tc_url.clone();
         let object_encoding = cmd
             .object
             .get("objectEncoding")
             .and_then(AmfValue::as_f64)
             .unwrap_or(0.0);
+        self.caps = ClientCaps::from_connect(&cmd.object);
         let window = self.link.config().window_ack_size;
         let chunk_size = self.link.config().chunk_size;
         self.link

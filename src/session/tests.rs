@@ -424,10 +424,8 @@ fn reconnect_request_only_for_clients_that_announced_the_capability() {
 #[test]
 fn connect_result_announces_caps_ex_reconnect() {
     let result = replies::connect_result(1.0, 0.0);
-    assert_eq!(
-        result.object.get("capsEx").and_then(AmfValue::as_f64),
-        Some(1.0)
-    );
+    let caps = result.object.get("capsEx").and_then(AmfValue::as_f64);
+    assert_eq!(caps.map(|c| c as u32 & caps::caps_ex::RECONNECT), Some(1));
     let ask = replies::reconnect_request("rtmp://a/live");
     let info = ask.args.first().unwrap();
     assert_eq!(

@@ -2,6 +2,7 @@
 //! event-loop pass; its driver sends each as one batch with one wake-up per shard per pass.
 //! Sans-IO: the transport (a channel and a waker) belongs to the drivers.
 use crate::media::frame::Frame;
+use crate::media::variants::Built;
 use crate::shard::ShardSettings;
 use std::sync::Arc;
 
@@ -20,12 +21,14 @@ pub(crate) enum ShardMsg {
         key: StreamKey,
         generation: u64,
         startup: Vec<Frame>,
+        /// The legacy variant's startup, when it has a log of its own.
+        legacy_startup: Option<Vec<Frame>>,
     },
     /// From a home: the frames of one pass.
     Frames {
         key: StreamKey,
         generation: u64,
-        frames: Vec<Frame>,
+        frames: Vec<Built>,
     },
     /// From a home: publisher `generation` left.
     Stop { key: StreamKey, generation: u64 },

@@ -32,7 +32,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum IoMode {
-    /// io_uring where it works, else epoll (one log line says why).
+    /// The driver measured faster (today epoll; see the README's benchmark section).
     #[default]
     Auto,
     /// mio over epoll.

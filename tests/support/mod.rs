@@ -1,7 +1,7 @@
 //! Shared helpers for the integration tests: the ONE place for them.
 //!
 //! What it does: picks free loopback ports, finds the real peers (FFmpeg, rtmpdump, GStreamer,
-//! nginx-rtmp, HAProxy) on PATH, starts RTMP servers (our `rtmp-edge` binary or nginx-rtmp as
+//! nginx-rtmp, HAProxy) on PATH and FFmpeg 9 from imageio-ffmpeg ([`ffmpeg9`]), starts RTMP servers (our `rtmp-edge` binary or nginx-rtmp as
 //! the reference, optionally behind HAProxy) and peer processes, and reads recordings back with
 //! ffprobe.
 //!
@@ -19,11 +19,14 @@
 //! Other crates include this file with `#[path = "../../tests/support/mod.rs"] mod support;`.
 #![allow(dead_code)]
 
+mod enhanced;
 mod media;
 mod process;
 mod server;
 
 // A test crate that uses only some helpers must not warn about the rest.
+#[allow(unused_imports)]
+pub use enhanced::*;
 #[allow(unused_imports)]
 pub use media::*;
 #[allow(unused_imports)]

@@ -66,6 +66,8 @@ pub struct Plan {
     /// Bursty reading (`--read-interval-ms`): after a playing player drained its socket, it
     /// leaves it unread this long. 0: read continuously.
     pub read_interval_ns: u64,
+    /// Players whose global index is below this announce Enhanced RTMP.
+    pub enhanced_players: usize,
 }
 
 /// What the threads share: the start signal, the publisher's progress, progress snapshots.

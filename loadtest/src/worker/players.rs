@@ -53,7 +53,9 @@ impl Worker {
             return;
         }
         let seed = global.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ now;
-        let mut session = ClientSession::new(self.plan.client.clone(), seed, uptime_ms(now));
+        let mut client = self.plan.client.clone();
+        client.enhanced = (global as usize) < self.plan.enhanced_players;
+        let mut session = ClientSession::new(client, seed, uptime_ms(now));
         session.play(&self.plan.stream);
         entry.insert(Player::new(sock, session, now));
     }

@@ -4,6 +4,10 @@
 //! - [`video_facts`] / [`video_header`] read the (Ex)VideoTagHeader of a video message,
 //!   legacy FLV or Enhanced RTMP v1/v2 (FourCC, ModEx, multitrack).
 //! - [`audio_facts`] / [`audio_header`] read the (Ex)AudioTagHeader of an audio message.
+//! - [`tracks::tracks`] walks every track of an Enhanced RTMP v2 message (Multitrack OneTrack,
+//!   ManyTracks, ManyTracksManyCodecs) with its FourCC, packet type and body.
+//! - [`legacy::legacy_form`] says how a message looks to a legacy player (the default track in
+//!   legacy codec ids, other tracks and ModEx dropped).
 //! - [`metadata_payload`] turns `@setDataFrame`/`onMetaData` data messages into the AMF0 payload
 //!   that is cached and sent to players.
 //! - [`parse_file_header`] then [`TagIter`] walk an FLV file held in memory (e.g. memory-mapped)
@@ -16,7 +20,9 @@
 
 mod audio;
 mod file;
+pub mod legacy;
 mod metadata;
+pub mod tracks;
 mod video;
 
 pub use audio::{audio_facts, audio_header, AudioFacts, AudioHeader, AudioPacketType};
@@ -93,6 +99,17 @@ impl<'a> Reader<'a> {
 
     fn u16(&mut self) -> Option<u16> {
         self.bytes(2).map(|b| u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    /// Everything not read yet (consumed).
+    fn rest(&mut self) -> &'a [u8] {
+        let out = self.buf.get(self.pos..).unwrap_or_default();
+        self.pos = self.buf.len();
+        out
+    }
+
+    fn is_empty(&self) -> bool {
+        self.pos >= self.buf.len()
     }
 
     fn fourcc(&mut self) -> Option<[u8; 4]> {

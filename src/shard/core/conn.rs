@@ -5,9 +5,11 @@
 //! not flags. No sockets here: a connection is its session, its role and its send queue.
 use super::proxy_wait::ProxyWait;
 use super::schedule::Wake;
-use super::streams::StreamId;
+use super::streams::{StreamId, Streams};
 use crate::media::ingest::FrameBuilder;
+use crate::media::log::FrameLog;
 use crate::media::queue::SendQueue;
+use crate::media::variants::Variant;
 use crate::session::ServerSession;
 use crate::shard::mailbox::StreamKey;
 use crate::shard::snapshot::ClientRole;
@@ -41,6 +43,8 @@ pub(crate) enum Role {
     },
     Player {
         stream: StreamId,
+        /// The form of the stream it gets: what its connect announced.
+        variant: Variant,
         /// When play started: frames that arrived before (the startup GOP) are not fan-out
         /// latency.
         since: Instant,
@@ -122,6 +126,16 @@ impl Connection {
     pub(crate) fn playing(&self) -> Option<StreamId> {
         match self.rtmp().role {
             Role::Player { stream, .. } => Some(stream),
+            _ => None,
+        }
+    }
+
+    /// The log this player reads (its stream's log of its variant), if it is a player.
+    pub(crate) fn player_log<'a>(&self, streams: &'a Streams) -> Option<&'a FrameLog> {
+        match self.rtmp().role {
+            Role::Player {
+                stream, variant, ..
+            } => streams.get(stream).map(|s| s.logs.get(variant)),
             _ => None,
         }
     }

@@ -11,6 +11,7 @@ use super::{CloseReason, ShardCore};
 use crate::media::frame::{Frame, MediaKind};
 use crate::media::ingest::{FrameBuilder, Timeline};
 use crate::media::registry::Claim;
+use crate::media::variants::{Built, Variant};
 use crate::protocol::message;
 use crate::session::{PlayRequest, PublishRequest, ServerEvent, MEDIA_STREAM_ID};
 use crate::shard::mailbox::{ShardMsg, StreamKey};
@@ -114,6 +115,7 @@ impl ShardCore {
                     key: key.clone(),
                     generation,
                     startup: Vec::new(),
+                    legacy_startup: None,
                 },
             );
         }
@@ -138,16 +140,15 @@ impl ShardCore {
             return;
         };
         let players = stream.players.clone();
-        let start = stream.log.end();
         for player in players {
             if let Some(c) = self.conns.get_mut(player) {
                 c.rtmp_mut().session.notify_publish(MEDIA_STREAM_ID);
-                if let Some(stream) = self.streams.get(sid) {
-                    for frame in stream.log.headers().frames() {
+                if let Some(log) = c.player_log(&self.streams) {
+                    for frame in log.headers().frames() {
                         c.queue.push_frame(frame);
                     }
+                    c.queue.follow(log.end(), true);
                 }
-                c.queue.follow(start, true);
             }
             self.collect_output(player);
         }
@@ -179,14 +180,15 @@ impl ShardCore {
         };
         *last_media = now;
         let sid = *sid;
-        let mut frame = builder.build(type_id, timestamp, payload, metadata);
-        frame.arrival = Some(now);
+        let mut built = builder.build(type_id, timestamp, payload, metadata);
+        built.set_arrival(now);
+        let frame = &built.frame;
         self.stats.frames_in += 1;
         let Some(stream) = self.streams.get_mut(sid) else {
             return;
         };
         if let Some(home) = &mut stream.home {
-            home.health.on_frame(&frame, payload, now);
+            home.health.on_frame(frame, payload, now);
         }
         if frame.keyframe {
             // Once per GOP, so a takeover can continue this timeline (see Registry).
@@ -199,14 +201,15 @@ impl ShardCore {
                 if home.pending.is_empty() {
                     self.pending_remote.push(sid);
                 }
-                home.pending.push(frame.clone());
+                home.pending.push(built.clone());
             }
         }
-        self.deliver(sid, std::iter::once(frame), now);
+        self.deliver(sid, std::iter::once(built), now);
     }
 
-    /// Appends frames to the stream's log and hands its caught-up players to the schedule.
-    fn deliver(&mut self, sid: StreamId, frames: impl IntoIterator<Item = Frame>, now: Instant) {
+    /// Appends messages to the stream's logs (every variant) and hands its caught-up players
+    /// to the schedule.
+    fn deliver(&mut self, sid: StreamId, frames: impl IntoIterator<Item = Built>, now: Instant) {
         let merge = self.merge_window();
         let Some(stream) = self.streams.get_mut(sid) else {
             return;
@@ -368,22 +371,30 @@ impl ShardCore {
         let (Some(c), Some(stream)) = (self.conns.get_mut(id), self.streams.get_mut(sid)) else {
             return;
         };
+        // A player that announced Enhanced RTMP gets every track; any other the legacy form.
+        let variant = if c.rtmp().session.client_caps().is_enhanced() {
+            Variant::Enhanced
+        } else {
+            Variant::Legacy
+        };
         c.rtmp_mut().role = Role::Player {
             stream: sid,
+            variant,
             since: now,
         };
         stream.players.push(id);
+        let log = stream.logs.get(variant);
         if stream.source.is_some() {
-            for frame in stream.log.headers().frames() {
+            for frame in log.headers().frames() {
                 c.queue.push_frame(frame);
             }
         }
         // Start on a keyframe: at the GOP cache's, or wait for the next one (GOP cache off,
         // or the stream has not sent its first keyframe yet): inter frames before it are
         // undecodable.
-        match stream.log.gop_start() {
+        match log.gop_start() {
             Some(start) if stream.source.is_some() => c.queue.follow(start, false),
-            _ => c.queue.follow(stream.log.end(), true),
+            _ => c.queue.follow(log.end(), true),
         }
         self.schedule_now(id);
     }
@@ -436,7 +447,7 @@ impl ShardCore {
                 let Some(stream) = self.streams.get_mut(sid) else {
                     return;
                 };
-                let startup = stream.startup_snapshot();
+                let (startup, legacy_startup) = stream.startup_snapshot();
                 let Some(home) = &mut stream.home else { return };
                 if !home.remote.contains(&from) {
                     home.remote.push(from);
@@ -449,6 +460,7 @@ impl ShardCore {
                         key,
                         generation,
                         startup,
+                        legacy_startup,
                     },
                 );
             }
@@ -465,7 +477,8 @@ impl ShardCore {
                 key,
                 generation,
                 startup,
-            } => self.remote_start(&key, generation, startup),
+                legacy_startup,
+            } => self.remote_start(&key, generation, startup, legacy_startup),
             ShardMsg::Frames {
                 key,
                 generation,
@@ -503,7 +516,13 @@ impl ShardCore {
     }
 
     /// Another shard's publisher now feeds our players of `key`.
-    fn remote_start(&mut self, key: &str, generation: u64, startup: Vec<Frame>) {
+    fn remote_start(
+        &mut self,
+        key: &str,
+        generation: u64,
+        startup: Vec<Frame>,
+        legacy_startup: Option<Vec<Frame>>,
+    ) {
         let Some(sid) = self.streams.find(key) else {
             return;
         };
@@ -520,25 +539,22 @@ impl ShardCore {
             return;
         }
         stream.source = Some(generation);
-        stream.clear_media();
-        for frame in startup {
-            stream.append(frame);
-        }
-        let gop = stream.log.gop_start();
-        let end = stream.log.end();
+        stream.logs.start(startup, legacy_startup);
         let players = stream.players.clone();
         for player in players {
-            if let (Some(c), Some(stream)) = (self.conns.get_mut(player), self.streams.get(sid)) {
+            if let Some(c) = self.conns.get_mut(player) {
                 c.rtmp_mut().session.notify_publish(MEDIA_STREAM_ID);
                 c.take_session_output();
                 // Headers first (also when the log has evicted them), then the GOP from its
                 // keyframe, or wait for the next keyframe.
-                for frame in stream.log.headers().frames() {
-                    c.queue.push_frame(frame);
-                }
-                match gop {
-                    Some(start) => c.queue.follow(start, false),
-                    None => c.queue.follow(end, true),
+                if let Some(log) = c.player_log(&self.streams) {
+                    for frame in log.headers().frames() {
+                        c.queue.push_frame(frame);
+                    }
+                    match log.gop_start() {
+                        Some(start) => c.queue.follow(start, false),
+                        None => c.queue.follow(log.end(), true),
+                    }
                 }
             }
             self.schedule_now(player);

@@ -313,10 +313,7 @@ impl ShardCore {
         if c.write != WriteState::InFlight {
             return;
         }
-        let log = c
-            .playing()
-            .and_then(|s| self.streams.get(s))
-            .map(|s| &s.log);
+        let log = c.player_log(&self.streams);
         let since = match c.rtmp().role {
             Role::Player { since, .. } => Some(since),
             _ => None,
@@ -436,10 +433,7 @@ impl ShardCore {
             {
                 continue;
             }
-            let log = c
-                .playing()
-                .and_then(|s| self.streams.get(s))
-                .map(|s| &s.log);
+            let log = c.player_log(&self.streams);
             match c.queue.prepare(log) {
                 Verdict::Kick => {
                     info!(shard = self.index, peer = %c.peer(), "player too slow: disconnecting");

@@ -55,10 +55,7 @@ impl ShardCore {
                 ClientRole::Player => l.players += 1,
             }
             let stream = c.stream().and_then(|s| self.streams.get(s));
-            let log = c
-                .playing()
-                .and_then(|s| self.streams.get(s))
-                .map(|s| &s.log);
+            let log = c.player_log(&self.streams);
             clients.push(ClientInfo {
                 id: self.client_id(id, c),
                 peer: c.peer(),

@@ -1,5 +1,5 @@
 //! The streams of one shard core: for each stream with local players or a local publisher,
-//! its frame log, header cache, players, caught-up list and (on its home shard) the shards it
+//! its frame logs (one per encoded variant, see `StreamLogs`) with their header caches, players, caught-up list and (on its home shard) the shards it
 //! feeds.
 //!
 //! A stream is addressed by a [`StreamId`] (a slab key) inside the core and by its
@@ -7,7 +7,8 @@
 use super::health::Health;
 use super::schedule::Wake;
 use crate::media::frame::Frame;
-use crate::media::log::{FrameLog, LogLimits};
+use crate::media::log::LogLimits;
+use crate::media::variants::{Built, StreamLogs};
 use crate::shard::mailbox::StreamKey;
 use slab::Slab;
 use std::collections::HashMap;
@@ -23,14 +24,14 @@ pub(crate) struct Home {
     /// Other shards with players for this stream.
     pub remote: Vec<usize>,
     /// Frames of this pass not yet handed to `remote`.
-    pub pending: Vec<Frame>,
+    pub pending: Vec<Built>,
     pub health: Health,
 }
 
 pub(crate) struct Stream {
     pub key: StreamKey,
-    /// The recent frames, and the latest metadata and sequence headers.
-    pub log: FrameLog,
+    /// The recent frames, and the latest metadata and sequence headers, per variant.
+    pub logs: StreamLogs,
     pub players: Vec<usize>,
     /// Players that are caught up (wakes valid while their epoch holds): a new frame hands
     /// this list to the flush schedule whole.
@@ -44,7 +45,7 @@ impl Stream {
     fn new(key: StreamKey, limits: LogLimits) -> Self {
         Stream {
             key,
-            log: FrameLog::new(limits),
+            logs: StreamLogs::new(limits),
             players: Vec::new(),
             caught_up: Vec::new(),
             source: None,
@@ -52,29 +53,20 @@ impl Stream {
         }
     }
 
-    /// Records one frame. The caller schedules the caught-up players.
-    pub(crate) fn append(&mut self, frame: Frame) {
-        self.log.push(frame);
+    /// Records one message in every variant. The caller schedules the caught-up players.
+    pub(crate) fn append(&mut self, built: Built) {
+        self.logs.push(built);
     }
 
     /// Forgets the media of a publisher that left or was replaced.
     pub(crate) fn clear_media(&mut self) {
-        self.log.clear();
+        self.logs.clear();
     }
 
-    /// What a shard that starts feeding players of this stream needs: headers, then the log
-    /// from the last keyframe (nothing without one).
-    pub(crate) fn startup_snapshot(&self) -> Vec<Frame> {
-        let mut out: Vec<Frame> = self.log.headers().frames().cloned().collect();
-        if let Some(start) = self.log.gop_start() {
-            out.extend(
-                self.log
-                    .frames_from(start)
-                    .filter(|f| !f.sequence_header)
-                    .cloned(),
-            );
-        }
-        out
+    /// What a shard that starts feeding players of this stream needs, per variant: headers,
+    /// then the log from the last keyframe (nothing without one).
+    pub(crate) fn startup_snapshot(&self) -> (Vec<Frame>, Option<Vec<Frame>>) {
+        self.logs.snapshot()
     }
 
     fn is_unused(&self) -> bool {
@@ -94,7 +86,7 @@ impl Streams {
     pub(crate) fn set_limits(&mut self, limits: LogLimits) {
         self.limits = limits;
         for (_, stream) in self.slab.iter_mut() {
-            stream.log.set_limits(limits);
+            stream.logs.set_limits(limits);
         }
     }
 

@@ -13,10 +13,7 @@ impl ShardCore {
         let s = &self.settings;
         for (id, c) in self.conns.iter_mut() {
             let waiting_on_socket = matches!(c.write, WriteState::InFlight | WriteState::Blocked);
-            let log = c
-                .playing()
-                .and_then(|sid| self.streams.get(sid))
-                .map(|st| &st.log);
+            let log = c.player_log(&self.streams);
             let Kind::Rtmp(rtmp) = &mut c.kind;
             let why = match &mut rtmp.role {
                 // HAProxy's rule: the whole PROXY header first, within its own (short) timeout.

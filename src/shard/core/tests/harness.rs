@@ -116,14 +116,20 @@ impl Harness {
 
     /// A connection accepted on `listener` of `shard`, with a client session (no intent yet).
     pub fn connect(&mut self, shard: usize, listener: usize) -> usize {
-        let config = ClientConfig::new("live", "rtmp://127.0.0.1/live");
+        self.connect_with(shard, listener, false)
+    }
+
+    /// Like `connect`; with `enhanced` the client announces Enhanced RTMP v2 in connect.
+    pub fn connect_with(&mut self, shard: usize, listener: usize, enhanced: bool) -> usize {
+        let mut config = ClientConfig::new("live", "rtmp://127.0.0.1/live");
+        config.enhanced = enhanced;
         self.seed += 1;
         let client = ClientSession::new(config, self.seed, 0);
         self.accept(shard, listener, Some(client))
     }
 
     /// Like [`Harness::connect`] with the client's own config (e.g. `caps_ex`).
-    pub fn connect_with(&mut self, shard: usize, listener: usize, config: ClientConfig) -> usize {
+    pub fn connect_config(&mut self, shard: usize, listener: usize, config: ClientConfig) -> usize {
         self.seed += 1;
         let client = ClientSession::new(config, self.seed, 0);
         self.accept(shard, listener, Some(client))
@@ -169,7 +175,12 @@ impl Harness {
 
     /// A player of `name` on `shard` whose play was accepted.
     pub fn player(&mut self, shard: usize, name: &str) -> usize {
-        let w = self.connect(shard, 0);
+        self.player_with(shard, name, false)
+    }
+
+    /// A player that announced Enhanced RTMP (`enhanced`) or not, whose play was accepted.
+    pub fn player_with(&mut self, shard: usize, name: &str, enhanced: bool) -> usize {
+        let w = self.connect_with(shard, 0, enhanced);
         self.client(w).play(name);
         self.drive();
         assert!(self.wires[w].events.contains(&ClientEvent::PlayStarted));
@@ -187,7 +198,7 @@ impl Harness {
         assert_eq!(used, bytes.len());
     }
 
-    fn send(&mut self, w: usize, type_id: u8, ts: u32, payload: Vec<u8>) {
+    pub fn send(&mut self, w: usize, type_id: u8, ts: u32, payload: Vec<u8>) {
         self.client(w).send_media(type_id, ts, &payload);
         let payload = Bytes::from(payload);
         self.wires[w].sent.push(Media {

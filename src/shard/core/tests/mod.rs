@@ -8,6 +8,7 @@ use std::time::Duration;
 
 mod harness;
 mod ops;
+mod variants;
 
 const SEC: Duration = Duration::from_secs(1);
 

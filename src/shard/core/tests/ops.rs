@@ -80,7 +80,7 @@ fn a_drain_stops_accepting_and_asks_capable_clients_to_reconnect() {
     let player = h.player(1, "cam");
     let mut config = ClientConfig::new("live", "rtmp://edge.example/live");
     config.caps_ex = 0x01;
-    let capable = h.connect_with(0, 0, config);
+    let capable = h.connect_config(0, 0, config);
     h.drive();
     assert!(h.wires[capable].events.contains(&ClientEvent::Connected));
     assert!(h.cores[0].has_room());
