@@ -3,7 +3,7 @@
 //!
 //! No I/O beyond what clap prints for `--help`; resolving the host and opening the source
 //! file happen later, in `main`.
-use crate::url::RtmpUrl;
+use rtmp_edge::relay::url::RtmpUrl;
 use clap::Parser;
 use std::path::PathBuf;
 

@@ -20,6 +20,7 @@ pub mod config;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+mod relay;
 mod settings;
 mod validate;
 
@@ -30,4 +31,5 @@ pub use config::{
     SocketConfig, TimeoutConfig, DEFAULT_CONFIG_TOML,
 };
 pub use logging::init_logging;
+pub use relay::{AppConfig, RelayConfig};
 pub use validate::ConfigProblem;

@@ -245,6 +245,7 @@ impl Config {
                 ),
             });
         }
+        self.validate_relay(&mut out);
         out
     }
 }
