@@ -167,7 +167,10 @@ mod tests {
     #[test]
     fn flags_apply_to_every_app_and_bad_urls_are_refused() {
         let mut c = Config::from_toml_str("[[app]]\nname = \"live\"\n").unwrap();
-        c.add_relay_flags(&["rtmp://127.0.0.1:1/o".into()], &["rtmp://127.0.0.1:2/p".into()]);
+        c.add_relay_flags(
+            &["rtmp://127.0.0.1:1/o".into()],
+            &["rtmp://127.0.0.1:2/p".into()],
+        );
         let r = c.relay_settings();
         assert_eq!(r.app("live").unwrap().origins.len(), 1);
         assert_eq!(r.app("x").unwrap().push.len(), 1);

@@ -80,7 +80,8 @@ mod tests {
     fn hash_is_stable_and_a_dead_origin_moves_only_its_streams() {
         let all = origins(4);
         let streams: Vec<String> = (0..400).map(|i| format!("live/s{i}")).collect();
-        let first = |list: &[String], s: &str| list[origin_order(OriginChoice::Hash, s, list)[0]].clone();
+        let first =
+            |list: &[String], s: &str| list[origin_order(OriginChoice::Hash, s, list)[0]].clone();
         let mut per_origin = [0usize; 4];
         for s in &streams {
             let f = first(&all, s);
@@ -104,7 +105,9 @@ mod tests {
         let mut rng = fastrand::Rng::with_seed(7);
         for round in 0..40 {
             let d = backoff(round, &mut rng);
-            let full = BACKOFF_BASE.saturating_mul(1 << round.min(16)).min(BACKOFF_CAP);
+            let full = BACKOFF_BASE
+                .saturating_mul(1 << round.min(16))
+                .min(BACKOFF_CAP);
             assert!(d >= full / 2 && d <= full, "{round}: {d:?}");
         }
     }

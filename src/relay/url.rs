@@ -160,7 +160,10 @@ mod tests {
     #[test]
     fn app_only() {
         let u = RtmpUrl::parse_app("rtmp://127.0.0.1:1936/live/").unwrap();
-        assert_eq!((u.port, u.app.as_str(), u.stream.as_str()), (1936, "live", ""));
+        assert_eq!(
+            (u.port, u.app.as_str(), u.stream.as_str()),
+            (1936, "live", "")
+        );
         assert_eq!(RtmpUrl::parse_app("rtmp://h"), Err(UrlError::NoApp));
         assert_eq!(RtmpUrl::parse_app("rtmp://h/a/b"), Err(UrlError::NoApp));
     }

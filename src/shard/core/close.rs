@@ -31,11 +31,18 @@ pub enum CloseReason {
     Shutdown,
     /// An operator kicked it through the control API.
     Kicked,
+    /// An outbound relay connection failed: connect, handshake or play timeout, refused,
+    /// or the upstream answered with an error.
+    UpstreamFailed,
+    /// A pulled stream's upstream closed after its last player left (idle close).
+    UpstreamIdle,
+    /// A push ended because its stream's publisher left.
+    PushEnded,
 }
 
 impl CloseReason {
     /// Every reason, for counters indexed by reason.
-    pub const ALL: [CloseReason; 13] = [
+    pub const ALL: [CloseReason; 16] = [
         CloseReason::PeerClosed,
         CloseReason::ReadError,
         CloseReason::WriteError,
@@ -49,6 +56,9 @@ impl CloseReason {
         CloseReason::ReplacedByNewerPublisher,
         CloseReason::Shutdown,
         CloseReason::Kicked,
+        CloseReason::UpstreamFailed,
+        CloseReason::UpstreamIdle,
+        CloseReason::PushEnded,
     ];
 
     /// A stable snake_case name (log field, metric label).
@@ -67,6 +77,9 @@ impl CloseReason {
             CloseReason::ReplacedByNewerPublisher => "replaced_by_newer_publisher",
             CloseReason::Shutdown => "shutdown",
             CloseReason::Kicked => "kicked",
+            CloseReason::UpstreamFailed => "upstream_failed",
+            CloseReason::UpstreamIdle => "upstream_idle",
+            CloseReason::PushEnded => "push_ended",
         }
     }
 

@@ -13,6 +13,8 @@
 //! - [`handle_closed`](ShardCore::handle_closed): the peer closed or the socket failed.
 //! - [`handle_mailbox`](ShardCore::handle_mailbox): a batch from another shard.
 //! - [`handle_timeout`](ShardCore::handle_timeout): the deadline from `poll_timeout` passed.
+//! - [`handle_connected`](ShardCore::handle_connected): an outbound connection from
+//!   `poll_connect` is up (or failed).
 //! - [`handle_pass_end`](ShardCore::handle_pass_end): the pass's flushes are done (the
 //!   adaptive write-merge window is the time they took).
 //! - [`handle_busy`](ShardCore::handle_busy): how long the driver's last pass worked (time
@@ -26,6 +28,10 @@
 //!    reason. The core has forgotten them; the id may be reused by the next accept.
 //! 3. [`poll_mailbox`](ShardCore::poll_mailbox) until None: one batch per other shard per
 //!    pass (send it, wake that shard once).
+//!
+//!    Then [`poll_connect`](ShardCore::poll_connect) until None: outbound connections
+//!    (relay pulls and pushes) to open, after the closes; answer each with
+//!    `handle_connected`.
 //! 4. [`poll_timeout`](ShardCore::poll_timeout): when to call `handle_timeout` next.
 //! 5. [`poll_snapshot`](ShardCore::poll_snapshot): after `handle_timeout`, a fresh
 //!    [`ShardSnapshot`] once per sweep (and once at the start) for the driver to publish.
@@ -37,7 +43,7 @@ use crate::media::log::LogLimits;
 use crate::media::queue::{SendQueue, Verdict};
 use crate::media::registry::Registry;
 use crate::session::{ServerEvent, ServerSession};
-use crate::shard::mailbox::{Outbox, ShardMsg};
+use crate::shard::mailbox::{Outbox, ShardMsg, StreamKey};
 use crate::shard::snapshot::latency_histogram;
 use crate::shard::{ProtocolErrorKind, ShardSettings, ShardStats};
 use bytes::Bytes;
@@ -55,18 +61,22 @@ mod conn;
 mod health;
 mod media;
 mod proxy_wait;
+mod pull;
+mod push;
 mod schedule;
 mod snapshot;
 mod streams;
 mod sweep;
 #[cfg(test)]
 mod tests;
+mod upstream;
 
 pub use close::CloseReason;
 use conn::{Connection, Kind, Role, RtmpConn, WriteState};
 use proxy_wait::ProxyWait;
 use schedule::FlushSchedule;
 use streams::{StreamId, Streams};
+pub use upstream::Connect;
 
 /// A connection of one core: its slab key, reused after the connection closed. Drivers index
 /// their sockets by it.
@@ -144,6 +154,10 @@ pub struct ShardCore {
     next_generation: u64,
     /// The latest `now` any input passed in (for durations of steps that have none).
     last_now: Instant,
+    /// Streams this shard pulls from an origin (it is their home), by key.
+    pulls: std::collections::HashMap<StreamKey, pull::Pull>,
+    /// Outbound connections for the driver to open.
+    connects: VecDeque<Connect>,
 }
 
 impl ShardCore {
@@ -184,6 +198,8 @@ impl ShardCore {
             snapshot_due: true,
             next_generation: 1,
             last_now: now,
+            pulls: Default::default(),
+            connects: VecDeque::new(),
         }
     }
 
@@ -270,7 +286,11 @@ impl ShardCore {
         }
         self.stats.bytes_in += input.len() as u64;
         c.bytes_in += input.len() as u64;
-        let rtmp = c.rtmp_mut();
+        let Some(rtmp) = c.rtmp_mut() else {
+            self.upstream_input(id, input, now);
+            self.close_pending();
+            return input.len();
+        };
         let mut rest = input;
         if let Some(wait) = rtmp.proxy.as_mut() {
             let via = rtmp.peer;
@@ -325,8 +345,8 @@ impl ShardCore {
             .playing()
             .and_then(|s| self.streams.get(s))
             .map(|s| &s.log);
-        let since = match c.rtmp().role {
-            Role::Player { since, .. } => Some(since),
+        let since = match c.rtmp().map(|r| &r.role) {
+            Some(Role::Player { since, .. }) => Some(*since),
             _ => None,
         };
         let (latency, sum, delivered) = (
@@ -403,6 +423,7 @@ impl ShardCore {
     /// deadline of `poll_timeout` passed; calling earlier is harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last_now = now;
+        self.relay_timers(now);
         if now >= self.next_sweep {
             self.sweep(now);
             self.sweep_health(now);
@@ -492,9 +513,11 @@ impl ShardCore {
 
     /// When `handle_timeout` (or, for due sends, `poll_transmit`) must run next.
     pub fn poll_timeout(&self, now: Instant) -> Instant {
-        self.schedule
+        let at = self
+            .schedule
             .next_deadline(now)
-            .map_or(self.next_sweep, |at| at.min(self.next_sweep))
+            .map_or(self.next_sweep, |at| at.min(self.next_sweep));
+        self.relay_deadline().map_or(at, |r| r.min(at))
     }
 
     // ---- internals shared by the steps ----
@@ -502,8 +525,7 @@ impl ShardCore {
     /// Drains the session's events and output after input.
     fn process_session(&mut self, id: usize, now: Instant) {
         let mut events = std::mem::take(&mut self.events);
-        if let Some(c) = self.conns.get_mut(id) {
-            let rtmp = c.rtmp_mut();
+        if let Some(rtmp) = self.conns.get_mut(id).and_then(|c| c.rtmp_mut()) {
             while let Some(event) = rtmp.session.poll_event() {
                 events.push(event);
             }
@@ -589,6 +611,10 @@ impl ShardCore {
             self.stats.closed_by_reason[reason.index()] += 1;
             debug!(shard = self.index, peer = %c.peer(), listener = c.listener, %reason, "closed");
             self.access_log(&c, reason);
+            if let Kind::Upstream(up) = &c.kind {
+                self.connects.retain(|x| x.conn.0 != id);
+                self.upstream_gone(id, up, reason, self.last_now);
+            }
         }
     }
 }

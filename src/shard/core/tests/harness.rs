@@ -370,6 +370,11 @@ impl Harness {
                 ts: *timestamp,
                 payload: payload.clone(),
             }),
+            ClientEvent::Metadata { timestamp, payload } => Some(Media {
+                type_id: 18,
+                ts: *timestamp,
+                payload: payload.clone(),
+            }),
             _ => None,
         });
         media.collect()
