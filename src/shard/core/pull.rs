@@ -115,6 +115,14 @@ impl ShardCore {
                 continue;
             };
             pull.retry_at = None;
+            if pull.ever_live {
+                // A new upstream session continues the timeline the players saw.
+                let timeline = pull
+                    .builder
+                    .last_timestamp()
+                    .map_or(Timeline::Publisher, Timeline::ContinueAfter);
+                pull.builder = FrameBuilder::new(self.settings.session.chunk_size, timeline);
+            }
             let (sid, name) = (pull.sid, pull.name.clone());
             let index = pull.order.get(pull.next).copied();
             let origin = app_of(&self.settings.relay, &key)
