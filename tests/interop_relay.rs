@@ -6,10 +6,10 @@
 //!
 //! Bounded: every child is waited for with a generous limit; no assertion on speed.
 
-mod support;
 #[path = "support/rtmp_client.rs"]
 #[allow(dead_code)]
 mod rtmp_client;
+mod support;
 
 use rtmp_client::TestClient;
 use std::net::SocketAddr;
@@ -19,7 +19,6 @@ use support::*;
 
 const RECORD: f64 = 4.0;
 const RECORD_LIMIT: Duration = Duration::from_secs(30);
-const PUBLISH_LIMIT: Duration = Duration::from_secs(40);
 
 /// `rtmp://127.0.0.1:PORT/live` of a server.
 fn app_url(server: &dyn RtmpServer) -> String {
@@ -124,7 +123,12 @@ fn one_upstream_per_stream_with_players_on_both_shards() {
     let pid = edge.process().id();
     assert_eq!(established_to(pid, origin.port()), 1, "{}", edge.log());
     // The pull started once on the whole node.
-    assert_eq!(edge.log().matches("pull started").count(), 1, "{}", edge.log());
+    assert_eq!(
+        edge.log().matches("pull started").count(),
+        1,
+        "{}",
+        edge.log()
+    );
     drop(players);
     let _ = publisher.join();
 }
@@ -207,7 +211,11 @@ fn origin_killed_and_restarted_players_stay_and_get_media_again() {
     let first = synthetic_publisher(origin.addr(), &name, 30);
     std::thread::sleep(Duration::from_millis(500));
     let mut player = TestClient::play(edge.addr(), APP, &name).expect("play");
-    assert!(keyframe_within(&mut player, Duration::from_secs(15)), "{}", edge.log());
+    assert!(
+        keyframe_within(&mut player, Duration::from_secs(15)),
+        "{}",
+        edge.log()
+    );
     origin.kill();
     let _ = first.join();
     origin.restart();
@@ -217,12 +225,20 @@ fn origin_killed_and_restarted_players_stay_and_get_media_again() {
     let deadline = Instant::now() + Duration::from_secs(30);
     while media_after < 50 && Instant::now() < deadline {
         if let Ok(Some(m)) = player.next_media(Duration::from_millis(500)) {
-            assert!(m.timestamp >= last_ts, "timestamp went back: {} < {last_ts}", m.timestamp);
+            assert!(
+                m.timestamp >= last_ts,
+                "timestamp went back: {} < {last_ts}",
+                m.timestamp
+            );
             last_ts = m.timestamp;
             media_after += 1;
         }
     }
-    assert!(media_after >= 50, "no media after the restart. Edge log:\n{}", edge.log());
+    assert!(
+        media_after >= 50,
+        "no media after the restart. Edge log:\n{}",
+        edge.log()
+    );
     let codes = player.take_status_codes();
     assert!(
         !codes.iter().any(|c| c.contains("UnpublishNotify")),
@@ -243,8 +259,15 @@ fn failover_to_the_second_origin() {
     std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
     let mut player = TestClient::play(edge.addr(), APP, &name).expect("play");
-    assert!(keyframe_within(&mut player, Duration::from_secs(15)), "{}", edge.log());
-    eprintln!("first keyframe through the second origin after {:?}", started.elapsed());
+    assert!(
+        keyframe_within(&mut player, Duration::from_secs(15)),
+        "{}",
+        edge.log()
+    );
+    eprintln!(
+        "first keyframe through the second origin after {:?}",
+        started.elapsed()
+    );
     drop(player);
     let _ = publisher.join();
 }
@@ -268,8 +291,16 @@ fn two_hash_edges_pull_a_stream_from_the_same_origin() {
     std::thread::sleep(Duration::from_millis(500));
     let mut p1 = TestClient::play(e1.addr(), APP, &name).expect("play e1");
     let mut p2 = TestClient::play(e2.addr(), APP, &name).expect("play e2");
-    assert!(keyframe_within(&mut p1, Duration::from_secs(15)), "{}", e1.log());
-    assert!(keyframe_within(&mut p2, Duration::from_secs(15)), "{}", e2.log());
+    assert!(
+        keyframe_within(&mut p1, Duration::from_secs(15)),
+        "{}",
+        e1.log()
+    );
+    assert!(
+        keyframe_within(&mut p2, Duration::from_secs(15)),
+        "{}",
+        e2.log()
+    );
     let (pid1, pid2) = (e1.process().id(), e2.process().id());
     let to = |pid| (established_to(pid, a.port()), established_to(pid, b.port()));
     let (c1, c2) = (to(pid1), to(pid2));
@@ -284,25 +315,48 @@ fn two_hash_edges_pull_a_stream_from_the_same_origin() {
 #[test]
 fn idle_window_reuses_the_upstream() {
     let origin = RtmpEdge::start(1, "");
-    let toml = format!("[[app]]\nname = \"{APP}\"\norigins = [\"{}\"]\nidle_close_ms = 4000\n", app_url(&origin));
+    let toml = format!(
+        "[[app]]\nname = \"{APP}\"\norigins = [\"{}\"]\nidle_close_ms = 4000\n",
+        app_url(&origin)
+    );
     let mut edge = RtmpEdge::start(2, &toml);
     let name = unique_name("idle");
     let publisher = synthetic_publisher(origin.addr(), &name, 20);
     std::thread::sleep(Duration::from_millis(500));
     let mut first = TestClient::play(edge.addr(), APP, &name).expect("play");
-    assert!(keyframe_within(&mut first, Duration::from_secs(15)), "{}", edge.log());
+    assert!(
+        keyframe_within(&mut first, Duration::from_secs(15)),
+        "{}",
+        edge.log()
+    );
     drop(first);
     std::thread::sleep(Duration::from_millis(800));
     let pid = edge.process().id();
-    assert_eq!(established_to(pid, origin.port()), 1, "upstream closed too early");
+    assert_eq!(
+        established_to(pid, origin.port()),
+        1,
+        "upstream closed too early"
+    );
     let mut second = TestClient::play(edge.addr(), APP, &name).expect("play again");
     // The GOP cache: the first media is the cached keyframe (after metadata and headers).
-    assert!(keyframe_within(&mut second, Duration::from_secs(3)), "{}", edge.log());
-    assert_eq!(edge.log().matches("pull started").count(), 1, "{}", edge.log());
+    assert!(
+        keyframe_within(&mut second, Duration::from_secs(3)),
+        "{}",
+        edge.log()
+    );
+    assert_eq!(
+        edge.log().matches("pull started").count(),
+        1,
+        "{}",
+        edge.log()
+    );
     drop(second);
     // Nobody left: the upstream closes after the idle window.
     assert!(
-        eventually(Duration::from_secs(15), || established_to(pid, origin.port()) == 0),
+        eventually(Duration::from_secs(15), || established_to(
+            pid,
+            origin.port()
+        ) == 0),
         "upstream still open. {}",
         edge.log()
     );
@@ -332,7 +386,12 @@ fn stream_on_no_origin_is_not_found() {
             edge.log()
         );
     }
-    assert_eq!(edge.log().matches("stream found on no origin").count(), 1, "{}", edge.log());
+    assert_eq!(
+        edge.log().matches("stream found on no origin").count(),
+        1,
+        "{}",
+        edge.log()
+    );
 }
 
 /// A publish whose name carries more hops than the limit is refused (loop prevention).

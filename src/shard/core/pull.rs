@@ -115,12 +115,10 @@ impl ShardCore {
                 continue;
             };
             pull.retry_at = None;
-            if pull.ever_live {
-                // A new upstream session continues the timeline the players saw.
-                let timeline = pull
-                    .builder
-                    .last_timestamp()
-                    .map_or(Timeline::Publisher, Timeline::ContinueAfter);
+            // A new upstream session continues the timeline the players saw (a builder that
+            // built nothing yet already does).
+            if let Some(last) = pull.builder.last_timestamp() {
+                let timeline = Timeline::ContinueAfter(last);
                 pull.builder = FrameBuilder::new(self.settings.session.chunk_size, timeline);
             }
             let (sid, name) = (pull.sid, pull.name.clone());

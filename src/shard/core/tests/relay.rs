@@ -1,0 +1,178 @@
+//! The pull state machine with the simulated clock: edge cores pulling from origin cores of
+//! the harness (one upstream per node, failover, not found, backoff after a loss, the idle
+//! window).
+use super::harness::{origin_addr, Harness, Media, MS, UNPUBLISH_NOTIFY};
+use crate::relay::origin::{BACKOFF_BASE, BACKOFF_CAP};
+use crate::relay::url::RtmpUrl;
+use crate::relay::{AppRelay, OriginChoice, RelaySettings, Upstream};
+use crate::shard::ShardSettings;
+use std::time::Duration;
+
+const SEC: Duration = Duration::from_secs(1);
+
+/// Edge settings pulling app `live` from origin cores `origins`, in order.
+fn relay(origins: &[usize]) -> impl FnOnce(&mut ShardSettings) {
+    let origins: Vec<Upstream> = origins
+        .iter()
+        .map(|&o| Upstream {
+            url: RtmpUrl::parse_app(&format!("rtmp://{}/live", origin_addr(o))).unwrap(),
+            addr: origin_addr(o),
+        })
+        .collect();
+    move |s| {
+        s.relay = RelaySettings {
+            apps: vec![AppRelay {
+                name: "live".into(),
+                origins,
+                origin_choice: OriginChoice::Ordered,
+                push: Vec::new(),
+                idle_close: 5 * SEC,
+                connect_timeout: 3 * SEC,
+                handshake_timeout: 5 * SEC,
+                play_timeout: 5 * SEC,
+            }],
+            hop_limit: 8,
+        }
+    }
+}
+
+fn keyframes(h: &Harness, w: usize) -> usize {
+    h.media(w).iter().filter(|m| m.is_keyframe()).count()
+}
+
+#[test]
+fn one_upstream_per_node_feeds_players_on_both_shards() {
+    let mut h = Harness::with_origins(1, relay(&[2]));
+    let p = h.publisher(2, "cam");
+    h.headers(p);
+    h.stream(p, 0, 30, 25, 300);
+    let players = [h.player(0, "cam"), h.player(1, "cam"), h.player(1, "cam")];
+    h.stream(p, 30, 60, 25, 300);
+    let late = h.player(0, "cam");
+    h.stream(p, 90, 30, 25, 300);
+    assert_eq!(h.connects.len(), 1, "{:?}", h.connects);
+    for w in players.into_iter().chain([late]) {
+        h.assert_healthy(w);
+        assert!(keyframes(&h, w) >= 2, "player {w}: {}", keyframes(&h, w));
+        // Metadata and sequence headers came through the pull.
+        assert!(h.media(w).iter().any(|m| m.type_id == 18));
+    }
+}
+
+#[test]
+fn fails_over_in_order_to_the_origin_that_answers() {
+    let mut h = Harness::with_origins(2, relay(&[3, 2]));
+    h.down.insert(3);
+    let p = h.publisher(2, "cam");
+    h.headers(p);
+    h.stream(p, 0, 10, 25, 300);
+    let w = h.player(1, "cam");
+    h.stream(p, 10, 40, 25, 300);
+    let tried: Vec<_> = h.connects.iter().map(|c| c.1).collect();
+    assert_eq!(tried, vec![origin_addr(3), origin_addr(2)]);
+    assert!(keyframes(&h, w) >= 1);
+}
+
+#[test]
+fn a_stream_no_origin_has_is_not_found_for_every_player_in_bounded_time() {
+    // Origin 2 accepts the play but never sends media (play timeout); 9 refuses.
+    let mut h = Harness::with_origins(1, relay(&[2, 9]));
+    let players = [h.player(0, "nope"), h.player(1, "nope")];
+    h.advance_in_steps(7 * SEC);
+    for w in players {
+        assert!(
+            h.codes(w)
+                .iter()
+                .any(|c| c == "NetStream.Play.StreamNotFound"),
+            "{:?}",
+            h.codes(w)
+        );
+    }
+    assert_eq!(
+        h.connects.len(),
+        2,
+        "each origin tried once: {:?}",
+        h.connects
+    );
+    assert!(h.links.is_empty());
+    // The claim was given back: a later player starts a new pull.
+    h.player(1, "nope");
+    h.advance(MS);
+    assert_eq!(h.connects.len(), 3);
+}
+
+#[test]
+fn a_lost_upstream_reconnects_with_capped_jittered_backoff_and_players_continue() {
+    let mut h = Harness::with_origins(1, relay(&[2]));
+    let p = h.publisher(2, "cam");
+    h.headers(p);
+    h.stream(p, 0, 50, 25, 300);
+    let w = h.player(0, "cam");
+    h.stream(p, 50, 50, 25, 300);
+    let before = h.media(w).len();
+    h.kill_origin(2);
+    let lost = h.now;
+    for _ in 0..3000 {
+        h.advance(10 * MS);
+    }
+    // Retries: the gap before retry k is BACKOFF_BASE * 2^k capped, jittered to [half, full].
+    let mut last = lost;
+    for (k, &(at, _)) in h.connects[1..].iter().enumerate() {
+        let full = BACKOFF_BASE.saturating_mul(1 << k.min(16)).min(BACKOFF_CAP);
+        let gap = at - last;
+        assert!(
+            gap + 10 * MS >= full / 2 && gap <= full + 20 * MS,
+            "retry {k}: {gap:?} for {full:?}"
+        );
+        last = at;
+    }
+    assert!(h.connects.len() >= 6, "{}", h.connects.len());
+    h.assert_healthy(w);
+    // The origin comes back with a new publisher whose clock starts at 0.
+    h.revive(2);
+    let p2 = h.publisher(2, "cam");
+    h.headers(p2);
+    h.stream(p2, 0, 200, 25, 300);
+    h.assert_healthy(w);
+    let media = h.media(w);
+    let after: Vec<&Media> = media[before..].iter().collect();
+    assert!(
+        after.iter().any(|m| m.is_keyframe()),
+        "no media after the return"
+    );
+    assert!(!h.codes(w).iter().any(|c| c == UNPUBLISH_NOTIFY));
+    let video: Vec<u32> = media
+        .iter()
+        .filter(|m| m.type_id == 9)
+        .map(|m| m.ts)
+        .collect();
+    assert!(
+        video.windows(2).all(|p| p[1] >= p[0]),
+        "timestamps went back: {video:?}"
+    );
+}
+
+#[test]
+fn the_idle_window_keeps_the_upstream_for_a_new_player_then_closes_it() {
+    let mut h = Harness::with_origins(1, relay(&[2]));
+    let p = h.publisher(2, "cam");
+    h.headers(p);
+    h.stream(p, 0, 30, 25, 300);
+    let first = h.player(1, "cam");
+    h.stream(p, 30, 30, 25, 300);
+    assert!(keyframes(&h, first) >= 1);
+    h.hang_up(first);
+    h.stream(p, 60, 50, 25, 300);
+    assert_eq!(h.links.len(), 2, "upstream closed inside the window");
+    // A new player gets the cached keyframe at once, over the same upstream.
+    let second = h.player(0, "cam");
+    assert!(keyframes(&h, second) >= 1, "{:?}", h.media(second).len());
+    assert_eq!(h.connects.len(), 1);
+    h.hang_up(second);
+    h.stream(p, 110, 200, 25, 300);
+    assert!(
+        h.links.is_empty(),
+        "upstream still open after the idle window"
+    );
+    assert_eq!(h.connects.len(), 1);
+}
