@@ -401,3 +401,45 @@ fn hop_limit_refuses_a_looping_stream() {
     assert!(TestClient::publish(edge.addr(), APP, "s?hops=3").is_err());
     assert!(TestClient::publish(edge.addr(), APP, "s?hops=2").is_ok());
 }
+
+/// The live origin dies: players on the edge stay connected and get frames from the second
+/// origin. Prints the time from the death to the first keyframe (no assertion on speed).
+#[test]
+fn live_origin_dies_players_move_to_the_second_origin() {
+    let mut a = RtmpEdge::start(1, "");
+    let b = RtmpEdge::start(1, "");
+    let edge = edge(2, &[app_url(&a), app_url(&b)], "");
+    let name = unique_name("death");
+    let pa = synthetic_publisher(a.addr(), &name, 14);
+    let pb = synthetic_publisher(b.addr(), &name, 14);
+    std::thread::sleep(Duration::from_millis(500));
+    let mut player = TestClient::play(edge.addr(), APP, &name).expect("play");
+    assert!(
+        keyframe_within(&mut player, Duration::from_secs(15)),
+        "{}",
+        edge.log()
+    );
+    // Live long enough to count as a stable run.
+    let until = Instant::now() + Duration::from_secs(6);
+    while Instant::now() < until {
+        let _ = player.next_media(Duration::from_millis(200));
+    }
+    a.kill();
+    let died = Instant::now();
+    assert!(
+        keyframe_within(&mut player, Duration::from_secs(20)),
+        "{}",
+        edge.log()
+    );
+    eprintln!(
+        "origin death -> first keyframe from the second origin: {:?}",
+        died.elapsed()
+    );
+    let codes = player.take_status_codes();
+    assert!(
+        !codes.iter().any(|c| c.contains("UnpublishNotify")),
+        "{codes:?}"
+    );
+    drop(player);
+    let _ = (pa.join(), pb.join());
+}

@@ -9,8 +9,9 @@
 //! player gets NetStream.Play.StreamNotFound (logged once). Lost while live: reconnect with
 //! capped, jittered exponential backoff (seeded rng, no clock reads) while players remain;
 //! they stay connected, get no UnpublishNotify, and continue from the next keyframe on the
-//! same timeline. No players left: the upstream closes after `idle_close`; a player who
-//! arrives inside the window reuses it at once.
+//! same timeline (a live upstream silent for the publisher idle timeout counts as lost). No
+//! players left: the upstream closes after `idle_close`; a player who arrives inside the
+//! window reuses it at once.
 use super::conn::{Job, Phase, UpstreamConn};
 use super::health::Health;
 use super::streams::{Home, StreamId};
@@ -24,6 +25,9 @@ use crate::session::{ClientEvent, MEDIA_STREAM_ID};
 use crate::shard::mailbox::{ShardMsg, StreamKey};
 use std::time::Instant;
 use tracing::{info, warn};
+
+/// A live upstream lost after running this long is replaced at once, without backoff.
+const STABLE_RUN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// `Home::publisher` of a pulled stream: no local connection publishes it.
 pub(super) const PULL_SOURCE: usize = PULL_TOKEN;
@@ -50,6 +54,9 @@ pub(crate) struct Pull {
     round: u32,
     pub retry_at: Option<Instant>,
     idle_since: Option<Instant>,
+    /// The last media from the current upstream (a live upstream that goes silent for the
+    /// publisher idle timeout is dropped and reconnected).
+    last_media: Instant,
 }
 
 impl ShardCore {
@@ -98,6 +105,7 @@ impl ShardCore {
                 round: 0,
                 retry_at: Some(now),
                 idle_since: None,
+                last_media: now,
             },
         );
     }
@@ -171,6 +179,7 @@ impl ShardCore {
         let Some(pull) = self.pulls.get_mut(key).filter(|p| p.conn == Some(id)) else {
             return;
         };
+        pull.last_media = now;
         let resumed = !pull.live && pull.ever_live;
         if !pull.live {
             pull.live = true;
@@ -242,7 +251,15 @@ impl ShardCore {
             pull.live = false;
             pull.next = 0;
             pull.tried = 0;
-            pull.retry_at = Some(now + origin::backoff(pull.round, &mut self.rng));
+            // After a long live run, fail over at once (players are waiting); an upstream that
+            // keeps dropping soon after it starts backs off.
+            let long_run = now.saturating_duration_since(up.phase_since) >= STABLE_RUN;
+            pull.retry_at = Some(if long_run {
+                pull.round = 0;
+                now
+            } else {
+                now + origin::backoff(pull.round, &mut self.rng)
+            });
             pull.round += 1;
             return;
         }
@@ -344,7 +361,14 @@ impl ShardCore {
     /// Idle close: pulls without players anywhere close `idle_close` after the last left.
     pub(super) fn sweep_pulls(&mut self, now: Instant) {
         let mut expired = Vec::new();
+        let silent_after = self.settings.publisher_idle_timeout;
         for (key, pull) in self.pulls.iter_mut() {
+            if let Some(conn) = pull.conn.filter(|_| pull.live) {
+                if now.saturating_duration_since(pull.last_media) > silent_after {
+                    info!(shard = self.index, stream = %key, "upstream went silent; reconnecting");
+                    self.closing.push((conn, CloseReason::UpstreamFailed));
+                }
+            }
             let idle = self.streams.get(pull.sid).is_none_or(|s| {
                 s.players.is_empty() && s.home.as_ref().is_none_or(|h| h.remote.is_empty())
             });

@@ -176,3 +176,110 @@ fn the_idle_window_keeps_the_upstream_for_a_new_player_then_closes_it() {
     );
     assert_eq!(h.connects.len(), 1);
 }
+
+/// Edge settings pushing app `live` to origin cores `targets`.
+fn push_to(targets: &[usize]) -> impl FnOnce(&mut ShardSettings) {
+    let targets: Vec<Upstream> = targets
+        .iter()
+        .map(|&o| Upstream {
+            url: RtmpUrl::parse_app(&format!("rtmp://{}/live", origin_addr(o))).unwrap(),
+            addr: origin_addr(o),
+        })
+        .collect();
+    move |s| {
+        relay(&[])(s);
+        s.relay.apps[0].push = targets;
+    }
+}
+
+#[test]
+fn a_local_stream_is_pushed_to_each_target_and_retried_after_a_loss() {
+    let mut h = Harness::with_origins(2, push_to(&[2, 3]));
+    let p = h.publisher(1, "cam");
+    h.headers(p);
+    h.stream(p, 0, 10, 25, 300);
+    let at_2 = h.player(2, "cam");
+    let at_3 = h.player(3, "cam");
+    h.stream(p, 10, 60, 25, 300);
+    for w in [at_2, at_3] {
+        h.assert_healthy(w);
+        assert!(keyframes(&h, w) >= 2, "target player {w}");
+    }
+    assert_eq!(h.connects.len(), 2);
+    // Target 3 dies: it is retried with backoff; target 2 never notices.
+    let got_2 = h.media(at_2).len();
+    h.kill_origin(3);
+    h.stream(p, 70, 100, 25, 300);
+    assert!(h.connects.len() >= 4, "{:?}", h.connects);
+    assert!(h.connects[2..].iter().all(|c| c.1 == origin_addr(3)));
+    assert!(h.media(at_2).len() >= got_2 + 190);
+    h.revive(3);
+    h.stream(p, 170, 200, 25, 300);
+    let back = h.player(3, "cam");
+    h.stream(p, 370, 50, 25, 300);
+    assert!(keyframes(&h, back) >= 1);
+    // The publisher leaves: the pushes end with it, and are not retried.
+    h.hang_up(p);
+    let n = h.connects.len();
+    h.advance_in_steps(10 * SEC);
+    assert_eq!(h.connects.len(), n);
+    assert!(h.links.is_empty());
+}
+
+#[test]
+fn hop_counts_stop_loops() {
+    let mut h = Harness::with_origins(1, push_to(&[2]));
+    // At the limit: published here, not forwarded any further.
+    let p = h.publisher(0, "cam?hops=8");
+    h.headers(p);
+    h.stream(p, 0, 10, 25, 300);
+    assert!(h.connects.is_empty());
+    // Beyond it: refused.
+    let w = h.connect(1, 0);
+    h.client(w).publish("other?hops=9");
+    h.drive();
+    assert!(
+        h.codes(w).iter().any(|c| c == "NetStream.Publish.BadName"),
+        "{:?}",
+        h.codes(w)
+    );
+    // A forwarded stream carries the next count.
+    let q = h.publisher(0, "fwd?hops=3");
+    h.headers(q);
+    h.stream(q, 0, 10, 25, 300);
+    assert_eq!(h.connects.len(), 1);
+    assert!(h.cores[2].streams() >= 1);
+}
+
+#[test]
+fn a_long_live_upstream_that_dies_fails_over_at_once() {
+    let mut h = Harness::with_origins(2, relay(&[2, 3]));
+    let (a, b) = (h.publisher(2, "cam"), h.publisher(3, "cam"));
+    h.headers(a);
+    h.headers(b);
+    let w = h.player(0, "cam");
+    for n in 0..200 {
+        h.video(a, n * 40, n, n % 25 == 0, 300);
+        h.video(b, n * 40, 1000 + n, n % 25 == 0, 300);
+        h.advance(40 * MS);
+    }
+    assert_eq!(h.connects.len(), 1);
+    h.kill_origin(2);
+    let died = h.now;
+    // Each failed connect is retried on the next pass (a due deadline).
+    h.advance(MS);
+    h.advance(MS);
+    let retries: Vec<_> = h.connects[1..].iter().map(|c| (c.0 - died, c.1)).collect();
+    assert_eq!(
+        retries.iter().map(|r| r.1).collect::<Vec<_>>(),
+        vec![origin_addr(2), origin_addr(3)]
+    );
+    assert!(retries.iter().all(|r| r.0 <= 2 * MS), "{retries:?}");
+    // Origin 3's cached GOP reaches the player at once: its keyframe 175 (frame 1175).
+    let numbers: Vec<u32> = h.media(w).iter().filter_map(Media::number).collect();
+    assert!(
+        numbers.contains(&1175),
+        "{:?}",
+        &numbers[numbers.len().saturating_sub(5)..]
+    );
+}
