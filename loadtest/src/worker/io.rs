@@ -187,7 +187,7 @@ unsafe fn software_timestamp(msg: &libc::msghdr) -> Option<u64> {
     None
 }
 
-pub use rtmp_edge::relay::connect::{connect_state, ConnectState};
+pub use rtmp_edge::relay::connect::{connect_state, start_connect, ConnectState};
 
 /// Error kind name for a failed connect.
 pub fn connect_error_kind(e: &io::Error) -> &'static str {

@@ -135,6 +135,10 @@ impl ShardCore {
                 .and_then(|a| index.and_then(|i| a.origins.get(i)))
                 .cloned();
             let Some(origin) = origin else {
+                // The app lost its origins (a reload): nothing left to try.
+                let generation = pull.generation;
+                warn!(shard = self.index, stream = %key, "no origin configured any more");
+                self.end_pull(&key, generation, true);
                 continue;
             };
             let job = Job::Pull { stream: sid };
