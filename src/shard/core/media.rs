@@ -13,7 +13,6 @@ use crate::media::frame::{Frame, MediaKind};
 use crate::media::ingest::{FrameBuilder, Timeline};
 use crate::media::registry::Claim;
 use crate::protocol::message;
-use crate::relay;
 use crate::session::{PlayRequest, PublishRequest, ServerEvent, MEDIA_STREAM_ID};
 use crate::shard::mailbox::{ShardMsg, StreamKey};
 use crate::shard::snapshot::ClientRole;
@@ -53,16 +52,9 @@ impl ShardCore {
 
     fn on_publish(&mut self, id: usize, req: PublishRequest, now: Instant) {
         let key: StreamKey = format!("{}/{}", req.app, req.name).into();
-        let hops = relay::hops_of(&req.query);
-        if hops > self.settings.relay.hop_limit {
-            self.stats.publishes_refused += 1;
-            if let Some(rtmp) = self.conns.get_mut(id).and_then(|c| c.rtmp_mut()) {
-                info!(shard = self.index, peer = %rtmp.peer, stream = %key, hops, "publish refused: hop limit");
-                rtmp.session
-                    .reject_publish(req.stream_id, "relay hop limit exceeded");
-            }
+        let Some(hops) = self.check_hops(id, &req.query, req.stream_id, &key, true) else {
             return;
-        }
+        };
         let claim = self
             .registry
             .claim_publisher(&key, self.index, id, self.settings.takeover);
@@ -375,7 +367,9 @@ impl ShardCore {
 
     fn on_play(&mut self, id: usize, req: PlayRequest, now: Instant) {
         let key: StreamKey = format!("{}/{}", req.app, req.name).into();
-        let hops = relay::hops_of(&req.query);
+        let Some(hops) = self.check_hops(id, &req.query, req.stream_id, &key, false) else {
+            return;
+        };
         let Some(c) = self.conns.get_mut(id) else {
             return;
         };
@@ -387,23 +381,13 @@ impl ShardCore {
                 .reject_play(req.stream_id, "play on an unknown stream id");
             return;
         }
-        if hops > self.settings.relay.hop_limit {
-            info!(shard = self.index, peer = %rtmp.peer, stream = %key, hops, "play refused: hop limit");
-            rtmp.session
-                .reject_play(req.stream_id, "relay hop limit exceeded");
-            return;
-        }
         info!(shard = self.index, peer = %rtmp.peer, stream = %key, "play started");
         rtmp.session.accept_play(req.stream_id, req.reset);
         self.stats.plays += 1;
         c.last_session = Some((ClientRole::Player, key.clone()));
         // The play replies go out before any media.
         c.take_session_output();
-        let can_pull = self
-            .settings
-            .relay
-            .app(&req.app)
-            .is_some_and(|a| !a.origins.is_empty());
+        let can_pull = self.can_pull(&req.app);
         let added = self.registry.add_player_or_pull(&key, self.index, can_pull);
         let (publisher, first_on_shard) = (added.publisher, added.first_on_shard);
         if let Some(generation) = added.pull {

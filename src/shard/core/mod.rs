@@ -13,8 +13,7 @@
 //! - [`handle_closed`](ShardCore::handle_closed): the peer closed or the socket failed.
 //! - [`handle_mailbox`](ShardCore::handle_mailbox): a batch from another shard.
 //! - [`handle_timeout`](ShardCore::handle_timeout): the deadline from `poll_timeout` passed.
-//! - [`handle_connected`](ShardCore::handle_connected): an outbound connection from
-//!   `poll_connect` is up (or failed).
+//! - [`handle_connected`](ShardCore::handle_connected): a `poll_connect` is up (or failed).
 //! - [`handle_pass_end`](ShardCore::handle_pass_end): the pass's flushes are done (the
 //!   adaptive write-merge window is the time they took).
 //! - [`handle_busy`](ShardCore::handle_busy): how long the driver's last pass worked (time
@@ -28,10 +27,7 @@
 //!    reason. The core has forgotten them; the id may be reused by the next accept.
 //! 3. [`poll_mailbox`](ShardCore::poll_mailbox) until None: one batch per other shard per
 //!    pass (send it, wake that shard once).
-//!
-//!    Then [`poll_connect`](ShardCore::poll_connect) until None: outbound connections
-//!    (relay pulls and pushes) to open, after the closes; answer each with
-//!    `handle_connected`.
+//!    Then [`poll_connect`](ShardCore::poll_connect) until None: relay connections to open.
 //! 4. [`poll_timeout`](ShardCore::poll_timeout): when to call `handle_timeout` next.
 //! 5. [`poll_snapshot`](ShardCore::poll_snapshot): after `handle_timeout`, a fresh
 //!    [`ShardSnapshot`] once per sweep (and once at the start) for the driver to publish.
@@ -154,9 +150,8 @@ pub struct ShardCore {
     next_generation: u64,
     /// The latest `now` any input passed in (for durations of steps that have none).
     last_now: Instant,
-    /// Streams this shard pulls from an origin (it is their home), by key.
+    /// Streams this shard pulls (it is their home), and relay connections to open.
     pulls: std::collections::HashMap<StreamKey, pull::Pull>,
-    /// Outbound connections for the driver to open.
     connects: VecDeque<Connect>,
 }
 

@@ -66,13 +66,13 @@ impl ShardCore {
     pub(super) fn push_timers(&mut self, now: Instant) {
         let mut due = Vec::new();
         for (sid, stream) in self.streams.iter_ids() {
-            for (i, p) in stream.home.iter().flat_map(|h| h.pushes.iter().enumerate()) {
+            for p in stream.home.iter().flat_map(|h| h.pushes.iter()) {
                 if p.conn.is_none() && p.retry_at.is_some_and(|t| t <= now) {
-                    due.push((sid, i, stream.key.clone(), p.target, p.name.clone()));
+                    due.push((sid, stream.key.clone(), p.target, p.name.clone()));
                 }
             }
         }
-        for (sid, i, key, target, name) in due {
+        for (sid, key, target, name) in due {
             let to = app_of(&self.settings.relay, &key).and_then(|a| a.push.get(target).cloned());
             let Some(to) = to else { continue };
             let job = Job::Push {
@@ -82,8 +82,8 @@ impl ShardCore {
             let conn = self.open_upstream(&key, job, &to, Request::Publish(name), now);
             let backoff = origin::backoff(0, &mut self.rng);
             if let Some(p) = self.push_target(sid, target) {
-                let _ = i;
                 p.conn = conn;
+                // The shard is full: try again later.
                 p.retry_at = conn.is_none().then_some(now + backoff);
             }
         }

@@ -9,7 +9,7 @@
 use super::conn::{Connection, Job, Kind, Phase, UpstreamConn, WriteState};
 use super::{CloseReason, ConnId, ShardCore};
 use crate::media::queue::SendQueue;
-use crate::relay::{AppRelay, RelaySettings, Upstream};
+use crate::relay::{self, AppRelay, RelaySettings, Upstream};
 use crate::session::{ClientConfig, ClientEvent, ClientSession};
 use crate::shard::mailbox::StreamKey;
 use std::net::SocketAddr;
@@ -115,6 +115,44 @@ impl ShardCore {
         });
         debug!(shard = self.index, stream = %key, to = %to.url.tc_url(), conn = id, "opening upstream");
         Some(id)
+    }
+
+    /// The hop count a publish or play request's `query` carries, or None when it is over the
+    /// node's limit: then the request of `id` is refused (publish: BadName; play:
+    /// StreamNotFound) and logged.
+    pub(super) fn check_hops(
+        &mut self,
+        id: usize,
+        query: &str,
+        stream_id: u32,
+        key: &str,
+        publish: bool,
+    ) -> Option<u32> {
+        let hops = relay::hops_of(query);
+        if hops <= self.settings.relay.hop_limit {
+            return Some(hops);
+        }
+        if publish {
+            self.stats.publishes_refused += 1;
+        }
+        if let Some(rtmp) = self.conns.get_mut(id).and_then(|c| c.rtmp_mut()) {
+            info!(shard = self.index, peer = %rtmp.peer, stream = %key, hops, publish, "refused: relay hop limit");
+            let why = "relay hop limit exceeded";
+            if publish {
+                rtmp.session.reject_publish(stream_id, why);
+            } else {
+                rtmp.session.reject_play(stream_id, why);
+            }
+        }
+        None
+    }
+
+    /// Whether plays of `app` may pull (it has origins).
+    pub(super) fn can_pull(&self, app: &str) -> bool {
+        self.settings
+            .relay
+            .app(app)
+            .is_some_and(|a| !a.origins.is_empty())
     }
 
     /// Bytes from an outbound connection.
