@@ -92,6 +92,8 @@ pub(super) struct Harness {
     pub down: HashSet<usize>,
     /// `(when, address)` of every outbound connect the edges asked for.
     pub connects: Vec<(Instant, SocketAddr)>,
+    /// Linked connections (core, conn) whose socket takes nothing (a stalled peer).
+    pub stalled: HashSet<(usize, usize)>,
 }
 
 /// Origin core `i` listens at `127.0.0.1:ORIGIN_PORT + i`.
@@ -132,6 +134,7 @@ impl Harness {
             links: HashMap::new(),
             down: HashSet::new(),
             connects: Vec::new(),
+            stalled: HashSet::new(),
         }
     }
 
@@ -407,6 +410,11 @@ impl Harness {
                 assert_eq!(iov.iter().flat_map(|s: &IoSlice| s.iter()).count(), len);
                 assert_eq!((bytes.len(), tx.len()), (len, len));
                 assert!(len > 0, "an empty send");
+                if self.stalled.contains(&(shard, conn.0)) {
+                    self.cores[shard].handle_written(conn, 0, now);
+                    self.cores[shard].handle_send_blocked(conn);
+                    continue;
+                }
                 if let Some(&(to, to_conn)) = self.links.get(&(shard, conn.0)) {
                     self.cores[shard].handle_written(conn, len, now);
                     self.cores[to].handle_input(ConnId(to_conn), &bytes, now);
@@ -440,6 +448,7 @@ impl Harness {
                 moved = true;
                 if let Some(other) = self.links.remove(&(shard, conn.0)) {
                     self.links.remove(&other);
+                    self.stalled.remove(&(shard, conn.0));
                     self.cores[other.0].handle_closed(ConnId(other.1), CloseReason::PeerClosed);
                     continue;
                 }

@@ -5,7 +5,7 @@ use super::harness::{origin_addr, Harness, Media, MS, UNPUBLISH_NOTIFY};
 use crate::relay::origin::{BACKOFF_BASE, BACKOFF_CAP};
 use crate::relay::url::RtmpUrl;
 use crate::relay::{AppRelay, OriginChoice, RelaySettings, Upstream};
-use crate::shard::ShardSettings;
+use crate::shard::{CloseReason, ShardSettings};
 use std::time::Duration;
 
 const SEC: Duration = Duration::from_secs(1);
@@ -281,5 +281,39 @@ fn a_long_live_upstream_that_dies_fails_over_at_once() {
         numbers.contains(&1175),
         "{:?}",
         &numbers[numbers.len().saturating_sub(5)..]
+    );
+}
+
+#[test]
+fn a_stalled_push_target_gets_the_slow_player_policy_and_never_slows_the_stream() {
+    let mut h = Harness::with_origins(2, push_to(&[2, 3]));
+    let p = h.publisher(0, "cam");
+    let local = h.player(0, "cam");
+    h.headers(p);
+    h.stream(p, 0, 25, 25, 2000);
+    let (at_2, at_3) = (h.player(2, "cam"), h.player(3, "cam"));
+    h.stream(p, 25, 25, 25, 2000);
+    // The push to origin 3 stalls: its socket takes nothing from now on.
+    let to_3 = *h.links.iter().find(|(k, v)| k.0 < 2 && v.0 == 3).unwrap().0;
+    h.stalled.insert(to_3);
+    let got_2 = h.media(at_2).len();
+    let got_3 = h.media(at_3).len();
+    h.stream(p, 50, 25 * 20, 25, 2000);
+    // The stream, its local player and the other target went on in full.
+    assert_eq!(h.media(local).len(), 3 + 2 * (50 + 500));
+    assert_eq!(h.media(at_2).len(), got_2 + 2 * 500);
+    h.assert_healthy(local);
+    // The stalled push was dropped as too slow and connected again.
+    let stats = h.cores[0].stats();
+    assert!(stats.frames_dropped > 0, "{stats:?}");
+    assert_eq!(
+        stats.closed_by_reason[CloseReason::PlayerTooSlow.index()],
+        1
+    );
+    assert!(!h.stalled.contains(&to_3));
+    assert!(h.connects.len() >= 3, "{:?}", h.connects);
+    assert!(
+        h.media(at_3).len() > got_3,
+        "origin 3 got nothing after the reconnect"
     );
 }
