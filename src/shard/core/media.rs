@@ -358,7 +358,7 @@ impl ShardCore {
         if home.generation == generation {
             let publisher = home.publisher;
             if publisher == PULL_SOURCE {
-                self.stop_pull(key, generation, CloseReason::ReplacedByNewerPublisher);
+                self.stop_pull(key, generation);
             } else {
                 self.close_later(publisher, CloseReason::ReplacedByNewerPublisher);
             }

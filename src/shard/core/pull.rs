@@ -138,7 +138,7 @@ impl ShardCore {
                 // The app lost its origins (a reload): nothing left to try.
                 let generation = pull.generation;
                 warn!(shard = self.index, stream = %key, "no origin configured any more");
-                self.end_pull(&key, generation, true);
+                self.end_pull(&key, generation, true, CloseReason::UpstreamFailed);
                 continue;
             };
             let job = Job::Pull { stream: sid };
@@ -275,7 +275,7 @@ impl ShardCore {
         } else if !pull.ever_live {
             let generation = pull.generation;
             warn!(shard = self.index, stream = %key, origins, "stream found on no origin");
-            self.end_pull(key, generation, true);
+            self.end_pull(key, generation, true, CloseReason::UpstreamFailed);
         } else {
             pull.tried = 0;
             pull.next = 0;
@@ -285,13 +285,13 @@ impl ShardCore {
     }
 
     /// Ends the pull of `key` (`not_found`: tell every player of every shard).
-    fn end_pull(&mut self, key: &StreamKey, generation: u64, not_found: bool) {
+    fn end_pull(&mut self, key: &StreamKey, generation: u64, not_found: bool, why: CloseReason) {
         let Some(pull) = self.pulls.remove(key) else {
             return;
         };
         if let Some(conn) = pull.conn {
             // Detached first: its close is not a loss.
-            self.closing.push((conn, CloseReason::UpstreamIdle));
+            self.closing.push((conn, why));
         }
         if let Some(stream) = self.streams.get_mut(pull.sid) {
             if stream
@@ -324,7 +324,7 @@ impl ShardCore {
     }
 
     /// A newer local publisher took over the stream a pull fed (takeover).
-    pub(super) fn stop_pull(&mut self, key: &str, generation: u64, _why: CloseReason) {
+    pub(super) fn stop_pull(&mut self, key: &str, generation: u64) {
         let Some(key) = self.pulls.get_key_value(key).map(|(k, _)| k.clone()) else {
             return;
         };
@@ -333,7 +333,12 @@ impl ShardCore {
             .get(&key)
             .is_some_and(|p| p.generation == generation)
         {
-            self.end_pull(&key, generation, false);
+            self.end_pull(
+                &key,
+                generation,
+                false,
+                CloseReason::ReplacedByNewerPublisher,
+            );
         }
     }
 
@@ -389,7 +394,7 @@ impl ShardCore {
         for (key, generation) in expired {
             if self.registry.release_pull(&key, generation, false) {
                 info!(shard = self.index, stream = %key, "pull idle: closing its upstream");
-                self.end_pull(&key, generation, false);
+                self.end_pull(&key, generation, false, CloseReason::UpstreamIdle);
             } else if let Some(pull) = self.pulls.get_mut(&key) {
                 // A player arrived on another shard meanwhile.
                 pull.idle_since = None;
