@@ -317,3 +317,32 @@ fn a_stalled_push_target_gets_the_slow_player_policy_and_never_slows_the_stream(
         "origin 3 got nothing after the reconnect"
     );
 }
+
+#[test]
+fn with_takeover_a_local_publisher_replaces_a_pull() {
+    let mut h = Harness::with_origins(1, |s| {
+        relay(&[2])(s);
+        s.takeover = true;
+    });
+    let o = h.publisher(2, "cam");
+    h.headers(o);
+    h.stream(o, 0, 30, 25, 300);
+    let players = [h.player(0, "cam"), h.player(1, "cam")];
+    h.stream(o, 30, 30, 25, 300);
+    assert_eq!(h.links.len(), 2);
+    let local = h.publisher(1, "cam");
+    h.headers(local);
+    for n in 0..50 {
+        h.video(local, n * 40, 5000 + n, n % 25 == 0, 300);
+        h.advance(40 * MS);
+    }
+    assert!(h.links.is_empty(), "the pull's upstream stayed open");
+    for w in players {
+        h.assert_healthy(w);
+        let numbers: Vec<u32> = h.media(w).iter().filter_map(Media::number).collect();
+        assert!(
+            numbers.contains(&5025),
+            "player {w} missed the local publisher"
+        );
+    }
+}
