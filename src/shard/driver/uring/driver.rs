@@ -1,8 +1,9 @@
 //! The io_uring driver: a thin loop that runs a [`ShardCore`] over a [`UringIo`] ring.
 //!
 //! One pass: one submit-and-wait (bounded by the core's next deadline) -> completions
-//! (accepts, received bytes, finished sends, closed peers, wakes) handed to the core -> new
-//! connections armed -> mailbox -> timeouts -> every due send queued on the ring (one
+//! (received bytes, finished sends, closed peers, wakes) handed to the core -> the closes it
+//! decided carried out -> accepted connections handed to the core and armed (after the
+//! closes: an accept may reuse a closed id) -> mailbox -> timeouts -> every due send queued on the ring (one
 //! vectored SENDMSG per connection, its `Bytes` owned by the ring until the completion),
 //! submitted at once (sockets with room send inside that submit) -> closes -> outbound
 //! connects -> outgoing mail. Outbound (relay) connections are non-blocking connects made in
@@ -69,7 +70,7 @@ pub(crate) fn run(
     };
     info!(shard = index, driver = "io_uring", setup = %io.setup_mode(), "shard running");
     let settings = Arc::new(core.settings().clone());
-    let mut accepted: Vec<(ConnId, OwnedFd)> = Vec::new();
+    let mut accepted: Vec<(usize, OwnedFd, std::net::SocketAddr)> = Vec::new();
     let mut ended: Vec<(usize, CloseReason)> = Vec::new();
     let mut connecting: Vec<(ConnId, std::net::TcpStream)> = Vec::new();
     let mut woke = Instant::now();
@@ -86,18 +87,9 @@ pub(crate) fn run(
         let now = Instant::now();
         woke = now;
         io.drain(|completion| match completion {
-            Completion::Accepted { listener, fd, peer } => {
-                if !core.has_room() {
-                    // The shard is full: a multishot accept cannot wait, so refuse at once.
-                    debug!(shard = index, %peer, "over max_connections: closing");
-                    return;
-                }
-                if let Err(e) = socket::tune_accepted(&fd, &settings) {
-                    debug!(%peer, error = %e, "socket tuning failed");
-                }
-                let id = core.handle_accept(listener, peer, now);
-                accepted.push((id, fd));
-            }
+            // Handed to the core after this batch's closes reached the ring: an accept may
+            // reuse the id of a connection the core closed while reading this batch.
+            Completion::Accepted { listener, fd, peer } => accepted.push((listener, fd, peer)),
             Completion::AcceptFailed { listener, error } => {
                 warn!(shard = index, listener, %error, "accept failed");
             }
@@ -123,15 +115,29 @@ pub(crate) fn run(
             },
             Completion::Woken => {}
         });
-        for (id, fd) in accepted.drain(..) {
+        for (conn, reason) in ended.drain(..) {
+            io.close(conn);
+            core.handle_closed(ConnId(conn), reason);
+        }
+        while let Some((id, reason)) = core.poll_close() {
+            debug!(shard = index, conn = id.0, %reason, "closing");
+            io.close(id.0);
+            connecting.retain(|(c, _)| *c != id);
+        }
+        for (listener, fd, peer) in accepted.drain(..) {
+            if !core.has_room() {
+                // The shard is full: a multishot accept cannot wait, so refuse at once.
+                debug!(shard = index, %peer, "over max_connections: closing");
+                continue;
+            }
+            if let Err(e) = socket::tune_accepted(&fd, &settings) {
+                debug!(%peer, error = %e, "socket tuning failed");
+            }
+            let id = core.handle_accept(listener, peer, now);
             if let Err(e) = io.add_conn(id.0, fd) {
                 warn!(shard = index, error = %e, "cannot arm a new connection");
                 core.handle_closed(id, CloseReason::ReadError);
             }
-        }
-        for (conn, reason) in ended.drain(..) {
-            io.close(conn);
-            core.handle_closed(ConnId(conn), reason);
         }
         connecting.retain(|(id, socket)| match connect_state(socket) {
             ConnectState::Pending => true,
