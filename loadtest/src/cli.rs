@@ -3,8 +3,8 @@
 //!
 //! No I/O beyond what clap prints for `--help`; resolving the host and opening the source
 //! file happen later, in `main`.
-use crate::url::RtmpUrl;
 use clap::Parser;
+use rtmp_edge::relay::url::RtmpUrl;
 use std::path::PathBuf;
 
 /// rtmp-loadtest: publishes a stream and plays it back with many players, measuring

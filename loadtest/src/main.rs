@@ -15,7 +15,6 @@ mod report;
 mod sei;
 mod source;
 mod stats;
-mod url;
 mod worker;
 
 use clap::Parser;

@@ -71,6 +71,15 @@ pub struct Cli {
     #[arg(long)]
     pub takeover: bool,
 
+    /// Origin to pull streams not published here from, for every app (repeatable; tried in
+    /// order unless the config says `origin_choice = "hash"`).
+    #[arg(long, value_name = "rtmp://HOST:PORT/APP")]
+    pub origin: Vec<String>,
+
+    /// Server to forward every stream published here to, for every app (repeatable).
+    #[arg(long, value_name = "rtmp://HOST:PORT/APP")]
+    pub push: Vec<String>,
+
     /// Print the commented default configuration and exit.
     #[arg(long)]
     pub print_default_config: bool,
@@ -159,6 +168,7 @@ impl Cli {
         if self.takeover {
             config.publish.takeover = true;
         }
+        config.add_relay_flags(&self.origin, &self.push);
 
         let problems = config.validate();
         if problems.is_empty() {

@@ -36,6 +36,10 @@ pub struct Config {
     pub log: LogConfig,
     pub http: HttpConfig,
     pub agent: AgentConfig,
+    pub relay: super::relay::RelayConfig,
+    /// `[[app]]` tables: origins and push targets per app (see `relay`).
+    #[serde(rename = "app", skip_serializing_if = "Vec::is_empty")]
+    pub apps: Vec<super::relay::AppConfig>,
 }
 
 /// `[server]`: listeners, shards and per-connection protocol settings.
@@ -407,6 +411,19 @@ max_labelled_streams = 100  # at most this many streams labelled (most players f
 listen = ""                 # ADDR:PORT for the HAProxy agent-check ("up 73%" / "drain"); "" = off
 max_players = 20000         # players at full load (weight falls to 0% there)
 max_mbps = 10000            # outgoing Mbit/s at full load
+[relay]
+hop_limit = 8               # a publish or play named NAME?hops=N with N above this is refused
+
+# Pull on demand and push, per app ("*" = every app without its own table):
+# [[app]]
+# name = "live"
+# origins = ["rtmp://10.0.0.1:1935/live"]  # a play for a stream not published here pulls it
+# origin_choice = "ordered"                # ordered (fail over in order) | hash (rendezvous)
+# push = ["rtmp://10.0.0.9:1935/live"]     # every stream published here is forwarded
+# idle_close_ms = 5000         # upstream closes this long after the last player left
+# connect_timeout_ms = 3000
+# handshake_timeout_ms = 5000  # TCP connect until connect is answered
+# play_timeout_ms = 5000       # connect answered until first media / Publish.Start
 "#;
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ pub mod http;
 pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
+mod relay;
 pub mod reload;
 mod settings;
 mod validate;
@@ -37,4 +38,5 @@ pub use config::{
     ServerConfig, SocketConfig, TimeoutConfig, DEFAULT_CONFIG_TOML,
 };
 pub use logging::init_logging;
+pub use relay::{AppConfig, RelayConfig};
 pub use validate::ConfigProblem;

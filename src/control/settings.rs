@@ -53,6 +53,7 @@ impl Config {
             // A GOP bigger than a player's queue could never be sent whole anyway.
             max_gop_bytes: self.play.queue_max_bytes.min(MAX_GOP_BYTES),
             write_stall_timeout: self.play.write_stall_timeout(),
+            relay: self.relay_settings(),
         }
     }
 }

@@ -279,6 +279,7 @@ impl Config {
                 ),
             });
         }
+        self.validate_relay(&mut out);
         out
     }
 }

@@ -5,6 +5,11 @@
 //! enough. Every decision that must be atomic across shards (who publishes, who must be told)
 //! is made under it, so a publisher and a first player arriving at once on two shards can
 //! never miss each other: exactly one of them learns about the other.
+//!
+//! Pulls (a stream fetched from an origin on demand) are decided here too: the first player
+//! of a stream nobody publishes, on whatever shard, claims the publisher slot for a pull
+//! ([`Registry::add_player_or_pull`]), so a node opens one upstream per stream; the pull
+//! gives it back with [`Registry::release_pull`], which refuses while players remain.
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
@@ -33,6 +38,20 @@ pub enum Claim {
     /// The stream is live and takeover is off.
     Busy,
 }
+
+/// What [`Registry::add_player_or_pull`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlayerAdded {
+    /// The stream's source: a live publisher, or a pull (possibly the caller's own claim).
+    pub publisher: Option<PublisherRef>,
+    /// The caller's shard had no player of the stream before (subscribe to the source).
+    pub first_on_shard: bool,
+    /// The caller must start pulling the stream as this publisher generation.
+    pub pull: Option<u64>,
+}
+
+/// The token of a publisher slot held by a pull rather than a connection.
+pub const PULL_TOKEN: usize = usize::MAX;
 
 #[derive(Debug, Default)]
 struct Entry {
@@ -163,6 +182,56 @@ impl Registry {
         (entry.publisher, first_on_shard)
     }
 
+    /// Like [`Registry::add_player`]; in addition, when `may_pull` and nobody publishes
+    /// `key`, the caller's shard claims the publisher slot for a pull (token [`PULL_TOKEN`]).
+    /// Atomic: of players arriving at once on several shards, exactly one pulls and the
+    /// others see its claim as the publisher.
+    pub fn add_player_or_pull(&self, key: &str, shard: usize, may_pull: bool) -> PlayerAdded {
+        let mut streams = self.lock();
+        let entry = streams.entry(key.to_string()).or_default();
+        if entry.players.len() < self.shards {
+            entry.players.resize(self.shards, 0);
+        }
+        let first_on_shard = entry.players[shard % self.shards] == 0;
+        entry.players[shard % self.shards] += 1;
+        let mut pull = None;
+        if may_pull && entry.publisher.is_none() {
+            let generation = self.generation();
+            entry.publisher = Some(PublisherRef {
+                shard,
+                token: PULL_TOKEN,
+                generation,
+            });
+            pull = Some(generation);
+        }
+        PlayerAdded {
+            publisher: entry.publisher,
+            first_on_shard,
+            pull,
+        }
+    }
+
+    /// The pull `generation` of `key` gives its publisher slot back: always when `force`
+    /// (the stream was not found), otherwise only if no shard has players for it (idle
+    /// close; a player that arrived meanwhile keeps the pull alive). Returns whether it did.
+    pub fn release_pull(&self, key: &str, generation: u64, force: bool) -> bool {
+        let mut streams = self.lock();
+        let Some(entry) = streams.get_mut(key) else {
+            return false;
+        };
+        if entry.publisher.is_none_or(|p| p.generation != generation) {
+            return false;
+        }
+        if !force && entry.players.iter().any(|&n| n > 0) {
+            return false;
+        }
+        entry.publisher = None;
+        if entry.is_unused() {
+            streams.remove(key);
+        }
+        true
+    }
+
     /// A player on `shard` stopped. Returns the live publisher and whether that was the
     /// shard's last player of `key` (then it unsubscribes).
     pub fn remove_player(&self, key: &str, shard: usize) -> (Option<PublisherRef>, bool) {
@@ -259,6 +328,31 @@ mod tests {
         assert!(!r.release_publisher("k", g1, None));
         assert!(r.release_publisher("k", g2, None));
         assert!(r.is_empty());
+    }
+
+    #[test]
+    fn one_pull_per_stream_and_idle_release_waits_for_players() {
+        let r = Registry::new(2);
+        let a = r.add_player_or_pull("live/p", 0, true);
+        let Some(g) = a.pull else { panic!("{a:?}") };
+        let b = r.add_player_or_pull("live/p", 1, true);
+        assert_eq!(b.pull, None);
+        assert_eq!(
+            b.publisher.map(|p| (p.shard, p.token)),
+            Some((0, PULL_TOKEN))
+        );
+        // Players remain: an idle release is refused, a forced one is not.
+        assert!(!r.release_pull("live/p", g, false));
+        r.remove_player("live/p", 0);
+        r.remove_player("live/p", 1);
+        assert!(!r.release_pull("live/p", g + 1, false));
+        assert!(r.release_pull("live/p", g, false));
+        assert!(r.is_empty());
+        let c = r.add_player_or_pull("live/p", 1, true);
+        assert!(c.pull.is_some_and(|g2| g2 > g));
+        assert!(r.release_pull("live/p", c.pull.unwrap(), true));
+        // A publisher may take the slot now; without origins nobody pulls.
+        assert_eq!(r.add_player_or_pull("live/q", 0, false).pull, None);
     }
 
     #[test]

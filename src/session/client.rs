@@ -65,7 +65,10 @@ pub enum ClientEvent {
         code: String,
         description: String,
     },
-    /// Audio (8), video (9) or data (18) received while playing.
+    /// Stream metadata received while playing: the AMF0 payload `onMetaData, {...}`, as
+    /// [`crate::session::ServerEvent::Metadata`] carries it (a relay feeds it on unchanged).
+    Metadata { timestamp: u32, payload: Bytes },
+    /// Audio (8), video (9) or other data (18) received while playing.
     Media {
         type_id: u8,
         timestamp: u32,
@@ -259,7 +262,11 @@ impl ClientSession {
                     .first()
                     .and_then(AmfValue::as_str)
                     .unwrap_or_default();
-                if !name.starts_with('|') && name != "onStatus" {
+                if name == "onMetaData" {
+                    let timestamp = raw.header.timestamp;
+                    self.events
+                        .push_back(ClientEvent::Metadata { timestamp, payload });
+                } else if !name.starts_with('|') && name != "onStatus" {
                     let timestamp = raw.header.timestamp;
                     let type_id = message::DATA_AMF0;
                     self.events.push_back(ClientEvent::Media {

@@ -32,6 +32,9 @@ pub(crate) enum ShardMsg {
     },
     /// From a home: publisher `generation` left.
     Stop { key: StreamKey, generation: u64 },
+    /// To every shard: the pull `generation` of `key` found the stream on no origin; its
+    /// players get NetStream.Play.StreamNotFound.
+    NotFound { key: StreamKey, generation: u64 },
     /// From the shard of a newer publisher (takeover): close publisher `generation` of `key`.
     Evict { key: StreamKey, generation: u64 },
     /// From the control side: close connection `conn` if it is still `generation`.

@@ -106,6 +106,8 @@ pub struct ShardSettings {
     pub max_gop_bytes: usize,
     /// A player whose socket accepts nothing for this long is closed.
     pub write_stall_timeout: Duration,
+    /// Origins to pull from and targets to push to, per app.
+    pub relay: crate::relay::RelaySettings,
 }
 
 impl Default for ShardSettings {

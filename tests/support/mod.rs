@@ -23,6 +23,7 @@ mod enhanced;
 mod media;
 mod process;
 mod server;
+mod sockets;
 
 // A test crate that uses only some helpers must not warn about the rest.
 #[allow(unused_imports)]
@@ -33,6 +34,8 @@ pub use media::*;
 pub use process::*;
 #[allow(unused_imports)]
 pub use server::*;
+#[allow(unused_imports)]
+pub use sockets::*;
 
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, TcpListener};

@@ -224,6 +224,13 @@ impl TestClient {
                             payload,
                         }));
                     }
+                    ClientEvent::Metadata { timestamp, payload } => {
+                        return Ok(Some(Media {
+                            type_id: 18,
+                            timestamp,
+                            payload,
+                        }));
+                    }
                     ClientEvent::Status { code, .. } => self.seen_status.push(code),
                     _ => {}
                 }

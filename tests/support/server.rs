@@ -49,6 +49,8 @@ pub struct RtmpEdge {
     process: Process,
     port: u16,
     shards: usize,
+    /// The arguments after `--listen ADDR` (to restart it the same way).
+    args: Vec<String>,
     dir: TempDir,
 }
 
@@ -68,28 +70,52 @@ impl RtmpEdge {
         std::fs::write(&config, extra_toml).expect("write rtmp-edge config");
         let level =
             std::env::var("RTMP_EDGE_TEST_LOG_LEVEL").unwrap_or_else(|_| "info".to_string());
+        let mut args: Vec<String> = vec![
+            "--shards".into(),
+            shards.to_string(),
+            "--config".into(),
+            config.display().to_string(),
+            "--log-level".into(),
+            level,
+        ];
+        args.extend(extra_args.iter().map(|a| a.to_string()));
+        // The driver under test (CI runs the suite once per driver).
+        if let Ok(io) = std::env::var("RTMP_EDGE_TEST_IO") {
+            args.extend(["--io".to_string(), io]);
+        }
         let (process, port) = start_listening("rtmp-edge", &dir.join("rtmp-edge.log"), |port| {
-            let mut cmd = Command::new(&bin);
-            cmd.arg("--listen")
-                .arg(format!("127.0.0.1:{port}"))
-                .arg("--shards")
-                .arg(shards.to_string())
-                .arg("--config")
-                .arg(&config)
-                .arg("--log-level")
-                .arg(&level)
-                .args(extra_args);
-            // The driver under test (CI runs the suite once per driver).
-            if let Ok(io) = std::env::var("RTMP_EDGE_TEST_IO") {
-                cmd.arg("--io").arg(io);
-            }
-            cmd
+            edge_command(&bin, port, &args)
         });
         RtmpEdge {
             process,
             port,
             shards,
+            args,
             dir,
+        }
+    }
+
+    /// Kills the process (SIGKILL: an origin that dies) and keeps the port for `restart`.
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
+    /// Starts the process again on the same port with the same arguments (after `kill`),
+    /// waiting (at most 10 s) until it accepts TCP. Its log goes to `rtmp-edge-restarted.log`.
+    pub fn restart(&mut self) {
+        self.process.kill();
+        let log = self.dir.join("rtmp-edge-restarted.log");
+        let cmd = edge_command(&rtmp_edge_binary(), self.port, &self.args);
+        self.process = Process::spawn_logged("rtmp-edge", cmd, &log);
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        let deadline = Instant::now() + START_LIMIT;
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(
+                Instant::now() < deadline && self.process.try_wait().is_none(),
+                "rtmp-edge did not restart on {addr}. Log:\n{}",
+                self.process.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -138,6 +164,14 @@ pub fn rtmp_loadtest_binary() -> PathBuf {
         path.display()
     );
     path
+}
+
+fn edge_command(bin: &Path, port: u16, args: &[String]) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .args(args);
+    cmd
 }
 
 /// The `rtmp-edge` binary: cargo's path when this file is compiled into the root package's

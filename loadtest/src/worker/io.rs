@@ -187,24 +187,7 @@ unsafe fn software_timestamp(msg: &libc::msghdr) -> Option<u64> {
     None
 }
 
-/// Outcome of a non-blocking connect when its socket became ready.
-pub enum ConnectState {
-    Connected,
-    Pending,
-    Failed(io::Error),
-}
-
-pub fn connect_state(sock: &TcpStream) -> ConnectState {
-    match sock.take_error() {
-        Ok(Some(e)) | Err(e) => return ConnectState::Failed(e),
-        Ok(None) => {}
-    }
-    match sock.peer_addr() {
-        Ok(_) => ConnectState::Connected,
-        Err(e) if e.kind() == io::ErrorKind::NotConnected => ConnectState::Pending,
-        Err(e) => ConnectState::Failed(e),
-    }
-}
+pub use rtmp_edge::relay::connect::{connect_state, start_connect, ConnectState};
 
 /// Error kind name for a failed connect.
 pub fn connect_error_kind(e: &io::Error) -> &'static str {

@@ -165,6 +165,9 @@ impl Player {
                         self.on_video(&payload, now, stats);
                     }
                 }
+                ClientEvent::Metadata { payload, .. } => {
+                    stats.payload_bytes += payload.len() as u64;
+                }
                 ClientEvent::Connected => {
                     self.rtmp_connected = now;
                     record_ns(&mut stats.handshake, now.saturating_sub(self.tcp_connected));

@@ -3,7 +3,7 @@
 //! closing them.
 use super::io::{
     connect_error_kind, connect_state, enable_rx_timestamps, io_error_kind, peek_step, read_step,
-    ConnectState, ReadStep,
+    start_connect, ConnectState, ReadStep,
 };
 use super::player::{Ended, Phase, Player};
 use super::run::{
@@ -32,8 +32,8 @@ impl Worker {
     }
 
     pub(super) fn start_player(&mut self, global: u64, now: u64) {
-        let mut sock = match TcpStream::connect(self.plan.addr) {
-            Ok(s) => s,
+        let mut sock = match start_connect(self.plan.addr, true) {
+            Ok(s) => TcpStream::from_std(s),
             Err(e) => {
                 self.stats.error(connect_error_kind(&e));
                 self.stats.players_failed += 1;

@@ -1,6 +1,6 @@
 //! One event-loop thread: the loop, its deadlines, the publisher and the end of the run (see
 //! the parent module for the timeline). The players' side is in `players.rs`.
-use super::io::{connect_state, read_step, ConnectState, ReadStep, Timer};
+use super::io::{connect_state, read_step, start_connect, ConnectState, ReadStep, Timer};
 use super::pauses::Pauses;
 use super::player::{Phase, Player, PlayerRecord};
 use super::publisher::{PubPhase, Publisher};
@@ -141,7 +141,7 @@ impl Worker {
 
     pub(super) fn start_publisher(&mut self, source: Source) -> std::io::Result<()> {
         let now = now_ns();
-        let mut sock = TcpStream::connect(self.plan.addr)?;
+        let mut sock = TcpStream::from_std(start_connect(self.plan.addr, true)?);
         self.poll.registry().register(
             &mut sock,
             PUBLISHER,

@@ -35,11 +35,18 @@ pub enum CloseReason {
     UntrustedProxy,
     /// A PROXY v2 LOCAL command: the proxy's own health check, done once it connected.
     ProxyHealthCheck,
+    /// An outbound relay connection failed: connect, handshake or play timeout, refused,
+    /// or the upstream answered with an error.
+    UpstreamFailed,
+    /// A pulled stream's upstream closed after its last player left (idle close).
+    UpstreamIdle,
+    /// A push ended because its stream's publisher left.
+    PushEnded,
 }
 
 impl CloseReason {
     /// Every reason, for counters indexed by reason.
-    pub const ALL: [CloseReason; 15] = [
+    pub const ALL: [CloseReason; 18] = [
         CloseReason::PeerClosed,
         CloseReason::ReadError,
         CloseReason::WriteError,
@@ -55,6 +62,9 @@ impl CloseReason {
         CloseReason::Kicked,
         CloseReason::UntrustedProxy,
         CloseReason::ProxyHealthCheck,
+        CloseReason::UpstreamFailed,
+        CloseReason::UpstreamIdle,
+        CloseReason::PushEnded,
     ];
 
     /// A stable snake_case name (log field, metric label).
@@ -75,6 +85,9 @@ impl CloseReason {
             CloseReason::Kicked => "kicked",
             CloseReason::UntrustedProxy => "untrusted_proxy",
             CloseReason::ProxyHealthCheck => "proxy_health_check",
+            CloseReason::UpstreamFailed => "upstream_failed",
+            CloseReason::UpstreamIdle => "upstream_idle",
+            CloseReason::PushEnded => "push_ended",
         }
     }
 

@@ -1,8 +1,10 @@
 //! The connections of a shard core, as an enum of kinds, and the state every kind shares:
 //! where the connection stands in the flush schedule.
 //!
-//! Kinds: inbound RTMP today. Outbound relay connections, TLS and HTTP are further variants,
-//! not flags. No sockets here: a connection is its session, its role and its send queue.
+//! Kinds: inbound RTMP, and outbound relay connections (an upstream play that feeds a pulled
+//! stream, or an upstream publish that forwards a local one) running the client session.
+//! TLS and HTTP are further variants, not flags. No sockets here: a connection is its
+//! session, its role and its send queue.
 use super::proxy_wait::ProxyWait;
 use super::schedule::Wake;
 use super::streams::{StreamId, Streams};
@@ -10,7 +12,7 @@ use crate::media::ingest::FrameBuilder;
 use crate::media::log::FrameLog;
 use crate::media::queue::SendQueue;
 use crate::media::variants::Variant;
-use crate::session::ServerSession;
+use crate::session::{ClientSession, ServerSession};
 use crate::shard::mailbox::StreamKey;
 use crate::shard::snapshot::ClientRole;
 use std::net::SocketAddr;
@@ -61,9 +63,43 @@ pub(crate) struct RtmpConn {
     pub role: Role,
 }
 
+/// What an outbound relay connection is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Job {
+    /// Plays a stream from an origin for the pull of `stream`.
+    Pull { stream: StreamId },
+    /// Publishes `stream` to push target `target` (an index into the app's push list).
+    Push { stream: StreamId, target: usize },
+}
+
+/// How far an outbound connection got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// The driver is opening the TCP connection (`poll_connect` / `handle_connected`).
+    Connecting,
+    /// Handshake and `connect` under way.
+    Handshaking,
+    /// `connect` answered; play or publish requested, no media / `Publish.Start` yet.
+    Requested,
+    /// Media flows (pull: the upstream sends; push: we send).
+    Live,
+}
+
+/// An outbound relay connection (plain TCP).
+pub(crate) struct UpstreamConn {
+    pub peer: SocketAddr,
+    pub session: ClientSession,
+    pub key: StreamKey,
+    pub job: Job,
+    pub phase: Phase,
+    /// When `phase` was entered (for its timeout).
+    pub phase_since: Instant,
+}
+
 /// The kinds of connection a shard core runs.
 pub(crate) enum Kind {
     Rtmp(RtmpConn),
+    Upstream(UpstreamConn),
 }
 
 /// One connection of the core.
@@ -89,54 +125,99 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    pub(crate) fn rtmp(&self) -> &RtmpConn {
+    /// The inbound RTMP side, if this is an inbound connection.
+    pub(crate) fn rtmp(&self) -> Option<&RtmpConn> {
         match &self.kind {
-            Kind::Rtmp(c) => c,
+            Kind::Rtmp(c) => Some(c),
+            Kind::Upstream(_) => None,
         }
     }
 
-    pub(crate) fn rtmp_mut(&mut self) -> &mut RtmpConn {
+    pub(crate) fn rtmp_mut(&mut self) -> Option<&mut RtmpConn> {
         match &mut self.kind {
-            Kind::Rtmp(c) => c,
+            Kind::Rtmp(c) => Some(c),
+            Kind::Upstream(_) => None,
         }
+    }
+
+    /// The outbound side, if this is a relay connection.
+    pub(crate) fn upstream_mut(&mut self) -> Option<&mut UpstreamConn> {
+        match &mut self.kind {
+            Kind::Upstream(c) => Some(c),
+            Kind::Rtmp(_) => None,
+        }
+    }
+
+    pub(crate) fn is_upstream(&self) -> bool {
+        matches!(self.kind, Kind::Upstream(_))
     }
 
     pub(crate) fn peer(&self) -> SocketAddr {
-        self.rtmp().peer
+        match &self.kind {
+            Kind::Rtmp(c) => c.peer,
+            Kind::Upstream(c) => c.peer,
+        }
     }
 
-    /// What the connection does now.
+    /// What the connection does now (a pull's upstream feeds a stream like a publisher; a
+    /// push follows one like a player).
     pub(crate) fn role(&self) -> ClientRole {
-        match self.rtmp().role {
-            Role::Pending => ClientRole::Pending,
-            Role::Publisher { .. } => ClientRole::Publisher,
-            Role::Player { .. } => ClientRole::Player,
+        match &self.kind {
+            Kind::Rtmp(c) => match c.role {
+                Role::Pending => ClientRole::Pending,
+                Role::Publisher { .. } => ClientRole::Publisher,
+                Role::Player { .. } => ClientRole::Player,
+            },
+            Kind::Upstream(c) => match c.job {
+                Job::Pull { .. } => ClientRole::Publisher,
+                Job::Push { .. } => ClientRole::Player,
+            },
         }
     }
 
     /// The stream this connection publishes or plays.
     pub(crate) fn stream(&self) -> Option<StreamId> {
-        match self.rtmp().role {
-            Role::Pending => None,
-            Role::Publisher { stream, .. } | Role::Player { stream, .. } => Some(stream),
+        match &self.kind {
+            Kind::Rtmp(c) => match c.role {
+                Role::Pending => None,
+                Role::Publisher { stream, .. } | Role::Player { stream, .. } => Some(stream),
+            },
+            Kind::Upstream(c) => match c.job {
+                Job::Pull { stream } | Job::Push { stream, .. } => Some(stream),
+            },
         }
     }
 
-    /// The stream this connection plays, if it is a player.
+    /// The stream whose frame log this connection follows: a player, or a live push.
     pub(crate) fn playing(&self) -> Option<StreamId> {
-        match self.rtmp().role {
-            Role::Player { stream, .. } => Some(stream),
-            _ => None,
+        match &self.kind {
+            Kind::Rtmp(c) => match c.role {
+                Role::Player { stream, .. } => Some(stream),
+                _ => None,
+            },
+            Kind::Upstream(c) => match (c.job, c.phase) {
+                (Job::Push { stream, .. }, Phase::Live) => Some(stream),
+                _ => None,
+            },
         }
     }
 
     /// The log this player reads (its stream's log of its variant), if it is a player.
     pub(crate) fn player_log<'a>(&self, streams: &'a Streams) -> Option<&'a FrameLog> {
-        match self.rtmp().role {
-            Role::Player {
-                stream, variant, ..
-            } => streams.get(stream).map(|s| s.logs.get(variant)),
-            _ => None,
+        match &self.kind {
+            Kind::Rtmp(c) => match c.role {
+                Role::Player {
+                    stream, variant, ..
+                } => streams.get(stream).map(|s| s.logs.get(variant)),
+                _ => None,
+            },
+            // A push forwards the stream as published (every track).
+            Kind::Upstream(c) => match (c.job, c.phase) {
+                (Job::Push { stream, .. }, Phase::Live) => {
+                    streams.get(stream).map(|s| s.logs.get(Variant::Enhanced))
+                }
+                _ => None,
+            },
         }
     }
 
@@ -153,10 +234,23 @@ impl Connection {
     /// Moves the session's pending output into the send queue; true if there was any.
     pub(crate) fn take_session_output(&mut self) -> bool {
         let mut any = false;
-        let Kind::Rtmp(rtmp) = &mut self.kind;
-        while let Some(bytes) = rtmp.session.poll_transmit() {
-            self.queue.push_control(bytes);
-            any = true;
+        match &mut self.kind {
+            Kind::Rtmp(rtmp) => {
+                while let Some(bytes) = rtmp.session.poll_transmit() {
+                    self.queue.push_control(bytes);
+                    any = true;
+                }
+            }
+            Kind::Upstream(up) => {
+                // Nothing may go out before the TCP connection is up.
+                if up.phase == Phase::Connecting {
+                    return false;
+                }
+                while let Some(bytes) = up.session.poll_transmit() {
+                    self.queue.push_control(bytes);
+                    any = true;
+                }
+            }
         }
         any
     }

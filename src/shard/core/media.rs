@@ -6,6 +6,7 @@
 //! players is handed to the flush schedule whole; no player is touched until it is written.
 use super::conn::{Role, WriteState};
 use super::health::Health;
+use super::pull::PULL_SOURCE;
 use super::streams::{Home, StreamId};
 use super::{CloseReason, ShardCore};
 use crate::media::frame::{Frame, MediaKind};
@@ -52,6 +53,9 @@ impl ShardCore {
 
     fn on_publish(&mut self, id: usize, req: PublishRequest, now: Instant) {
         let key: StreamKey = format!("{}/{}", req.app, req.name).into();
+        let Some(hops) = self.check_hops(id, &req.query, req.stream_id, &key, true) else {
+            return;
+        };
         let claim = self
             .registry
             .claim_publisher(&key, self.index, id, self.settings.takeover);
@@ -63,8 +67,7 @@ impl ShardCore {
         } = claim
         else {
             self.stats.publishes_refused += 1;
-            if let Some(c) = self.conns.get_mut(id) {
-                let rtmp = c.rtmp_mut();
+            if let Some(rtmp) = self.conns.get_mut(id).and_then(|c| c.rtmp_mut()) {
                 info!(shard = self.index, peer = %rtmp.peer, stream = %key, "publish refused: stream is live");
                 rtmp.session
                     .reject_publish(req.stream_id, "stream is already being published");
@@ -90,11 +93,12 @@ impl ShardCore {
         let Some(c) = self.conns.get_mut(id) else {
             return;
         };
-        let rtmp = c.rtmp_mut();
+        c.last_session = Some((ClientRole::Publisher, key.clone()));
+        let Some(rtmp) = c.rtmp_mut() else {
+            return;
+        };
         info!(shard = self.index, peer = %rtmp.peer, stream = %key, generation, "publish started");
         self.stats.publishes += 1;
-        c.last_session = Some((ClientRole::Publisher, key.clone()));
-        let rtmp = c.rtmp_mut();
         rtmp.session.accept_publish(req.stream_id);
         let timeline = continue_after.map_or(Timeline::Publisher, Timeline::ContinueAfter);
         rtmp.role = Role::Publisher {
@@ -130,8 +134,10 @@ impl ShardCore {
             remote,
             pending: Vec::new(),
             health: Health::new(now),
+            pushes: Vec::new(),
         });
         self.restart_players(sid);
+        self.start_pushes(sid, &req.app, &req.name, hops, now);
     }
 
     /// A new publisher feeds `sid`: every player is told and waits for its first keyframe.
@@ -142,7 +148,9 @@ impl ShardCore {
         let players = stream.players.clone();
         for player in players {
             if let Some(c) = self.conns.get_mut(player) {
-                c.rtmp_mut().session.notify_publish(MEDIA_STREAM_ID);
+                if let Some(rtmp) = c.rtmp_mut() {
+                    rtmp.session.notify_publish(MEDIA_STREAM_ID);
+                }
                 if let Some(log) = c.player_log(&self.streams) {
                     for frame in log.headers().frames() {
                         c.queue.push_frame(frame);
@@ -167,21 +175,37 @@ impl ShardCore {
         let Some(c) = self.conns.get_mut(id) else {
             return;
         };
-        let Role::Publisher {
+        let Some(Role::Publisher {
             stream: sid,
             generation,
             builder,
             last_media,
             noted_timestamp,
-        } = &mut c.rtmp_mut().role
+        }) = c.rtmp_mut().map(|r| &mut r.role)
         else {
             // Media from a refused or not-yet-accepted publisher is dropped.
             return;
         };
         *last_media = now;
-        let sid = *sid;
+        let (sid, generation) = (*sid, *generation);
         let mut built = builder.build(type_id, timestamp, payload, metadata);
+        if built.frame.keyframe {
+            *noted_timestamp = Some(built.frame.timestamp);
+        }
         built.set_arrival(now);
+        self.ingest(sid, generation, built, payload, now);
+    }
+
+    /// A message from the stream's source (a local publisher or a pull's upstream), in every
+    /// variant: health, the takeover timeline, the other shards, then this shard's players.
+    pub(super) fn ingest(
+        &mut self,
+        sid: StreamId,
+        generation: u64,
+        built: Built,
+        payload: &[u8],
+        now: Instant,
+    ) {
         let frame = &built.frame;
         self.stats.frames_in += 1;
         let Some(stream) = self.streams.get_mut(sid) else {
@@ -192,9 +216,8 @@ impl ShardCore {
         }
         if frame.keyframe {
             // Once per GOP, so a takeover can continue this timeline (see Registry).
-            *noted_timestamp = Some(frame.timestamp);
             self.registry
-                .note_timestamp(&stream.key, *generation, frame.timestamp);
+                .note_timestamp(&stream.key, generation, frame.timestamp);
         }
         if let Some(home) = &mut stream.home {
             if !home.remote.is_empty() {
@@ -258,10 +281,9 @@ impl ShardCore {
 
     /// The publisher on `id` stops (unpublish, close or eviction). No-op for others.
     pub(super) fn end_publish(&mut self, id: usize) {
-        let Some(c) = self.conns.get_mut(id) else {
+        let Some(rtmp) = self.conns.get_mut(id).and_then(|c| c.rtmp_mut()) else {
             return;
         };
-        let rtmp = c.rtmp_mut();
         let Role::Publisher {
             stream: sid,
             generation,
@@ -286,6 +308,11 @@ impl ShardCore {
             .is_some_and(|h| h.generation == generation)
         {
             let home = stream.home.take();
+            for push in home.iter().flat_map(|h| &h.pushes) {
+                if let Some(conn) = push.conn {
+                    self.closing.push((conn, CloseReason::PushEnded));
+                }
+            }
             if current {
                 for shard in home.map(|h| h.remote).unwrap_or_default() {
                     self.outbox.push(
@@ -314,8 +341,8 @@ impl ShardCore {
         stream.clear_media();
         let players = stream.players.clone();
         for player in players {
-            if let Some(c) = self.conns.get_mut(player) {
-                c.rtmp_mut().session.notify_unpublish(MEDIA_STREAM_ID);
+            if let Some(rtmp) = self.conns.get_mut(player).and_then(|c| c.rtmp_mut()) {
+                rtmp.session.notify_unpublish(MEDIA_STREAM_ID);
             }
             self.collect_output(player);
         }
@@ -333,29 +360,42 @@ impl ShardCore {
         };
         if home.generation == generation {
             let publisher = home.publisher;
-            self.close_later(publisher, CloseReason::ReplacedByNewerPublisher);
+            if publisher == PULL_SOURCE {
+                self.stop_pull(key, generation);
+            } else {
+                self.close_later(publisher, CloseReason::ReplacedByNewerPublisher);
+            }
         }
     }
 
     fn on_play(&mut self, id: usize, req: PlayRequest, now: Instant) {
         let key: StreamKey = format!("{}/{}", req.app, req.name).into();
+        let Some(hops) = self.check_hops(id, &req.query, req.stream_id, &key, false) else {
+            return;
+        };
         let Some(c) = self.conns.get_mut(id) else {
             return;
         };
-        let rtmp = c.rtmp_mut();
+        let Some(rtmp) = c.rtmp_mut() else {
+            return;
+        };
         if req.stream_id != MEDIA_STREAM_ID {
             rtmp.session
                 .reject_play(req.stream_id, "play on an unknown stream id");
             return;
         }
         info!(shard = self.index, peer = %rtmp.peer, stream = %key, "play started");
+        rtmp.session.accept_play(req.stream_id, req.reset);
         self.stats.plays += 1;
         c.last_session = Some((ClientRole::Player, key.clone()));
-        let rtmp = c.rtmp_mut();
-        rtmp.session.accept_play(req.stream_id, req.reset);
         // The play replies go out before any media.
         c.take_session_output();
-        let (publisher, first_on_shard) = self.registry.add_player(&key, self.index);
+        let can_pull = self.can_pull(&req.app);
+        let added = self.registry.add_player_or_pull(&key, self.index, can_pull);
+        let (publisher, first_on_shard) = (added.publisher, added.first_on_shard);
+        if let Some(generation) = added.pull {
+            self.start_pull(&key, &req.name, hops, generation, now);
+        }
         if first_on_shard {
             if let Some(p) = publisher.filter(|p| p.shard != self.index) {
                 self.outbox.push(
@@ -372,12 +412,15 @@ impl ShardCore {
             return;
         };
         // A player that announced Enhanced RTMP gets every track; any other the legacy form.
-        let variant = if c.rtmp().session.client_caps().is_enhanced() {
+        let Some(rtmp) = c.rtmp_mut() else {
+            return;
+        };
+        let variant = if rtmp.session.client_caps().is_enhanced() {
             Variant::Enhanced
         } else {
             Variant::Legacy
         };
-        c.rtmp_mut().role = Role::Player {
+        rtmp.role = Role::Player {
             stream: sid,
             variant,
             since: now,
@@ -407,7 +450,10 @@ impl ShardCore {
         let Some(sid) = c.playing() else {
             return;
         };
-        c.rtmp_mut().role = Role::Pending;
+        let Some(rtmp) = c.rtmp_mut() else {
+            return;
+        };
+        rtmp.role = Role::Pending;
         c.queue.unfollow();
         // Its caught-up entry (if any) goes stale.
         if c.write == WriteState::Parked {
@@ -509,6 +555,7 @@ impl ShardCore {
                 self.streams.remove_if_unused(sid);
             }
             ShardMsg::Evict { key, generation } => self.evict_local(&key, generation),
+            ShardMsg::NotFound { key, generation } => self.pull_not_found(&key, generation),
             ShardMsg::Kick { conn, generation } => self.kick(conn, generation),
             ShardMsg::Drain => self.start_drain(),
             ShardMsg::Reload(settings) => self.reload(settings),
@@ -543,7 +590,9 @@ impl ShardCore {
         let players = stream.players.clone();
         for player in players {
             if let Some(c) = self.conns.get_mut(player) {
-                c.rtmp_mut().session.notify_publish(MEDIA_STREAM_ID);
+                if let Some(rtmp) = c.rtmp_mut() {
+                    rtmp.session.notify_publish(MEDIA_STREAM_ID);
+                }
                 c.take_session_output();
                 // Headers first (also when the log has evicted them), then the GOP from its
                 // keyframe, or wait for the next keyframe.

@@ -13,6 +13,7 @@
 //! - [`handle_closed`](ShardCore::handle_closed): the peer closed or the socket failed.
 //! - [`handle_mailbox`](ShardCore::handle_mailbox): a batch from another shard.
 //! - [`handle_timeout`](ShardCore::handle_timeout): the deadline from `poll_timeout` passed.
+//! - [`handle_connected`](ShardCore::handle_connected): a `poll_connect` is up (or failed).
 //! - [`handle_pass_end`](ShardCore::handle_pass_end): the pass's flushes are done (the
 //!   adaptive write-merge window is the time they took).
 //! - [`handle_busy`](ShardCore::handle_busy): how long the driver's last pass worked (time
@@ -26,6 +27,7 @@
 //!    reason. The core has forgotten them; the id may be reused by the next accept.
 //! 3. [`poll_mailbox`](ShardCore::poll_mailbox) until None: one batch per other shard per
 //!    pass (send it, wake that shard once).
+//!    Then [`poll_connect`](ShardCore::poll_connect) until None: relay connections to open.
 //! 4. [`poll_timeout`](ShardCore::poll_timeout): when to call `handle_timeout` next.
 //! 5. [`poll_snapshot`](ShardCore::poll_snapshot): after `handle_timeout`, a fresh
 //!    [`ShardSnapshot`] once per sweep (and once at the start) for the driver to publish.
@@ -37,7 +39,7 @@ use crate::media::log::LogLimits;
 use crate::media::queue::{SendQueue, Verdict};
 use crate::media::registry::Registry;
 use crate::session::{ServerEvent, ServerSession};
-use crate::shard::mailbox::{Outbox, ShardMsg};
+use crate::shard::mailbox::{Outbox, ShardMsg, StreamKey};
 use crate::shard::snapshot::latency_histogram;
 use crate::shard::{ProtocolErrorKind, ShardSettings, ShardStats};
 use bytes::Bytes;
@@ -56,18 +58,22 @@ mod health;
 mod media;
 mod ops;
 mod proxy_wait;
+mod pull;
+mod push;
 mod schedule;
 mod snapshot;
 mod streams;
 mod sweep;
 #[cfg(test)]
 mod tests;
+mod upstream;
 
 pub use close::CloseReason;
 use conn::{Connection, Kind, Role, RtmpConn, WriteState};
 use proxy_wait::ProxyWait;
 use schedule::FlushSchedule;
 use streams::{StreamId, Streams};
+pub use upstream::Connect;
 
 /// A connection of one core: its slab key, reused after the connection closed. Drivers index
 /// their sockets by it.
@@ -147,6 +153,9 @@ pub struct ShardCore {
     last_now: Instant,
     /// Drain, reload and trusted-proxy state (see `ops`).
     ops: ops::OpsState,
+    /// Streams this shard pulls (it is their home), and relay connections to open.
+    pulls: std::collections::HashMap<StreamKey, pull::Pull>,
+    connects: VecDeque<Connect>,
 }
 
 impl ShardCore {
@@ -188,6 +197,8 @@ impl ShardCore {
             next_generation: 1,
             last_now: now,
             ops: ops::OpsState::default(),
+            pulls: Default::default(),
+            connects: VecDeque::new(),
         }
     }
 
@@ -274,8 +285,13 @@ impl ShardCore {
         }
         self.stats.bytes_in += input.len() as u64;
         c.bytes_in += input.len() as u64;
+        let Some(rtmp) = c.rtmp_mut() else {
+            self.upstream_input(id, input, now);
+            self.close_pending();
+            return input.len();
+        };
         let mut rest = input;
-        if c.rtmp().proxy.is_some() {
+        if rtmp.proxy.is_some() {
             match self.proxy_input(id, input) {
                 Some(start) => rest = input.get(start..).unwrap_or_default(),
                 None => return input.len(),
@@ -287,7 +303,9 @@ impl ShardCore {
         let Some(c) = self.conns.get_mut(id) else {
             return input.len();
         };
-        let rtmp = c.rtmp_mut();
+        let Some(rtmp) = c.rtmp_mut() else {
+            return input.len();
+        };
         if let Err(e) = rtmp.session.handle_input(rest) {
             info!(shard = self.index, peer = %rtmp.peer, error = %e, "closing connection after protocol error");
             self.stats.protocol_errors += 1;
@@ -314,8 +332,8 @@ impl ShardCore {
             return;
         }
         let log = c.player_log(&self.streams);
-        let since = match c.rtmp().role {
-            Role::Player { since, .. } => Some(since),
+        let since = match c.rtmp().map(|r| &r.role) {
+            Some(Role::Player { since, .. }) => Some(*since),
             _ => None,
         };
         let (latency, sum, delivered) = (
@@ -392,6 +410,7 @@ impl ShardCore {
     /// deadline of `poll_timeout` passed; calling earlier is harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last_now = now;
+        self.relay_timers(now);
         if now >= self.next_sweep {
             self.sweep(now);
             self.sweep_health(now);
@@ -478,9 +497,11 @@ impl ShardCore {
 
     /// When `handle_timeout` (or, for due sends, `poll_transmit`) must run next.
     pub fn poll_timeout(&self, now: Instant) -> Instant {
-        self.schedule
+        let at = self
+            .schedule
             .next_deadline(now)
-            .map_or(self.next_sweep, |at| at.min(self.next_sweep))
+            .map_or(self.next_sweep, |at| at.min(self.next_sweep));
+        self.relay_deadline().map_or(at, |r| r.min(at))
     }
 
     // ---- internals shared by the steps ----
@@ -488,8 +509,7 @@ impl ShardCore {
     /// Drains the session's events and output after input.
     fn process_session(&mut self, id: usize, now: Instant) {
         let mut events = std::mem::take(&mut self.events);
-        if let Some(c) = self.conns.get_mut(id) {
-            let rtmp = c.rtmp_mut();
+        if let Some(rtmp) = self.conns.get_mut(id).and_then(|c| c.rtmp_mut()) {
             while let Some(event) = rtmp.session.poll_event() {
                 events.push(event);
             }
@@ -577,6 +597,10 @@ impl ShardCore {
             // A load balancer's health check every few seconds is no session to log.
             if reason != CloseReason::ProxyHealthCheck {
                 self.access_log(&c, reason);
+            }
+            if let Kind::Upstream(up) = &c.kind {
+                self.connects.retain(|x| x.conn.0 != id);
+                self.upstream_gone(id, up, reason, self.last_now);
             }
         }
     }

@@ -83,7 +83,9 @@ impl ShardCore {
             let Some(c) = self.conns.get_mut(id) else {
                 continue;
             };
-            if c.close_after_flush.is_none() && c.rtmp_mut().session.request_reconnect() {
+            if c.close_after_flush.is_none()
+                && c.rtmp_mut().is_some_and(|r| r.session.request_reconnect())
+            {
                 asked += 1;
                 self.collect_output(id);
             }

@@ -60,7 +60,7 @@ impl ShardCore {
     /// start once the header is complete, or None when all of it was header (or the
     /// connection was closed: a health check, a bad header).
     pub(super) fn proxy_input(&mut self, id: usize, input: &[u8]) -> Option<usize> {
-        let rtmp = self.conns.get_mut(id)?.rtmp_mut();
+        let rtmp = self.conns.get_mut(id)?.rtmp_mut()?;
         let via = rtmp.peer;
         match rtmp.proxy.as_mut()?.handle_input(input) {
             Ok(None) => None,

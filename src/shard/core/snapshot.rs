@@ -44,6 +44,10 @@ impl ShardCore {
             .collect();
         let mut clients = Vec::with_capacity(self.conns.len());
         for (id, c) in self.conns.iter() {
+            // Relay connections belong to no listener; the streams report them.
+            if c.is_upstream() {
+                continue;
+            }
             let role = c.role();
             if listeners.len() <= c.listener {
                 listeners.resize(c.listener + 1, ListenerConns::default());

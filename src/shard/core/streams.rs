@@ -26,6 +26,8 @@ pub(crate) struct Home {
     /// Frames of this pass not yet handed to `remote`.
     pub pending: Vec<Built>,
     pub health: Health,
+    /// The push targets this stream is forwarded to (local publishers only).
+    pub pushes: Vec<super::push::PushTarget>,
 }
 
 pub(crate) struct Stream {
@@ -130,6 +132,10 @@ impl Streams {
 
     pub(crate) fn len(&self) -> usize {
         self.slab.len()
+    }
+
+    pub(crate) fn iter_ids(&self) -> impl Iterator<Item = (StreamId, &Stream)> {
+        self.slab.iter().map(|(id, s)| (StreamId(id), s))
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Stream> {

@@ -1,8 +1,10 @@
 //! The core's periodic sweep (every 500 ms of the driver's clock): handshake and PROXY header
-//! deadlines (each its own), idle publishers, players whose socket stalled or who lag beyond the kick limit
-//! while the socket keeps them from being written, and the publisher timestamps a takeover
-//! continues from.
-use super::conn::{Kind, Role, WriteState};
+//! deadlines (each its own), idle publishers, players whose socket stalled or who lag beyond
+//! the kick limit while the socket keeps them from being written, the publisher timestamps a
+//! takeover continues from, relay connections' connect/handshake/play timeouts and pulls'
+//! idle close.
+use super::conn::{Kind, Phase, Role, WriteState};
+use super::upstream::phase_timeout;
 use super::{CloseReason, ShardCore};
 use crate::media::queue::Verdict;
 use std::time::Instant;
@@ -14,7 +16,28 @@ impl ShardCore {
         for (id, c) in self.conns.iter_mut() {
             let waiting_on_socket = matches!(c.write, WriteState::InFlight | WriteState::Blocked);
             let log = c.player_log(&self.streams);
-            let Kind::Rtmp(rtmp) = &mut c.kind;
+            let rtmp = match &mut c.kind {
+                Kind::Rtmp(rtmp) => rtmp,
+                Kind::Upstream(up) => {
+                    let mut why = phase_timeout(&s.relay, up, now);
+                    if waiting_on_socket {
+                        if now.duration_since(c.last_write) > s.write_stall_timeout {
+                            why = Some(CloseReason::WriteStalled);
+                        } else if up.phase == Phase::Live {
+                            // A push lags like a player: the same policy.
+                            match c.queue.check_lag(log) {
+                                Verdict::Kick => why = Some(CloseReason::PlayerTooSlow),
+                                Verdict::Keep { dropped } => self.stats.frames_dropped += dropped,
+                            }
+                        }
+                    }
+                    if let Some(why) = why {
+                        info!(shard = self.index, peer = %up.peer, stream = %up.key, %why, "closing relay connection");
+                        self.closing.push((id, why));
+                    }
+                    continue;
+                }
+            };
             let why = match &mut rtmp.role {
                 // HAProxy's rule: the whole PROXY header first, within its own (short) timeout.
                 Role::Pending
@@ -71,5 +94,6 @@ impl ShardCore {
                 self.closing.push((id, why));
             }
         }
+        self.sweep_pulls(now);
     }
 }

@@ -1,12 +1,15 @@
 //! The mio (epoll) driver: a thin loop that moves bytes between sockets and a [`ShardCore`].
 //!
-//! One pass: poll -> accept -> mailbox -> reads -> timeouts -> sends -> closes -> outgoing
-//! mail. Readiness is edge-triggered, so reads and accepts drain until `WouldBlock`; reads are
+//! One pass: poll -> accept -> mailbox -> reads -> timeouts -> sends -> closes -> outbound
+//! connects -> outgoing mail. Outbound (relay) connections are non-blocking connects
+//! registered like accepted sockets; their first writable (or error) event completes the
+//! connect, reported to the core with `handle_connected`. Readiness is edge-triggered, so reads and accepts drain until `WouldBlock`; reads are
 //! capped per connection per pass (a busy publisher cannot starve the others) and resumed on
 //! the next pass without a new edge. Sends are one `sendmsg` per transmit the core hands out.
 //! The time between waking from `poll` and the next `poll` is reported as busy time; after
 //! the timeouts, a due snapshot is published into the shard's slot.
 use super::{send_mail, Mailbox};
+use crate::relay::connect::{connect_state, start_connect, ConnectState};
 use crate::shard::core::{CloseReason, ConnId, MailBatch, ShardCore, MAX_IOVECS};
 use crate::shard::snapshot::SnapshotSlot;
 use crate::shard::socket;
@@ -37,6 +40,8 @@ pub(crate) struct MioDriver {
     sockets: Vec<Option<TcpStream>>,
     /// Connections with input left to read (an edge came, or the per-pass cap stopped us).
     more_to_read: Vec<usize>,
+    /// Outbound connections whose non-blocking connect has not completed, by id.
+    connecting: Vec<bool>,
     inbox: Receiver<MailBatch>,
     mailboxes: Arc<Vec<Mailbox>>,
     stop: Arc<AtomicBool>,
@@ -65,6 +70,7 @@ impl MioDriver {
             listeners,
             sockets: Vec::new(),
             more_to_read: Vec::new(),
+            connecting: Vec::new(),
             inbox,
             mailboxes,
             stop,
@@ -107,6 +113,10 @@ impl MioDriver {
                     if let Some(flag) = self.accept_pending.get_mut(token.0 - LISTENER_BASE) {
                         *flag = true;
                     }
+                } else if self.connecting.get(token.0).copied().unwrap_or(false) {
+                    if event.is_writable() || event.is_error() || event.is_read_closed() {
+                        self.finish_connect(token.0, now);
+                    }
                 } else {
                     if event.is_readable() || event.is_read_closed() || event.is_error() {
                         self.more_to_read.push(token.0);
@@ -130,6 +140,7 @@ impl MioDriver {
             }
             self.flush();
             self.close_pending();
+            self.open_connects(now);
             send_mail(&mut self.core, &self.mailboxes);
         }
         self.core.shutdown();
@@ -210,6 +221,57 @@ impl MioDriver {
         self.sockets[id.0] = Some(stream);
         // Bytes may already be waiting; the edge for them may have come before registration.
         self.more_to_read.push(id.0);
+    }
+
+    /// Starts every outbound connection the core asks for.
+    fn open_connects(&mut self, now: Instant) {
+        while let Some(c) = self.core.poll_connect() {
+            let id = c.conn.0;
+            let mut stream = match start_connect(c.addr, self.core.settings().nodelay) {
+                Ok(s) => TcpStream::from_std(s),
+                Err(e) => {
+                    self.core.handle_connected(c.conn, Err(e), now);
+                    continue;
+                }
+            };
+            let interest = Interest::READABLE | Interest::WRITABLE;
+            if let Err(e) = self
+                .poll
+                .registry()
+                .register(&mut stream, Token(id), interest)
+            {
+                self.core.handle_connected(c.conn, Err(e), now);
+                continue;
+            }
+            if self.sockets.len() <= id {
+                self.sockets.resize_with(id + 1, || None);
+            }
+            if self.connecting.len() <= id {
+                self.connecting.resize(id + 1, false);
+            }
+            self.sockets[id] = Some(stream);
+            self.connecting[id] = true;
+        }
+    }
+
+    /// A connecting socket became writable or failed: tell the core how the connect ended.
+    fn finish_connect(&mut self, id: usize, now: Instant) {
+        let Some(socket) = self.sockets.get(id).and_then(Option::as_ref) else {
+            return;
+        };
+        match connect_state(socket) {
+            ConnectState::Pending => {}
+            ConnectState::Connected => {
+                self.connecting[id] = false;
+                self.core.handle_connected(ConnId(id), Ok(()), now);
+                // Bytes may already be waiting.
+                self.more_to_read.push(id);
+            }
+            ConnectState::Failed(e) => {
+                self.drop_socket(id, None);
+                self.core.handle_connected(ConnId(id), Err(e), now);
+            }
+        }
     }
 
     fn read_ready(&mut self, now: Instant) {
@@ -294,6 +356,9 @@ impl MioDriver {
     fn drop_socket(&mut self, id: usize, reason: Option<CloseReason>) {
         if let Some(mut socket) = self.sockets.get_mut(id).and_then(Option::take) {
             let _ = self.poll.registry().deregister(&mut socket);
+        }
+        if let Some(flag) = self.connecting.get_mut(id) {
+            *flag = false;
         }
         if let Some(reason) = reason {
             self.core.handle_closed(ConnId(id), reason);

@@ -1,13 +1,18 @@
 //! A simulated shard pair for `ShardCore` tests: cores sharing a registry, a clock that only
 //! moves when a test says so, and for each connection a wire to a sans-IO client session
 //! (or to nothing, for raw bytes). No sockets, no threads, no sleeps.
+//!
+//! With [`Harness::with_origins`], further cores (each its own one-shard node) act as
+//! origins at `127.0.0.1:ORIGIN_PORT + index`: an outbound connection of an edge core to such
+//! an address is linked to a connection accepted by that core, and bytes move between the two
+//! cores directly. Other addresses, and origins marked down, refuse the connect.
 use super::super::{CloseReason, ConnId, ShardCore};
 use crate::media::registry::Registry;
 use crate::protocol::amf::AmfValue;
 use crate::session::{ClientConfig, ClientEvent, ClientSession};
 use crate::shard::ShardSettings;
 use bytes::Bytes;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -81,6 +86,21 @@ pub(super) struct Harness {
     pub now: Instant,
     by_conn: HashMap<(usize, usize), usize>,
     seed: u64,
+    /// Outbound connections linked to origin cores: (core, conn) both ways.
+    pub links: HashMap<(usize, usize), (usize, usize)>,
+    /// Origin cores that refuse connects.
+    pub down: HashSet<usize>,
+    /// `(when, address)` of every outbound connect the edges asked for.
+    pub connects: Vec<(Instant, SocketAddr)>,
+    /// Linked connections (core, conn) whose socket takes nothing (a stalled peer).
+    pub stalled: HashSet<(usize, usize)>,
+}
+
+/// Origin core `i` listens at `127.0.0.1:ORIGIN_PORT + i`.
+pub(super) const ORIGIN_PORT: u16 = 19_000;
+
+pub(super) fn origin_addr(core: usize) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], ORIGIN_PORT + core as u16))
 }
 
 /// Defaults with the write-merge window off, so every pass flushes what it produced.
@@ -111,7 +131,65 @@ impl Harness {
             now,
             by_conn: HashMap::new(),
             seed: 100,
+            links: HashMap::new(),
+            down: HashSet::new(),
+            connects: Vec::new(),
+            stalled: HashSet::new(),
         }
+    }
+
+    /// Two edge shards (cores 0 and 1, settings tuned by `tune`) and `origins` origin cores
+    /// (2, 3, ...) with default settings, each a node of its own.
+    pub fn with_origins(origins: usize, tune: impl FnOnce(&mut ShardSettings)) -> Harness {
+        let mut h = Harness::new(tune);
+        for i in 0..origins {
+            let core = h.fresh_origin(2 + i);
+            h.cores.push(core);
+        }
+        h
+    }
+
+    fn fresh_origin(&self, seed: usize) -> ShardCore {
+        let registry = Arc::new(Registry::new(1));
+        ShardCore::new(
+            0,
+            Arc::new(settings(|_| {})),
+            registry,
+            self.now,
+            seed as u64,
+        )
+    }
+
+    /// Origin core `o` dies: its connections end (the edges see their peer close) and it
+    /// refuses connects until [`Harness::revive`], which starts it afresh.
+    pub fn kill_origin(&mut self, o: usize) {
+        let linked: Vec<_> = self.links.keys().filter(|k| k.0 == o).copied().collect();
+        for k in linked {
+            if let Some(other) = self.links.remove(&k) {
+                self.links.remove(&other);
+                self.cores[other.0].handle_closed(ConnId(other.1), CloseReason::PeerClosed);
+            }
+        }
+        for w in self.wires.iter_mut().filter(|w| w.shard == o) {
+            w.closed.get_or_insert(CloseReason::Shutdown);
+            self.by_conn.remove(&(o, w.conn.0));
+        }
+        self.cores[o] = self.fresh_origin(o + 50);
+        self.down.insert(o);
+        self.drive();
+    }
+
+    pub fn revive(&mut self, o: usize) {
+        self.down.remove(&o);
+    }
+
+    /// The client of `w` goes away (its socket closed).
+    pub fn hang_up(&mut self, w: usize) {
+        let (shard, conn) = (self.wires[w].shard, self.wires[w].conn);
+        self.by_conn.remove(&(shard, conn.0));
+        self.wires[w].closed = Some(CloseReason::PeerClosed);
+        self.cores[shard].handle_closed(conn, CloseReason::PeerClosed);
+        self.drive();
     }
 
     /// A connection accepted on `listener` of `shard`, with a client session (no intent yet).
@@ -311,6 +389,23 @@ impl Harness {
     fn step(&mut self) -> bool {
         let now = self.now;
         let mut moved = false;
+        for shard in 0..self.cores.len() {
+            while let Some(c) = self.cores[shard].poll_connect() {
+                moved = true;
+                self.connects.push((now, c.addr));
+                let o = usize::from(c.addr.port().wrapping_sub(ORIGIN_PORT));
+                if o >= 2 && o < self.cores.len() && !self.down.contains(&o) {
+                    let peer: SocketAddr = "127.0.0.2:50000".parse().unwrap();
+                    let accepted = self.cores[o].handle_accept(0, peer, now);
+                    self.links.insert((shard, c.conn.0), (o, accepted.0));
+                    self.links.insert((o, accepted.0), (shard, c.conn.0));
+                    self.cores[shard].handle_connected(c.conn, Ok(()), now);
+                } else {
+                    let refused = std::io::ErrorKind::ConnectionRefused.into();
+                    self.cores[shard].handle_connected(c.conn, Err(refused), now);
+                }
+            }
+        }
         for w in &mut self.wires {
             let Some(client) = w.client.as_mut().filter(|_| w.closed.is_none()) else {
                 continue;
@@ -333,6 +428,16 @@ impl Harness {
                 assert_eq!(iov.iter().flat_map(|s: &IoSlice| s.iter()).count(), len);
                 assert_eq!((bytes.len(), tx.len()), (len, len));
                 assert!(len > 0, "an empty send");
+                if self.stalled.contains(&(shard, conn.0)) {
+                    self.cores[shard].handle_written(conn, 0, now);
+                    self.cores[shard].handle_send_blocked(conn);
+                    continue;
+                }
+                if let Some(&(to, to_conn)) = self.links.get(&(shard, conn.0)) {
+                    self.cores[shard].handle_written(conn, len, now);
+                    self.cores[to].handle_input(ConnId(to_conn), &bytes, now);
+                    continue;
+                }
                 let i = self.by_conn[&(shard, conn.0)];
                 let w = &mut self.wires[i];
                 w.transmits += 1;
@@ -359,6 +464,12 @@ impl Harness {
             }
             while let Some((conn, reason)) = self.cores[shard].poll_close() {
                 moved = true;
+                if let Some(other) = self.links.remove(&(shard, conn.0)) {
+                    self.links.remove(&other);
+                    self.stalled.remove(&(shard, conn.0));
+                    self.cores[other.0].handle_closed(ConnId(other.1), CloseReason::PeerClosed);
+                    continue;
+                }
                 let i = self.by_conn.remove(&(shard, conn.0)).expect("a known conn");
                 self.wires[i].closed = Some(reason);
             }
@@ -385,6 +496,11 @@ impl Harness {
                 payload,
             } => Some(Media {
                 type_id: *type_id,
+                ts: *timestamp,
+                payload: payload.clone(),
+            }),
+            ClientEvent::Metadata { timestamp, payload } => Some(Media {
+                type_id: 18,
                 ts: *timestamp,
                 payload: payload.clone(),
             }),

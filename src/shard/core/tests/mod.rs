@@ -380,3 +380,4 @@ fn closing_everything_leaves_no_streams_behind() {
 }
 
 mod observe;
+mod relay;

@@ -2,12 +2,19 @@
 //!
 //! One pass: one submit-and-wait (bounded by the core's next deadline) -> completions
 //! (received bytes, finished sends, closed peers, wakes) handed to the core -> the closes
-//! they caused carried out -> the batch's accepts handed to the core and armed -> mailbox -> timeouts -> every due send queued on the ring (one
+//! they caused carried out -> the batch's accepts handed to the core and armed (after the
+//! closes: an accept may reuse a closed id) -> outbound connects that completed -> mailbox ->
+//! timeouts -> every due send queued on the ring (one
 //! vectored SENDMSG per connection, its `Bytes` owned by the ring until the completion),
-//! submitted at once (sockets with room send inside that submit) -> closes -> outgoing mail.
+//! submitted at once (sockets with room send inside that submit) -> closes -> outbound
+//! connects -> outgoing mail. Outbound (relay) connections are non-blocking connects made in
+//! this thread and checked once per pass (the wait is capped at `CONNECT_CHECK` while one is
+//! pending); once connected, the socket is made blocking and handed to the ring with
+//! `add_conn` like an accepted one, so the ring layer needs nothing new.
 //! The time between the return of one submit-and-wait and the next is reported as busy time;
 //! after the timeouts, a due snapshot is published into the shard's slot.
 use super::{Completion, EventFdWaker, UringIo};
+use crate::relay::connect::{connect_state, start_connect, ConnectState};
 use crate::shard::core::{CloseReason, ConnId, MailBatch, ShardCore};
 use crate::shard::driver::{send_mail, Mailbox};
 use crate::shard::snapshot::SnapshotSlot;
@@ -27,6 +34,8 @@ const RING_ENTRIES: u32 = 4096;
 /// buffer goes back to the kernel as soon as the core has consumed it.
 const RECV_BUFFERS: u16 = 512;
 const RECV_BUFFER_SIZE: usize = 16 * 1024;
+/// Longest wait while an outbound connect is pending.
+const CONNECT_CHECK: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// What the driver needs, built on the starting thread; the ring itself is built on the shard
 /// thread (`IORING_SETUP_SINGLE_ISSUER`).
@@ -64,12 +73,16 @@ pub(crate) fn run(
     let mut incoming: Vec<(usize, OwnedFd, std::net::SocketAddr)> = Vec::new();
     let mut accepted: Vec<(ConnId, OwnedFd)> = Vec::new();
     let mut ended: Vec<(usize, CloseReason)> = Vec::new();
+    let mut connecting: Vec<(ConnId, std::net::TcpStream)> = Vec::new();
     let mut woke = Instant::now();
     let mut listeners_closed = false;
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
         core.handle_busy(now.saturating_duration_since(woke));
-        let timeout = core.poll_timeout(now).saturating_duration_since(now);
+        let mut timeout = core.poll_timeout(now).saturating_duration_since(now);
+        if !connecting.is_empty() {
+            timeout = timeout.min(CONNECT_CHECK);
+        }
         if let Err(e) = io.submit_and_wait(Some(timeout)) {
             warn!(shard = index, error = %e, "io_uring wait failed");
         }
@@ -112,6 +125,7 @@ pub(crate) fn run(
         while let Some((id, reason)) = core.poll_close() {
             debug!(shard = index, conn = id.0, %reason, "closing");
             io.close(id.0);
+            connecting.retain(|(c, _)| *c != id);
         }
         for (listener, fd, peer) in incoming.drain(..) {
             if !core.has_room() {
@@ -135,6 +149,23 @@ pub(crate) fn run(
                 core.handle_closed(id, CloseReason::ReadError);
             }
         }
+        connecting.retain(|(id, socket)| match connect_state(socket) {
+            ConnectState::Pending => true,
+            ConnectState::Connected => {
+                let fd = socket
+                    .try_clone()
+                    .and_then(|s| s.set_nonblocking(false).map(|()| OwnedFd::from(s)));
+                match fd.and_then(|fd| io.add_conn(id.0, fd)) {
+                    Ok(()) => core.handle_connected(*id, Ok(()), now),
+                    Err(e) => core.handle_connected(*id, Err(e), now),
+                }
+                false
+            }
+            ConnectState::Failed(e) => {
+                core.handle_connected(*id, Err(e), now);
+                false
+            }
+        });
         while let Ok(batch) = inbox.try_recv() {
             core.handle_mailbox(batch, now);
         }
@@ -170,6 +201,13 @@ pub(crate) fn run(
         while let Some((id, reason)) = core.poll_close() {
             debug!(shard = index, conn = id.0, %reason, "closing");
             io.close(id.0);
+            connecting.retain(|(c, _)| *c != id);
+        }
+        while let Some(c) = core.poll_connect() {
+            match start_connect(c.addr, core.settings().nodelay) {
+                Ok(socket) => connecting.push((c.conn, socket)),
+                Err(e) => core.handle_connected(c.conn, Err(e), now),
+            }
         }
         send_mail(&mut core, &mailboxes);
     }

@@ -1,8 +1,10 @@
-//! Parsing of `rtmp://HOST[:PORT]/APP/STREAM[?QUERY]` into what a client session needs.
+//! Parsing of `rtmp://HOST[:PORT]/APP/STREAM[?QUERY]` into what a client session needs, and
+//! of `rtmp://HOST[:PORT]/APP` (an origin or push target, the stream left to the caller).
 //!
 //! The first path segment is the application, everything after it (slashes and query
 //! included) is the stream name, as FFmpeg and OBS split it. Pure string work: no name
-//! resolution here (the caller resolves `host` once at start).
+//! resolution here (the caller resolves `host` once at start). Shared by the relay and the
+//! load tester.
 use std::fmt;
 
 pub const DEFAULT_PORT: u16 = 1935;
@@ -27,6 +29,8 @@ pub enum UrlError {
     BadPort(String),
     #[error("URL needs an application and a stream: rtmp://HOST[:PORT]/APP/STREAM")]
     NoPath,
+    #[error("URL needs exactly an application: rtmp://HOST[:PORT]/APP")]
+    NoApp,
 }
 
 impl RtmpUrl {
@@ -46,6 +50,26 @@ impl RtmpUrl {
             port,
             app: app.to_string(),
             stream: stream.to_string(),
+        })
+    }
+
+    /// Parses `rtmp://HOST[:PORT]/APP` (a trailing slash allowed); `stream` is left empty.
+    pub fn parse_app(url: &str) -> Result<RtmpUrl, UrlError> {
+        let rest = strip_scheme(url).ok_or(UrlError::Scheme)?;
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let (host, port) = split_host_port(authority)?;
+        if host.is_empty() {
+            return Err(UrlError::NoHost);
+        }
+        let app = path.strip_suffix('/').unwrap_or(path);
+        if app.is_empty() || app.contains('/') {
+            return Err(UrlError::NoApp);
+        }
+        Ok(RtmpUrl {
+            host: host.to_string(),
+            port,
+            app: app.to_string(),
+            stream: String::new(),
         })
     }
 
@@ -131,6 +155,17 @@ mod tests {
         assert_eq!(u.authority(), "[::1]:2000");
         let u = RtmpUrl::parse("rtmp://[::1]/live/x").unwrap();
         assert_eq!(u.port, 1935);
+    }
+
+    #[test]
+    fn app_only() {
+        let u = RtmpUrl::parse_app("rtmp://127.0.0.1:1936/live/").unwrap();
+        assert_eq!(
+            (u.port, u.app.as_str(), u.stream.as_str()),
+            (1936, "live", "")
+        );
+        assert_eq!(RtmpUrl::parse_app("rtmp://h"), Err(UrlError::NoApp));
+        assert_eq!(RtmpUrl::parse_app("rtmp://h/a/b"), Err(UrlError::NoApp));
     }
 
     #[test]
