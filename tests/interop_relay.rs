@@ -83,19 +83,86 @@ fn keyframe_within(player: &mut TestClient, limit: Duration) -> bool {
     false
 }
 
+/// An origin URL on a free port where nothing listens.
+fn dead_origin_url() -> String {
+    format!("rtmp://127.0.0.1:{}/{APP}", free_port())
+}
+
+/// Asserts that `player` gets a keyframe within `secs` seconds, showing `edge`'s log if not.
+#[track_caller]
+fn assert_keyframe(player: &mut TestClient, secs: u64, edge: &RtmpEdge) {
+    assert!(
+        keyframe_within(player, Duration::from_secs(secs)),
+        "{}",
+        edge.log()
+    );
+}
+
+/// Asserts that `needle` stands exactly once in `edge`'s log.
+#[track_caller]
+fn assert_logged_once(edge: &RtmpEdge, needle: &str) {
+    assert_eq!(edge.log().matches(needle).count(), 1, "{}", edge.log());
+}
+
+/// Asserts that `player` was never told the stream ended.
+#[track_caller]
+fn assert_no_unpublish_notify(player: &mut TestClient) {
+    let codes = player.take_status_codes();
+    assert!(
+        !codes.iter().any(|c| c.contains("UnpublishNotify")),
+        "player was told the stream ended: {codes:?}"
+    );
+}
+
+/// Starts a synthetic publisher of `name` on `origin` for `seconds`, gives it half a second,
+/// then plays `name` on `edge`.
+fn publish_then_play(
+    origin: SocketAddr,
+    edge: SocketAddr,
+    name: &str,
+    seconds: u32,
+) -> (JoinHandle<()>, TestClient) {
+    let publisher = synthetic_publisher(origin, name, seconds);
+    std::thread::sleep(Duration::from_millis(500));
+    let player = TestClient::play(edge, APP, name).expect("play");
+    (publisher, player)
+}
+
+/// FFmpeg publishes its test source (`seconds` long) to `publish`; after `settle` seconds
+/// FFmpeg records `play` into `file` in a new temp dir `dir`, and the recording is checked.
+/// Returns the still running publisher and the recording's streams.
+fn publish_and_record(
+    publish: &str,
+    seconds: f64,
+    settle: f64,
+    play: &str,
+    dir: &str,
+    file: &str,
+) -> (Process, Vec<StreamInfo>) {
+    let publisher = ffmpeg_publish_testsrc(publish, seconds, &[]);
+    sleep_secs(settle);
+    let dir = TempDir::new(dir);
+    let out = dir.join(file);
+    let mut player = ffmpeg_record(play, &out, RECORD);
+    player.wait_success(RECORD_LIMIT);
+    let streams = assert_recording(&out, RECORD);
+    (publisher, streams)
+}
+
 #[test]
 fn chain_origin_edge_edge_with_ffmpeg() {
     let origin = RtmpEdge::start(1, "");
     let edge1 = edge(2, &[app_url(&origin)], "");
     let edge2 = edge(1, &[app_url(&edge1)], "");
     let name = unique_name("chain");
-    let mut publisher = ffmpeg_publish_testsrc(&origin.url(APP, &name), 12.0, &[]);
-    sleep_secs(1.5);
-    let dir = TempDir::new("relay-chain");
-    let out = dir.join("edge2.flv");
-    let mut player = ffmpeg_record(&edge2.url(APP, &name), &out, RECORD);
-    player.wait_success(RECORD_LIMIT);
-    let streams = assert_recording(&out, RECORD);
+    let (mut publisher, streams) = publish_and_record(
+        &origin.url(APP, &name),
+        12.0,
+        1.5,
+        &edge2.url(APP, &name),
+        "relay-chain",
+        "edge2.flv",
+    );
     eprintln!("origin -> edge -> edge: {streams:?}");
     publisher.kill();
 }
@@ -123,12 +190,7 @@ fn one_upstream_per_stream_with_players_on_both_shards() {
     let pid = edge.process().id();
     assert_eq!(established_to(pid, origin.port()), 1, "{}", edge.log());
     // The pull started once on the whole node.
-    assert_eq!(
-        edge.log().matches("pull started").count(),
-        1,
-        "{}",
-        edge.log()
-    );
+    assert_logged_once(&edge, "pull started");
     drop(players);
     let _ = publisher.join();
 }
@@ -139,13 +201,14 @@ fn pull_from_nginx_origin() {
     let nginx = Nginx::start();
     let edge = edge(2, &[app_url(&nginx)], "");
     let name = unique_name("from-nginx");
-    let mut publisher = ffmpeg_publish_testsrc(&nginx.url(APP, &name), 10.0, &[]);
-    sleep_secs(1.5);
-    let dir = TempDir::new("relay-nginx-origin");
-    let out = dir.join("edge.flv");
-    let mut player = ffmpeg_record(&edge.url(APP, &name), &out, RECORD);
-    player.wait_success(RECORD_LIMIT);
-    assert_recording(&out, RECORD);
+    let (mut publisher, _) = publish_and_record(
+        &nginx.url(APP, &name),
+        10.0,
+        1.5,
+        &edge.url(APP, &name),
+        "relay-nginx-origin",
+        "edge.flv",
+    );
     publisher.kill();
 }
 
@@ -155,13 +218,14 @@ fn nginx_pushes_into_edge() {
     let edge = RtmpEdge::start(2, "");
     let nginx = Nginx::start_with(&format!("push {};", app_url(&edge)));
     let name = unique_name("nginx-push");
-    let mut publisher = ffmpeg_publish_testsrc(&nginx.url(APP, &name), 10.0, &[]);
-    sleep_secs(2.0);
-    let dir = TempDir::new("relay-nginx-push");
-    let out = dir.join("edge.flv");
-    let mut player = ffmpeg_record(&edge.url(APP, &name), &out, RECORD);
-    player.wait_success(RECORD_LIMIT);
-    assert_recording(&out, RECORD);
+    let (mut publisher, _) = publish_and_record(
+        &nginx.url(APP, &name),
+        10.0,
+        2.0,
+        &edge.url(APP, &name),
+        "relay-nginx-push",
+        "edge.flv",
+    );
     publisher.kill();
 }
 
@@ -172,13 +236,14 @@ fn edge_pushes_to_nginx() {
     let nginx = Nginx::start();
     let edge = RtmpEdge::start_with_args(2, "", &["--push", &app_url(&nginx)]);
     let name = unique_name("edge-push");
-    let mut publisher = ffmpeg_publish_testsrc(&edge.url(APP, &name), 10.0, &[]);
-    sleep_secs(2.0);
-    let dir = TempDir::new("relay-edge-push");
-    let out = dir.join("nginx.flv");
-    let mut player = ffmpeg_record(&nginx.url(APP, &name), &out, RECORD);
-    player.wait_success(RECORD_LIMIT);
-    assert_recording(&out, RECORD);
+    let (mut publisher, _) = publish_and_record(
+        &edge.url(APP, &name),
+        10.0,
+        2.0,
+        &nginx.url(APP, &name),
+        "relay-edge-push",
+        "nginx.flv",
+    );
     assert!(edge.log().contains("push live"), "{}", edge.log());
     publisher.kill();
 }
@@ -191,13 +256,14 @@ fn ingest_edge_pushes_to_origin_and_another_edge_pulls() {
     let ingest = RtmpEdge::start_with_args(1, "", &["--push", &app_url(&origin)]);
     let delivery = edge(2, &[app_url(&origin)], "");
     let name = unique_name("ingest");
-    let mut publisher = ffmpeg_publish_testsrc(&ingest.url(APP, &name), 10.0, &[]);
-    sleep_secs(2.0);
-    let dir = TempDir::new("relay-ingest");
-    let out = dir.join("delivery.flv");
-    let mut player = ffmpeg_record(&delivery.url(APP, &name), &out, RECORD);
-    player.wait_success(RECORD_LIMIT);
-    assert_recording(&out, RECORD);
+    let (mut publisher, _) = publish_and_record(
+        &ingest.url(APP, &name),
+        10.0,
+        2.0,
+        &delivery.url(APP, &name),
+        "relay-ingest",
+        "delivery.flv",
+    );
     publisher.kill();
 }
 
@@ -208,14 +274,8 @@ fn origin_killed_and_restarted_players_stay_and_get_media_again() {
     let mut origin = RtmpEdge::start(1, "");
     let edge = edge(2, &[app_url(&origin)], "");
     let name = unique_name("restart");
-    let first = synthetic_publisher(origin.addr(), &name, 30);
-    std::thread::sleep(Duration::from_millis(500));
-    let mut player = TestClient::play(edge.addr(), APP, &name).expect("play");
-    assert!(
-        keyframe_within(&mut player, Duration::from_secs(15)),
-        "{}",
-        edge.log()
-    );
+    let (first, mut player) = publish_then_play(origin.addr(), edge.addr(), &name, 30);
+    assert_keyframe(&mut player, 15, &edge);
     origin.kill();
     let _ = first.join();
     origin.restart();
@@ -239,11 +299,7 @@ fn origin_killed_and_restarted_players_stay_and_get_media_again() {
         "no media after the restart. Edge log:\n{}",
         edge.log()
     );
-    let codes = player.take_status_codes();
-    assert!(
-        !codes.iter().any(|c| c.contains("UnpublishNotify")),
-        "player was told the stream ended: {codes:?}"
-    );
+    assert_no_unpublish_notify(&mut player);
     drop(player);
     let _ = second.join();
 }
@@ -251,7 +307,7 @@ fn origin_killed_and_restarted_players_stay_and_get_media_again() {
 /// The first origin is down: the edge fails over to the second one.
 #[test]
 fn failover_to_the_second_origin() {
-    let dead = format!("rtmp://127.0.0.1:{}/{APP}", free_port());
+    let dead = dead_origin_url();
     let origin = RtmpEdge::start(1, "");
     let edge = edge(1, &[dead, app_url(&origin)], "");
     let name = unique_name("failover");
@@ -259,11 +315,7 @@ fn failover_to_the_second_origin() {
     std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
     let mut player = TestClient::play(edge.addr(), APP, &name).expect("play");
-    assert!(
-        keyframe_within(&mut player, Duration::from_secs(15)),
-        "{}",
-        edge.log()
-    );
+    assert_keyframe(&mut player, 15, &edge);
     eprintln!(
         "first keyframe through the second origin after {:?}",
         started.elapsed()
@@ -291,16 +343,8 @@ fn two_hash_edges_pull_a_stream_from_the_same_origin() {
     std::thread::sleep(Duration::from_millis(500));
     let mut p1 = TestClient::play(e1.addr(), APP, &name).expect("play e1");
     let mut p2 = TestClient::play(e2.addr(), APP, &name).expect("play e2");
-    assert!(
-        keyframe_within(&mut p1, Duration::from_secs(15)),
-        "{}",
-        e1.log()
-    );
-    assert!(
-        keyframe_within(&mut p2, Duration::from_secs(15)),
-        "{}",
-        e2.log()
-    );
+    assert_keyframe(&mut p1, 15, &e1);
+    assert_keyframe(&mut p2, 15, &e2);
     let (pid1, pid2) = (e1.process().id(), e2.process().id());
     let to = |pid| (established_to(pid, a.port()), established_to(pid, b.port()));
     let (c1, c2) = (to(pid1), to(pid2));
@@ -321,14 +365,8 @@ fn idle_window_reuses_the_upstream() {
     );
     let mut edge = RtmpEdge::start(2, &toml);
     let name = unique_name("idle");
-    let publisher = synthetic_publisher(origin.addr(), &name, 20);
-    std::thread::sleep(Duration::from_millis(500));
-    let mut first = TestClient::play(edge.addr(), APP, &name).expect("play");
-    assert!(
-        keyframe_within(&mut first, Duration::from_secs(15)),
-        "{}",
-        edge.log()
-    );
+    let (publisher, mut first) = publish_then_play(origin.addr(), edge.addr(), &name, 20);
+    assert_keyframe(&mut first, 15, &edge);
     drop(first);
     std::thread::sleep(Duration::from_millis(800));
     let pid = edge.process().id();
@@ -339,17 +377,8 @@ fn idle_window_reuses_the_upstream() {
     );
     let mut second = TestClient::play(edge.addr(), APP, &name).expect("play again");
     // The GOP cache: the first media is the cached keyframe (after metadata and headers).
-    assert!(
-        keyframe_within(&mut second, Duration::from_secs(3)),
-        "{}",
-        edge.log()
-    );
-    assert_eq!(
-        edge.log().matches("pull started").count(),
-        1,
-        "{}",
-        edge.log()
-    );
+    assert_keyframe(&mut second, 3, &edge);
+    assert_logged_once(&edge, "pull started");
     drop(second);
     // Nobody left: the upstream closes after the idle window.
     assert!(
@@ -368,7 +397,7 @@ fn idle_window_reuses_the_upstream() {
 #[test]
 fn stream_on_no_origin_is_not_found() {
     let origin = RtmpEdge::start(1, "");
-    let dead = format!("rtmp://127.0.0.1:{}/{APP}", free_port());
+    let dead = dead_origin_url();
     let toml = format!(
         "[[app]]\nname = \"{APP}\"\norigins = [\"{dead}\", \"{}\"]\nplay_timeout_ms = 1000\n",
         app_url(&origin)
@@ -386,12 +415,7 @@ fn stream_on_no_origin_is_not_found() {
             edge.log()
         );
     }
-    assert_eq!(
-        edge.log().matches("stream found on no origin").count(),
-        1,
-        "{}",
-        edge.log()
-    );
+    assert_logged_once(&edge, "stream found on no origin");
 }
 
 /// A publish whose name carries more hops than the limit is refused (loop prevention).
@@ -414,11 +438,7 @@ fn live_origin_dies_players_move_to_the_second_origin() {
     let pb = synthetic_publisher(b.addr(), &name, 14);
     std::thread::sleep(Duration::from_millis(500));
     let mut player = TestClient::play(edge.addr(), APP, &name).expect("play");
-    assert!(
-        keyframe_within(&mut player, Duration::from_secs(15)),
-        "{}",
-        edge.log()
-    );
+    assert_keyframe(&mut player, 15, &edge);
     // Live long enough to count as a stable run.
     let until = Instant::now() + Duration::from_secs(6);
     while Instant::now() < until {
@@ -426,20 +446,12 @@ fn live_origin_dies_players_move_to_the_second_origin() {
     }
     a.kill();
     let died = Instant::now();
-    assert!(
-        keyframe_within(&mut player, Duration::from_secs(20)),
-        "{}",
-        edge.log()
-    );
+    assert_keyframe(&mut player, 20, &edge);
     eprintln!(
         "origin death -> first keyframe from the second origin: {:?}",
         died.elapsed()
     );
-    let codes = player.take_status_codes();
-    assert!(
-        !codes.iter().any(|c| c.contains("UnpublishNotify")),
-        "{codes:?}"
-    );
+    assert_no_unpublish_notify(&mut player);
     drop(player);
     let _ = (pa.join(), pb.join());
 }

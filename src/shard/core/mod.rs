@@ -239,21 +239,31 @@ impl ShardCore {
     pub fn handle_accept(&mut self, listener: usize, peer: SocketAddr, now: Instant) -> ConnId {
         self.last_now = now;
         let uptime = now.duration_since(self.started).as_millis() as u32;
-        let generation = self.next_generation;
-        self.next_generation += 1;
         let session = ServerSession::new(self.settings.session.clone(), self.rng.u64(..), uptime);
         let proxy = self
             .settings
             .listeners
             .get(listener)
             .is_some_and(|l| l.proxy_protocol);
-        let id = self.conns.insert(Connection {
-            kind: Kind::Rtmp(RtmpConn {
-                peer,
-                proxy: proxy.then(ProxyWait::default),
-                session,
-                role: Role::Pending,
-            }),
+        let kind = Kind::Rtmp(RtmpConn {
+            peer,
+            proxy: proxy.then(ProxyWait::default),
+            session,
+            role: Role::Pending,
+        });
+        let id = self.insert_connection(kind, listener, now);
+        self.stats.accepted += 1;
+        debug!(shard = self.index, %peer, conn = id, "accepted");
+        ConnId(id)
+    }
+
+    /// Stores a new connection of `kind` (from listener `listener`) started at `now`, with
+    /// the next generation and an empty queue; returns its slab key.
+    fn insert_connection(&mut self, kind: Kind, listener: usize, now: Instant) -> usize {
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        self.conns.insert(Connection {
+            kind,
             listener,
             queue: SendQueue::new(self.settings.queue),
             write: WriteState::Parked,
@@ -265,10 +275,7 @@ impl ShardCore {
             bytes_in: 0,
             bytes_out: 0,
             last_session: None,
-        });
-        self.stats.accepted += 1;
-        debug!(shard = self.index, %peer, conn = id, "accepted");
-        ConnId(id)
+        })
     }
 
     /// Bytes read from `conn`. Returns how many were consumed (all of them: the session

@@ -6,9 +6,8 @@
 //! time is an argument. Call order: the core queues a [`Connect`] -> the driver opens a
 //! non-blocking TCP connection and registers it under `conn` -> `handle_connected` -> bytes
 //! flow through `handle_input` / `poll_transmit` like any connection.
-use super::conn::{Connection, Job, Kind, Phase, UpstreamConn, WriteState};
+use super::conn::{Job, Kind, Phase, UpstreamConn};
 use super::{CloseReason, ConnId, ShardCore};
-use crate::media::queue::SendQueue;
 use crate::relay::{self, AppRelay, RelaySettings, Upstream};
 use crate::session::{ClientConfig, ClientEvent, ClientSession};
 use crate::shard::mailbox::StreamKey;
@@ -90,29 +89,15 @@ impl ShardCore {
             Request::Play(name) => session.play(name),
             Request::Publish(name) => session.publish(name),
         }
-        let generation = self.next_generation;
-        self.next_generation += 1;
-        let id = self.conns.insert(Connection {
-            kind: Kind::Upstream(UpstreamConn {
-                peer: to.addr,
-                session,
-                key: key.clone(),
-                job,
-                phase: Phase::Connecting,
-                phase_since: now,
-            }),
-            listener: NO_LISTENER,
-            queue: SendQueue::new(self.settings.queue),
-            write: WriteState::Parked,
-            epoch: self.rng.u32(..),
-            created: now,
-            last_write: now,
-            close_after_flush: None,
-            generation,
-            bytes_in: 0,
-            bytes_out: 0,
-            last_session: None,
+        let kind = Kind::Upstream(UpstreamConn {
+            peer: to.addr,
+            session,
+            key: key.clone(),
+            job,
+            phase: Phase::Connecting,
+            phase_since: now,
         });
+        let id = self.insert_connection(kind, NO_LISTENER, now);
         self.connects.push_back(Connect {
             conn: ConnId(id),
             addr: to.addr,

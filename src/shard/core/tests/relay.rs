@@ -10,15 +10,20 @@ use std::time::Duration;
 
 const SEC: Duration = Duration::from_secs(1);
 
-/// Edge settings pulling app `live` from origin cores `origins`, in order.
-fn relay(origins: &[usize]) -> impl FnOnce(&mut ShardSettings) {
-    let origins: Vec<Upstream> = origins
+/// App `live` on each of origin cores `cores`, in order.
+fn upstreams(cores: &[usize]) -> Vec<Upstream> {
+    cores
         .iter()
         .map(|&o| Upstream {
             url: RtmpUrl::parse_app(&format!("rtmp://{}/live", origin_addr(o))).unwrap(),
             addr: origin_addr(o),
         })
-        .collect();
+        .collect()
+}
+
+/// Edge settings pulling app `live` from origin cores `origins`, in order.
+fn relay(origins: &[usize]) -> impl FnOnce(&mut ShardSettings) {
+    let origins = upstreams(origins);
     move |s| {
         s.relay = RelaySettings {
             apps: vec![AppRelay {
@@ -36,6 +41,13 @@ fn relay(origins: &[usize]) -> impl FnOnce(&mut ShardSettings) {
     }
 }
 
+/// A publisher of `name` on core `core` that has sent its sequence headers.
+fn live_publisher(h: &mut Harness, core: usize, name: &str) -> usize {
+    let p = h.publisher(core, name);
+    h.headers(p);
+    p
+}
+
 fn keyframes(h: &Harness, w: usize) -> usize {
     h.media(w).iter().filter(|m| m.is_keyframe()).count()
 }
@@ -43,8 +55,7 @@ fn keyframes(h: &Harness, w: usize) -> usize {
 #[test]
 fn one_upstream_per_node_feeds_players_on_both_shards() {
     let mut h = Harness::with_origins(1, relay(&[2]));
-    let p = h.publisher(2, "cam");
-    h.headers(p);
+    let p = live_publisher(&mut h, 2, "cam");
     h.stream(p, 0, 30, 25, 300);
     let players = [h.player(0, "cam"), h.player(1, "cam"), h.player(1, "cam")];
     h.stream(p, 30, 60, 25, 300);
@@ -63,8 +74,7 @@ fn one_upstream_per_node_feeds_players_on_both_shards() {
 fn fails_over_in_order_to_the_origin_that_answers() {
     let mut h = Harness::with_origins(2, relay(&[3, 2]));
     h.down.insert(3);
-    let p = h.publisher(2, "cam");
-    h.headers(p);
+    let p = live_publisher(&mut h, 2, "cam");
     h.stream(p, 0, 10, 25, 300);
     let w = h.player(1, "cam");
     h.stream(p, 10, 40, 25, 300);
@@ -104,8 +114,7 @@ fn a_stream_no_origin_has_is_not_found_for_every_player_in_bounded_time() {
 #[test]
 fn a_lost_upstream_reconnects_with_capped_jittered_backoff_and_players_continue() {
     let mut h = Harness::with_origins(1, relay(&[2]));
-    let p = h.publisher(2, "cam");
-    h.headers(p);
+    let p = live_publisher(&mut h, 2, "cam");
     h.stream(p, 0, 50, 25, 300);
     let w = h.player(0, "cam");
     h.stream(p, 50, 50, 25, 300);
@@ -130,8 +139,7 @@ fn a_lost_upstream_reconnects_with_capped_jittered_backoff_and_players_continue(
     h.assert_healthy(w);
     // The origin comes back with a new publisher whose clock starts at 0.
     h.revive(2);
-    let p2 = h.publisher(2, "cam");
-    h.headers(p2);
+    let p2 = live_publisher(&mut h, 2, "cam");
     h.stream(p2, 0, 200, 25, 300);
     h.assert_healthy(w);
     let media = h.media(w);
@@ -155,8 +163,7 @@ fn a_lost_upstream_reconnects_with_capped_jittered_backoff_and_players_continue(
 #[test]
 fn the_idle_window_keeps_the_upstream_for_a_new_player_then_closes_it() {
     let mut h = Harness::with_origins(1, relay(&[2]));
-    let p = h.publisher(2, "cam");
-    h.headers(p);
+    let p = live_publisher(&mut h, 2, "cam");
     h.stream(p, 0, 30, 25, 300);
     let first = h.player(1, "cam");
     h.stream(p, 30, 30, 25, 300);
@@ -179,13 +186,7 @@ fn the_idle_window_keeps_the_upstream_for_a_new_player_then_closes_it() {
 
 /// Edge settings pushing app `live` to origin cores `targets`.
 fn push_to(targets: &[usize]) -> impl FnOnce(&mut ShardSettings) {
-    let targets: Vec<Upstream> = targets
-        .iter()
-        .map(|&o| Upstream {
-            url: RtmpUrl::parse_app(&format!("rtmp://{}/live", origin_addr(o))).unwrap(),
-            addr: origin_addr(o),
-        })
-        .collect();
+    let targets = upstreams(targets);
     move |s| {
         relay(&[])(s);
         s.relay.apps[0].push = targets;
@@ -195,8 +196,7 @@ fn push_to(targets: &[usize]) -> impl FnOnce(&mut ShardSettings) {
 #[test]
 fn a_local_stream_is_pushed_to_each_target_and_retried_after_a_loss() {
     let mut h = Harness::with_origins(2, push_to(&[2, 3]));
-    let p = h.publisher(1, "cam");
-    h.headers(p);
+    let p = live_publisher(&mut h, 1, "cam");
     h.stream(p, 0, 10, 25, 300);
     let at_2 = h.player(2, "cam");
     let at_3 = h.player(3, "cam");
@@ -230,8 +230,7 @@ fn a_local_stream_is_pushed_to_each_target_and_retried_after_a_loss() {
 fn hop_counts_stop_loops() {
     let mut h = Harness::with_origins(1, push_to(&[2]));
     // At the limit: published here, not forwarded any further.
-    let p = h.publisher(0, "cam?hops=8");
-    h.headers(p);
+    let p = live_publisher(&mut h, 0, "cam?hops=8");
     h.stream(p, 0, 10, 25, 300);
     assert!(h.connects.is_empty());
     // Beyond it: refused.
@@ -244,8 +243,7 @@ fn hop_counts_stop_loops() {
         h.codes(w)
     );
     // A forwarded stream carries the next count.
-    let q = h.publisher(0, "fwd?hops=3");
-    h.headers(q);
+    let q = live_publisher(&mut h, 0, "fwd?hops=3");
     h.stream(q, 0, 10, 25, 300);
     assert_eq!(h.connects.len(), 1);
     assert!(h.cores[2].streams() >= 1);
@@ -324,14 +322,12 @@ fn with_takeover_a_local_publisher_replaces_a_pull() {
         relay(&[2])(s);
         s.takeover = true;
     });
-    let o = h.publisher(2, "cam");
-    h.headers(o);
+    let o = live_publisher(&mut h, 2, "cam");
     h.stream(o, 0, 30, 25, 300);
     let players = [h.player(0, "cam"), h.player(1, "cam")];
     h.stream(o, 30, 30, 25, 300);
     assert_eq!(h.links.len(), 2);
-    let local = h.publisher(1, "cam");
-    h.headers(local);
+    let local = live_publisher(&mut h, 1, "cam");
     for n in 0..50 {
         h.video(local, n * 40, 5000 + n, n % 25 == 0, 300);
         h.advance(40 * MS);
