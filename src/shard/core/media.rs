@@ -530,14 +530,7 @@ impl ShardCore {
                 generation,
                 frames,
             } => {
-                let Some(sid) = self.streams.find(&key) else {
-                    return;
-                };
-                if self
-                    .streams
-                    .get(sid)
-                    .is_some_and(|s| s.source == Some(generation))
-                {
+                if let Some(sid) = self.streams.fed_by(&key, generation) {
                     self.deliver(sid, frames, now);
                 }
             }
@@ -545,11 +538,7 @@ impl ShardCore {
                 let Some(sid) = self.streams.find(&key) else {
                     return;
                 };
-                if self
-                    .streams
-                    .get(sid)
-                    .is_some_and(|s| s.source == Some(generation))
-                {
+                if self.streams.fed_by(&key, generation).is_some() {
                     self.source_stopped(sid);
                 }
                 self.streams.remove_if_unused(sid);

@@ -42,11 +42,9 @@ use crate::session::{ServerEvent, ServerSession};
 use crate::shard::mailbox::{Outbox, ShardMsg, StreamKey};
 use crate::shard::snapshot::latency_histogram;
 use crate::shard::{ProtocolErrorKind, ShardSettings, ShardStats};
-use bytes::Bytes;
 use hdrhistogram::Histogram;
 use slab::Slab;
 use std::collections::VecDeque;
-use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -66,6 +64,7 @@ mod streams;
 mod sweep;
 #[cfg(test)]
 mod tests;
+mod transmit;
 mod upstream;
 
 pub use close::CloseReason;
@@ -73,6 +72,7 @@ use conn::{Connection, Kind, Role, RtmpConn, WriteState};
 use proxy_wait::ProxyWait;
 use schedule::FlushSchedule;
 use streams::{StreamId, Streams};
+pub use transmit::{Transmit, MAX_IOVECS};
 pub use upstream::Connect;
 
 /// A connection of one core: its slab key, reused after the connection closed. Drivers index
@@ -84,40 +84,8 @@ pub struct ConnId(pub usize);
 #[derive(Debug)]
 pub struct MailBatch(pub(crate) Vec<ShardMsg>);
 
-/// Most slices in one vectored send.
-pub const MAX_IOVECS: usize = 64;
-
 /// How often timeouts are checked.
 const SWEEP_INTERVAL: Duration = Duration::from_millis(500);
-
-/// One send for one connection; see [`ShardCore::poll_transmit`].
-#[must_use]
-pub struct Transmit<'a> {
-    pub conn: ConnId,
-    queue: &'a SendQueue,
-}
-
-impl<'a> Transmit<'a> {
-    /// Bytes this send covers at most (over `MAX_IOVECS` slices).
-    pub fn len(&self) -> usize {
-        self.queue.committed_bytes()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The slices of the send, for a synchronous `sendmsg`. Returns the bytes they cover.
-    pub fn iovecs(&self, out: &mut Vec<IoSlice<'a>>) -> usize {
-        self.queue.fill_iovecs(out, MAX_IOVECS)
-    }
-
-    /// The same bytes as reference-counted handles, for a driver whose send completes later
-    /// (io_uring keeps them until the completion). Returns the bytes they cover.
-    pub fn chunks(&self, out: &mut Vec<Bytes>) -> usize {
-        self.queue.clone_chunks(out, MAX_IOVECS)
-    }
-}
 
 /// The sans-IO state of one shard. See the module doc for the call order.
 pub struct ShardCore {
@@ -481,10 +449,7 @@ impl ShardCore {
             self.flush_started.get_or_insert(now);
             // Re-borrow immutably for the returned view.
             let queue = &self.conns[id].queue;
-            return Some(Transmit {
-                conn: ConnId(id),
-                queue,
-            });
+            return Some(Transmit::new(ConnId(id), queue));
         }
         None
     }

@@ -104,6 +104,13 @@ impl Streams {
         self.by_key.get(key).copied()
     }
 
+    /// The stream of `key` if publisher `generation` is what feeds it here (stale mailbox
+    /// messages after a takeover carry an older one).
+    pub(crate) fn fed_by(&self, key: &str, generation: u64) -> Option<StreamId> {
+        self.find(key)
+            .filter(|&sid| self.get(sid).is_some_and(|s| s.source == Some(generation)))
+    }
+
     /// The stream of `key`, created empty if needed.
     pub(crate) fn get_or_create(&mut self, key: &StreamKey) -> StreamId {
         if let Some(&id) = self.by_key.get(key) {
