@@ -5,12 +5,14 @@
 //! - [`session`]: the RTMP state machine of one connection (server and client side), sans-IO.
 //! - [`media`]: stream hubs, the encode-once `Frame`, per-player send queues.
 //! - [`shard`]: per-core threads, mio event loops, slabs of connections, mailboxes.
+//! - [`record`]: recording streams to files (the recorder thread, FLV, splitting).
 //! - [`relay`]: pull from origins and push upstream: URLs, connects, origin choice.
 //! - [`control`]: configuration, command line, signals.
 
 pub mod control;
 pub mod media;
 pub mod protocol;
+pub mod record;
 pub mod relay;
 pub mod session;
 pub mod shard;

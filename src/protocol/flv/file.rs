@@ -17,7 +17,7 @@ pub const TAG_HEADER_LEN: usize = 11;
 /// Bytes of the PreviousTagSize that follows every tag (and the file header).
 const BACK_POINTER_LEN: usize = 4;
 /// Largest tag body: the data size field has 24 bits.
-const MAX_TAG_DATA: usize = 0x00ff_ffff;
+pub const MAX_TAG_DATA: usize = 0x00ff_ffff;
 
 const FLAG_AUDIO: u8 = 0x04;
 const FLAG_VIDEO: u8 = 0x01;
@@ -194,20 +194,33 @@ pub fn write_file_header(has_audio: bool, has_video: bool, out: &mut Vec<u8>) {
 /// # Panics
 /// If `data` is longer than 16 MiB - 1, which no FLV tag (nor RTMP message) can carry.
 pub fn write_tag(tag_type: u8, timestamp: u32, data: &[u8], out: &mut Vec<u8>) {
-    assert!(
-        data.len() <= MAX_TAG_DATA,
-        "FLV tag data of {} bytes exceeds 24 bits",
-        data.len()
-    );
-    let size = (data.len() as u32).to_be_bytes();
-    let ts = timestamp.to_be_bytes();
+    let header = tag_header(tag_type, timestamp, data.len());
     out.reserve(TAG_HEADER_LEN + data.len() + BACK_POINTER_LEN);
-    out.push(tag_type);
-    out.extend_from_slice(&size[1..]);
-    out.extend_from_slice(&[ts[1], ts[2], ts[3], ts[0]]);
-    out.extend_from_slice(&[0, 0, 0]);
+    out.extend_from_slice(&header);
     out.extend_from_slice(data);
-    out.extend_from_slice(&((TAG_HEADER_LEN + data.len()) as u32).to_be_bytes());
+    out.extend_from_slice(&previous_tag_size(data.len()));
+}
+
+/// The 11-byte header of a tag with `len` bytes of data (what [`write_tag`] writes before
+/// the data), for writers that send the data from where it is.
+///
+/// # Panics
+/// If `len` is over 16 MiB - 1 (see [`write_tag`]); check against [`MAX_TAG_DATA`].
+pub fn tag_header(tag_type: u8, timestamp: u32, len: usize) -> [u8; TAG_HEADER_LEN] {
+    assert!(
+        len <= MAX_TAG_DATA,
+        "FLV tag data of {len} bytes exceeds 24 bits"
+    );
+    let size = (len as u32).to_be_bytes();
+    let ts = timestamp.to_be_bytes();
+    [
+        tag_type, size[1], size[2], size[3], ts[1], ts[2], ts[3], ts[0], 0, 0, 0,
+    ]
+}
+
+/// The PreviousTagSize that follows a tag with `len` bytes of data.
+pub fn previous_tag_size(len: usize) -> [u8; BACK_POINTER_LEN] {
+    ((TAG_HEADER_LEN + len) as u32).to_be_bytes()
 }
 
 #[cfg(test)]

@@ -27,8 +27,9 @@ mod video;
 
 pub use audio::{audio_facts, audio_header, AudioFacts, AudioHeader, AudioPacketType};
 pub use file::{
-    parse_file_header, read_file_header, split_aggregate, write_file_header, write_tag, FileHeader,
-    FlvTag, TagIter, FILE_HEADER_LEN, TAG_HEADER_LEN,
+    parse_file_header, previous_tag_size, read_file_header, split_aggregate, tag_header,
+    write_file_header, write_tag, FileHeader, FlvTag, TagIter, FILE_HEADER_LEN, MAX_TAG_DATA,
+    TAG_HEADER_LEN,
 };
 pub use metadata::metadata_payload;
 pub use video::{
