@@ -26,6 +26,7 @@ pub mod http;
 pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
+mod record;
 mod relay;
 pub mod reload;
 mod settings;
@@ -38,5 +39,6 @@ pub use config::{
     ServerConfig, SocketConfig, TimeoutConfig, DEFAULT_CONFIG_TOML,
 };
 pub use logging::init_logging;
+pub use record::RecordConfig;
 pub use relay::{AppConfig, RelayConfig};
 pub use validate::ConfigProblem;

@@ -32,6 +32,18 @@ pub struct AppConfig {
     pub handshake_timeout_ms: u64,
     /// From the answered `connect` until the first media (pull) or `Publish.Start` (push).
     pub play_timeout_ms: u64,
+    /// Recording of this app's streams (see `record`): the table form...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<super::record::RecordConfig>,
+    /// ...or the flat keys (`record_dir` turns it on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_dir: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_format: Option<crate::record::RecordFormat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_split_s: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_max_queue_bytes: Option<usize>,
 }
 
 impl Default for AppConfig {
@@ -45,6 +57,11 @@ impl Default for AppConfig {
             connect_timeout_ms: 3_000,
             handshake_timeout_ms: 5_000,
             play_timeout_ms: 5_000,
+            record: None,
+            record_dir: None,
+            record_format: None,
+            record_split_s: None,
+            record_max_queue_bytes: None,
         }
     }
 }

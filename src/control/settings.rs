@@ -54,6 +54,7 @@ impl Config {
             max_gop_bytes: self.play.queue_max_bytes.min(MAX_GOP_BYTES),
             write_stall_timeout: self.play.write_stall_timeout(),
             relay: self.relay_settings(),
+            record: self.record_apps(),
         }
     }
 }

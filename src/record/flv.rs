@@ -121,7 +121,9 @@ mod tests {
         n += f
             .write_frame(&frame(MediaKind::Data, b"\x02\x00\x0aonMetaData"), 0)
             .unwrap();
-        n += f.write_frame(&frame(MediaKind::Video, b"\x17\x01"), 40).unwrap();
+        n += f
+            .write_frame(&frame(MediaKind::Video, b"\x17\x01"), 40)
+            .unwrap();
         n += f
             .write_frame(&frame(MediaKind::Audio, b"\xaf\x01\x21"), 0x0100_0000)
             .unwrap();

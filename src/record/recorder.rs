@@ -179,7 +179,12 @@ impl Worker {
             if let Err(e) = file.close() {
                 return fail(rec, &e, &path, &self.stats);
             }
-            info!(app = rec.app, stream = rec.stream, path, "recording file closed");
+            info!(
+                app = rec.app,
+                stream = rec.stream,
+                path,
+                "recording file closed"
+            );
         }
         rec.failed = true;
         self.stats.active.sub(1);
@@ -225,7 +230,12 @@ fn open_next(
     if let Some(old) = rec.file.take() {
         let path = old.path().display().to_string();
         old.close().map_err(|e| (e, path.clone()))?;
-        info!(app = rec.app, stream = rec.stream, path, "recording file closed (split)");
+        info!(
+            app = rec.app,
+            stream = rec.stream,
+            path,
+            "recording file closed (split)"
+        );
     }
     let dir = stream_dir(&rec.settings.dir, &rec.app, &rec.stream);
     let ext = rec.settings.format.extension();

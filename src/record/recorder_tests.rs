@@ -33,9 +33,19 @@ fn stream(seconds: u32) -> Vec<RecordFrame> {
     for i in 0..seconds * 25 {
         let ts = 5000 + i * 40;
         let key = i % 25 == 0;
-        let v: &'static [u8] = if key { b"\x17\x01key" } else { b"\x27\x01inter" };
+        let v: &'static [u8] = if key {
+            b"\x17\x01key"
+        } else {
+            b"\x27\x01inter"
+        };
         out.push(frame(MediaKind::Video, ts, key, false, v));
-        out.push(frame(MediaKind::Audio, ts + 1, false, false, b"\xaf\x01aac"));
+        out.push(frame(
+            MediaKind::Audio,
+            ts + 1,
+            false,
+            false,
+            b"\xaf\x01aac",
+        ));
     }
     out
 }
@@ -107,7 +117,11 @@ fn splits_into_files_that_each_start_with_headers_and_a_keyframe_at_zero() {
         UNIX_EPOCH,
     );
     let t = stats.totals();
-    assert_eq!((t.active, t.write_errors, t.files_opened), (0, 0, 3), "{t:?}");
+    assert_eq!(
+        (t.active, t.write_errors, t.files_opened),
+        (0, 0, 3),
+        "{t:?}"
+    );
     let got = files(&dir.join("live/cam_.._x"));
     let names: Vec<_> = got
         .iter()
@@ -164,7 +178,11 @@ fn a_write_error_stops_that_recording_with_one_error_and_marks_the_queue() {
         UNIX_EPOCH,
     );
     let t = stats.totals();
-    assert_eq!((t.active, t.write_errors, t.files_opened), (0, 1, 0), "{t:?}");
+    assert_eq!(
+        (t.active, t.write_errors, t.files_opened),
+        (0, 1, 0),
+        "{t:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -184,7 +202,11 @@ fn a_disk_that_fails_mid_recording_keeps_the_files_written_so_far() {
     send(&mut w, rest.to_vec(), 1, &queue);
     assert!(queue.failed());
     let t = stats.totals();
-    assert_eq!((t.active, t.write_errors, t.files_opened), (0, 1, 1), "{t:?}");
+    assert_eq!(
+        (t.active, t.write_errors, t.files_opened),
+        (0, 1, 1),
+        "{t:?}"
+    );
     // A queue-full stop is counted apart, and a stop of an unknown id is harmless.
     let q2 = start(&mut w, &dir, "other", 1);
     assert!(!q2.failed());

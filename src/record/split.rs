@@ -160,7 +160,10 @@ mod tests {
     fn without_a_split_duration_one_file() {
         let mut s = Splitter::new(None);
         assert_eq!(s.push(&f(Video, 0, true, false)), Action::Open);
-        assert_eq!(s.push(&f(Video, 3_600_000, true, false)), Action::Write(3_600_000));
+        assert_eq!(
+            s.push(&f(Video, 3_600_000, true, false)),
+            Action::Write(3_600_000)
+        );
     }
 
     #[test]

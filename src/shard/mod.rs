@@ -108,6 +108,8 @@ pub struct ShardSettings {
     pub write_stall_timeout: Duration,
     /// Origins to pull from and targets to push to, per app.
     pub relay: crate::relay::RelaySettings,
+    /// How each app records (see `crate::record`).
+    pub record: crate::record::RecordApps,
 }
 
 impl Default for ShardSettings {

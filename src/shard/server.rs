@@ -10,6 +10,7 @@ use super::socket;
 use super::stats::ShardStats;
 use super::{IoMode, ShardSettings};
 use crate::media::registry::Registry;
+use crate::record::{Recorder, RecorderStats};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -33,6 +34,8 @@ pub enum ServerError {
     NoListenAddress,
     #[error("io_uring cannot run here: {0}")]
     UringUnavailable(String),
+    #[error("cannot start the recorder thread: {0}")]
+    Recorder(std::io::Error),
 }
 
 /// A running server: its shard threads and how to stop them.
@@ -43,6 +46,8 @@ pub struct Server {
     local_addrs: Vec<SocketAddr>,
     io: IoMode,
     control: ShardControl,
+    /// The one recorder thread; it ends after the shards (their sinks) are gone.
+    recorder: Recorder,
 }
 
 impl Server {
@@ -74,6 +79,8 @@ impl Server {
         let registry = Arc::new(Registry::new(shards));
         let stop = Arc::new(AtomicBool::new(false));
         let now = Instant::now();
+        // Always running (idle unless an app records), so a reload can turn recording on.
+        let (record_sink, recorder) = Recorder::spawn().map_err(ServerError::Recorder)?;
         let mut drivers = Vec::with_capacity(shards);
         let mut mailboxes = Vec::with_capacity(shards);
         for (index, listeners) in listeners_per_shard.into_iter().enumerate() {
@@ -82,13 +89,14 @@ impl Server {
                 source,
             };
             let (sender, inbox) = mpsc::channel();
-            let core = ShardCore::new(
+            let mut core = ShardCore::new(
                 index,
                 settings.clone(),
                 registry.clone(),
                 now,
                 fastrand::u64(..),
             );
+            core.set_record_sink(record_sink.clone());
             let prepared = super::driver::prepare(io, core, listeners, inbox).map_err(setup)?;
             mailboxes.push(Mailbox {
                 sender,
@@ -96,6 +104,7 @@ impl Server {
             });
             drivers.push(prepared);
         }
+        drop(record_sink);
         let wakers = mailboxes.iter().map(|m| m.waker.clone()).collect();
         let mailboxes = Arc::new(mailboxes);
         let slots: Arc<Vec<Arc<SnapshotSlot>>> =
@@ -128,7 +137,12 @@ impl Server {
             wakers,
             local_addrs,
             io,
-            control: ShardControl { mailboxes, slots },
+            control: ShardControl {
+                mailboxes,
+                slots,
+                recording: recorder.stats(),
+            },
+            recorder,
         })
     }
 
@@ -159,12 +173,16 @@ impl Server {
         self.stopper().stop();
     }
 
-    /// Waits for every shard to stop; returns their final counters.
+    /// Waits for every shard to stop, then for the recorder to close its files; returns
+    /// the shards' final counters.
     pub fn join(self) -> Vec<ShardStats> {
-        self.threads
+        let stats = self
+            .threads
             .into_iter()
             .filter_map(|t| t.join().ok())
-            .collect()
+            .collect();
+        self.recorder.join();
+        stats
     }
 }
 
@@ -190,11 +208,17 @@ impl Stopper {
 pub struct ShardControl {
     mailboxes: Arc<Vec<Mailbox>>,
     slots: Arc<Vec<Arc<SnapshotSlot>>>,
+    recording: Arc<RecorderStats>,
 }
 
 impl ShardControl {
     pub fn shards(&self) -> usize {
         self.slots.len()
+    }
+
+    /// What the recorder thread has done so far.
+    pub fn recording(&self) -> crate::record::RecorderTotals {
+        self.recording.totals()
     }
 
     /// The latest snapshot of every shard (None for a shard that has not published yet).

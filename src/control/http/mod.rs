@@ -40,6 +40,10 @@ pub trait ShardView: Send + Sync {
     fn snapshots(&self) -> Vec<Option<Arc<ShardSnapshot>>>;
     /// Sends a kick to the client's shard; false if the shard is gone.
     fn kick(&self, id: ClientId) -> bool;
+    /// The recorder's counters (none without a recorder).
+    fn recording(&self) -> crate::record::RecorderTotals {
+        crate::record::RecorderTotals::default()
+    }
 }
 
 impl ShardView for ShardControl {
@@ -51,6 +55,9 @@ impl ShardView for ShardControl {
     }
     fn kick(&self, id: ClientId) -> bool {
         ShardControl::kick(self, id)
+    }
+    fn recording(&self) -> crate::record::RecorderTotals {
+        ShardControl::recording(self)
     }
 }
 

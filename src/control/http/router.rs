@@ -174,12 +174,13 @@ fn kick(
 
 fn metrics(state: &ControlState) -> Response {
     let snapshots: Vec<Arc<_>> = state.shards.snapshots().into_iter().flatten().collect();
-    let body = metrics::render(
+    let mut body = metrics::render(
         &snapshots,
         state.shards.shards(),
         state.metrics,
         &ProcessStats::read(),
     );
+    body.push_str(&metrics::record::text(&state.shards.recording()));
     Response {
         status: 200,
         content_type: CONTENT_TYPE,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod process;
+pub mod record;
 pub mod text;
 
 pub use process::ProcessStats;

@@ -17,6 +17,7 @@ use crate::protocol::message;
 use crate::session::{PlayRequest, PublishRequest, ServerEvent, MEDIA_STREAM_ID};
 use crate::shard::mailbox::{ShardMsg, StreamKey};
 use crate::shard::snapshot::ClientRole;
+use bytes::Bytes;
 use std::time::Instant;
 use tracing::{debug, info};
 
@@ -138,6 +139,7 @@ impl ShardCore {
         });
         self.restart_players(sid);
         self.start_pushes(sid, &req.app, &req.name, hops, now);
+        self.start_recording(sid, &key, &req.app, &req.name);
     }
 
     /// A new publisher feeds `sid`: every player is told and waits for its first keyframe.
@@ -168,7 +170,7 @@ impl ShardCore {
         id: usize,
         type_id: u8,
         timestamp: u32,
-        payload: &[u8],
+        payload: &Bytes,
         metadata: bool,
         now: Instant,
     ) {
@@ -203,11 +205,12 @@ impl ShardCore {
         sid: StreamId,
         generation: u64,
         built: Built,
-        payload: &[u8],
+        payload: &Bytes,
         now: Instant,
     ) {
         let frame = &built.frame;
         self.stats.frames_in += 1;
+        self.record_frame(sid, frame, payload);
         let Some(stream) = self.streams.get_mut(sid) else {
             return;
         };
@@ -296,6 +299,7 @@ impl ShardCore {
         let (sid, generation, last) = (*sid, *generation, builder.last_timestamp());
         rtmp.role = Role::Pending;
         self.flush_remote(sid);
+        self.stop_recording(sid);
         let Some(stream) = self.streams.get_mut(sid) else {
             return;
         };

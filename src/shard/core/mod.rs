@@ -26,7 +26,8 @@
 //! 2. [`poll_close`](ShardCore::poll_close) until None: connections to close, with a typed
 //!    reason. The core has forgotten them; the id may be reused by the next accept.
 //! 3. [`poll_mailbox`](ShardCore::poll_mailbox) until None: one batch per other shard per
-//!    pass (send it, wake that shard once).
+//!    pass (send it, wake that shard once). The pass's recording events go to the sink set
+//!    by [`set_record_sink`](ShardCore::set_record_sink) here too (see `record`).
 //!    Then [`poll_connect`](ShardCore::poll_connect) until None: relay connections to open.
 //! 4. [`poll_timeout`](ShardCore::poll_timeout): when to call `handle_timeout` next.
 //! 5. [`poll_snapshot`](ShardCore::poll_snapshot): after `handle_timeout`, a fresh
@@ -58,6 +59,7 @@ mod ops;
 mod proxy_wait;
 mod pull;
 mod push;
+mod record;
 mod schedule;
 mod snapshot;
 mod streams;
@@ -124,6 +126,8 @@ pub struct ShardCore {
     /// Streams this shard pulls (it is their home), and relay connections to open.
     pulls: std::collections::HashMap<StreamKey, pull::Pull>,
     connects: VecDeque<Connect>,
+    /// Recordings of the streams published here (see `record`).
+    recordings: record::Recordings,
 }
 
 impl ShardCore {
@@ -167,6 +171,7 @@ impl ShardCore {
             ops: ops::OpsState::default(),
             pulls: Default::default(),
             connects: VecDeque::new(),
+            recordings: Default::default(),
         }
     }
 
@@ -462,6 +467,7 @@ impl ShardCore {
     /// The next batch for another shard: `(shard, batch)`.
     pub fn poll_mailbox(&mut self) -> Option<(usize, MailBatch)> {
         self.send_remote_frames();
+        self.flush_recordings();
         self.outbox
             .pop()
             .map(|(shard, msgs)| (shard, MailBatch(msgs)))

@@ -380,4 +380,5 @@ fn closing_everything_leaves_no_streams_behind() {
 }
 
 mod observe;
+mod record;
 mod relay;
