@@ -156,6 +156,19 @@ pub fn ffprobe_packets(path: &Path) -> Vec<PacketInfo> {
         .collect()
 }
 
+/// The key flag of every video packet of `path`, in file order (ffprobe's `K` flag).
+pub fn ffprobe_video_keyflags(path: &Path) -> Vec<bool> {
+    let json = ffprobe_json(
+        path,
+        &["-select_streams", "v", "-show_entries", "packet=flags"],
+    );
+    let packets = json["packets"].as_array().cloned().unwrap_or_default();
+    packets
+        .iter()
+        .map(|p| p["flags"].as_str().unwrap_or("").contains('K'))
+        .collect()
+}
+
 /// ffprobe prints counts and times as strings and indexes as numbers.
 fn number(v: &Value) -> Option<f64> {
     match v {
