@@ -95,21 +95,11 @@ impl FlvFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::frame::ConfigKind;
     use crate::protocol::flv::{parse_file_header, read_file_header, TagIter};
     use crate::record::temp_dir;
-    use bytes::Bytes;
 
     fn frame(kind: MediaKind, payload: &'static [u8]) -> RecordFrame {
-        RecordFrame {
-            kind,
-            timestamp: 0,
-            keyframe: false,
-            sequence_header: false,
-            track: 0,
-            config: ConfigKind::SequenceStart,
-            payload: Bytes::from_static(payload),
-        }
+        crate::record::test_frame(kind, 0, false, false, payload)
     }
 
     #[test]

@@ -234,6 +234,26 @@ impl Counter {
     }
 }
 
+/// A test frame of the default track.
+#[cfg(test)]
+pub(crate) fn test_frame(
+    kind: MediaKind,
+    timestamp: u32,
+    keyframe: bool,
+    sequence_header: bool,
+    payload: &'static [u8],
+) -> RecordFrame {
+    RecordFrame {
+        kind,
+        timestamp,
+        keyframe,
+        sequence_header,
+        track: 0,
+        config: ConfigKind::SequenceStart,
+        payload: Bytes::from_static(payload),
+    }
+}
+
 /// A fresh directory for one unit test.
 #[cfg(test)]
 pub(crate) fn temp_dir(tag: &str) -> PathBuf {

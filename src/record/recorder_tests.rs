@@ -1,26 +1,15 @@
 //! The recorder's worker driven with events and a simulated wall clock: split files on a
 //! temp dir read back with the FLV reader, and the error paths.
 use super::*;
-use crate::media::frame::{ConfigKind, MediaKind};
+use crate::media::frame::MediaKind;
 use crate::protocol::flv::{parse_file_header, read_file_header, TagIter, TAG_SCRIPT, TAG_VIDEO};
 use crate::record::temp_dir;
-use bytes::Bytes;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
 const ID: RecordingId = RecordingId { shard: 0, seq: 1 };
 
-fn frame(kind: MediaKind, ts: u32, key: bool, header: bool, payload: &'static [u8]) -> RecordFrame {
-    RecordFrame {
-        kind,
-        timestamp: ts,
-        keyframe: key,
-        sequence_header: header,
-        track: 0,
-        config: ConfigKind::SequenceStart,
-        payload: Bytes::from_static(payload),
-    }
-}
+use crate::record::test_frame as frame;
 
 /// Metadata and both sequence headers, then `seconds` of 25 fps video with a keyframe every
 /// second and audio every 40 ms, from timestamp 5000.
@@ -88,6 +77,10 @@ fn send(w: &mut Worker, frames: Vec<RecordFrame>, wall_s: u64, queue: &RecordQue
     );
 }
 
+fn stop(w: &mut Worker, reason: StopReason) {
+    w.handle(RecordEvent::Stop { id: ID, reason }, UNIX_EPOCH);
+}
+
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|d| d.map(|e| e.unwrap().path()).collect())
@@ -109,13 +102,7 @@ fn splits_into_files_that_each_start_with_headers_and_a_keyframe_at_zero() {
         send(&mut w, chunk.to_vec(), i as u64, &queue);
     }
     assert_eq!(queue.queued(), 0);
-    w.handle(
-        RecordEvent::Stop {
-            id: ID,
-            reason: StopReason::Ended,
-        },
-        UNIX_EPOCH,
-    );
+    stop(&mut w, StopReason::Ended);
     let t = stats.totals();
     assert_eq!(
         (t.active, t.write_errors, t.files_opened),
@@ -170,13 +157,7 @@ fn a_write_error_stops_that_recording_with_one_error_and_marks_the_queue() {
     assert!(queue.failed());
     send(&mut w, stream(1), 1, &queue);
     assert_eq!(queue.queued(), 0, "discarded frames leave the queue too");
-    w.handle(
-        RecordEvent::Stop {
-            id: ID,
-            reason: StopReason::WriteFailed,
-        },
-        UNIX_EPOCH,
-    );
+    stop(&mut w, StopReason::WriteFailed);
     let t = stats.totals();
     assert_eq!(
         (t.active, t.write_errors, t.files_opened),
@@ -211,13 +192,7 @@ fn a_disk_that_fails_mid_recording_keeps_the_files_written_so_far() {
     let q2 = start(&mut w, &dir, "other", 1);
     assert!(!q2.failed());
     for _ in 0..2 {
-        w.handle(
-            RecordEvent::Stop {
-                id: ID,
-                reason: StopReason::QueueFull,
-            },
-            UNIX_EPOCH,
-        );
+        stop(&mut w, StopReason::QueueFull);
     }
     let t = stats.totals();
     assert_eq!((t.active, t.queue_full, t.write_errors), (0, 1, 1), "{t:?}");

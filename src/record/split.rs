@@ -111,19 +111,9 @@ fn rel(f: &RecordFrame, base: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::frame::ConfigKind;
-    use bytes::Bytes;
 
     fn f(kind: MediaKind, ts: u32, key: bool, header: bool) -> RecordFrame {
-        RecordFrame {
-            kind,
-            timestamp: ts,
-            keyframe: key,
-            sequence_header: header,
-            track: 0,
-            config: ConfigKind::SequenceStart,
-            payload: Bytes::from_static(b"x"),
-        }
+        crate::record::test_frame(kind, ts, key, header, b"x")
     }
     use MediaKind::{Audio, Data, Video};
 
