@@ -139,3 +139,28 @@ fn a_disk_failing_mid_recording_stops_the_recording_and_the_player_goes_on() {
     assert!(!kept.is_empty());
     assert_h264_aac(&kept[0], 1..=60, true, 1);
 }
+
+#[test]
+fn stopping_the_server_closes_the_files_whole() {
+    let rec = TempDir::new("record-stop");
+    let mut edge = RtmpEdge::start(2, &config(rec.path(), 0));
+    let name = unique_name("stop");
+    let mut publisher = ffmpeg_publish_testsrc(&edge.url(APP, &name), 10.0, &[]);
+    let sdir = rec.path().join(APP).join(&name);
+    wait_for_log(&edge, "recording file opened", 1);
+    sleep_secs(3.0);
+    // SIGINT stops at once: the shards go, then the recorder flushes and fsyncs.
+    let status = edge.process().stop(Duration::from_secs(10));
+    assert!(status.success(), "rtmp-edge exited with {status}");
+    assert!(
+        edge.log().contains("recording ended"),
+        "{}",
+        edge.log_tail()
+    );
+    publisher.kill();
+    let files = flv_files(&sdir);
+    assert_eq!(files.len(), 1, "split_after_s = 0: one file, {files:?}");
+    // About 3 s of media, all of it readable.
+    assert_h264_aac(&files[0], 40..=150, true, 40);
+    assert_eq!(ffprobe_video_keyflags(&files[0]).first(), Some(&true));
+}
