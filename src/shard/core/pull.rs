@@ -88,6 +88,8 @@ impl ShardCore {
             });
         }
         info!(shard = self.index, stream = %key, generation, "pull started");
+        let app_name = key.split_once('/').map_or("", |(a, _)| a);
+        self.start_recording(sid, key, app_name, name);
         let chunk_size = self.settings.session.chunk_size;
         self.pulls.insert(
             key.clone(),
@@ -290,6 +292,7 @@ impl ShardCore {
         let Some(pull) = self.pulls.remove(key) else {
             return;
         };
+        self.stop_recording(pull.sid);
         if let Some(conn) = pull.conn {
             // Detached first: its close is not a loss.
             self.closing.push((conn, why));

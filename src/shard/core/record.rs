@@ -10,9 +10,9 @@
 //! on (a write error, marked in the queue) is dropped at the next pass. The stream goes on
 //! either way.
 //!
-//! Hooks: `start_recording` when a local publish starts, `record_frame` for every message
-//! the stream's source sends (in `ingest`), `stop_recording` when the publish ends,
-//! `flush_recordings` once per pass.
+//! Hooks: `start_recording` when a local publish or a pull starts, `record_frame` for every
+//! message the stream's source sends (in `ingest`), `stop_recording` when the publish or the
+//! pull ends, `flush_recordings` once per pass.
 use super::streams::StreamId;
 use super::ShardCore;
 use crate::media::frame::Frame;

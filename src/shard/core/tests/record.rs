@@ -2,29 +2,42 @@
 //! one Frames batch per pass with the payloads as published, Stop), and that a full queue or
 //! a failed recording stops the recording while the stream and its players go on.
 use super::harness::Harness;
+use super::relay::relay;
 use super::SEC;
 use crate::media::frame::MediaKind;
 use crate::record::{
     RecordApps, RecordEvent, RecordFormat, RecordQueue, RecordSettings, RecordSink, StopReason,
 };
+use crate::shard::ShardSettings;
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
 /// Two shards recording app `live` (queue bound `max_queue`), both sending to one sink.
 fn recording(max_queue: usize) -> (Harness, Receiver<RecordEvent>) {
+    recording_with(max_queue, 0, |_| {})
+}
+
+/// Like `recording`, with `origins` origin cores and the settings tuned by `tune` first.
+fn recording_with(
+    max_queue: usize,
+    origins: usize,
+    tune: impl FnOnce(&mut ShardSettings),
+) -> (Harness, Receiver<RecordEvent>) {
     let settings = Arc::new(RecordSettings {
         dir: "/unused".into(),
         format: RecordFormat::Flv,
         split_after: Some(SEC),
         max_queue_bytes: max_queue,
     });
-    let mut h = Harness::new(|s| {
+    let mut h = Harness::with_origins(origins, |s| {
+        tune(s);
         s.record = RecordApps {
             apps: vec![("live".into(), Some(settings))],
         }
     });
     let (sink, events) = RecordSink::channel();
-    for core in &mut h.cores {
+    // The edge shards only: an origin core is a node of its own.
+    for core in h.cores.iter_mut().take(2) {
         core.set_record_sink(sink.clone());
     }
     (h, events)
@@ -147,4 +160,26 @@ fn apps_without_recording_send_nothing() {
     plain.stream(p, 0, 5, 12, 100);
     plain.hang_up(p);
     assert_eq!(events.try_iter().count(), 0);
+}
+
+#[test]
+fn a_pulled_stream_is_recorded_on_the_shard_that_pulls_it() {
+    let (mut h, events) = recording_with(1 << 20, 1, relay(&[2]));
+    let p = h.publisher(2, "cam");
+    h.headers(p);
+    h.stream(p, 0, 10, 5, 100);
+    let player = h.player(1, "cam");
+    h.stream(p, 10, 20, 5, 100);
+    let (batches, queue, stop) = drain(&events);
+    assert!(queue.is_some(), "no Start for the pull");
+    assert_eq!(stop, None);
+    // Headers and the cached GOP come first, then the live frames.
+    let handed: usize = batches.iter().sum();
+    assert!(handed >= 3 + 40, "{handed} frames");
+    assert!(!h.media(player).is_empty());
+    // The last player leaves: the upstream closes after the idle window, the recording ends.
+    h.hang_up(player);
+    h.advance_in_steps(30 * SEC);
+    let (_, _, stop) = drain(&events);
+    assert_eq!(stop, Some(StopReason::Ended));
 }
