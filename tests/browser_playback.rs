@@ -32,30 +32,6 @@ const PUBLISH_SECONDS: f64 = 90.0;
 /// DASH need a couple of segments first).
 const STREAM_READY_LIMIT: Duration = Duration::from_secs(20);
 
-/// The encoder every test file shares with the relay publisher: H.264 + AAC, 1 s GOP.
-fn encoder_args() -> Vec<String> {
-    [
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-tune",
-        "zerolatency",
-        "-threads",
-        "1",
-        "-pix_fmt",
-        "yuv420p",
-        "-g",
-        &FPS.to_string(),
-        "-c:a",
-        "aac",
-        "-b:a",
-        "64k",
-    ]
-    .map(String::from)
-    .to_vec()
-}
-
 /// Starts FFmpeg encoding `video` (a lavfi source: `testsrc2`, `color=c=black`) + a sine tone, 320x240 at
 /// [`FPS`], through `vf` (if any) into `output_args` (format options and the output path).
 /// With `live`, it runs in real time (-re) for `seconds`, else as fast as it can.
@@ -82,7 +58,7 @@ fn ffmpeg_encode(
     if let Some(vf) = vf {
         cmd.args(["-vf", vf]);
     }
-    cmd.args(encoder_args()).args(output_args);
+    cmd.args(h264_aac_args()).args(output_args);
     Process::spawn("ffmpeg-encode", cmd)
 }
 

@@ -149,17 +149,23 @@ fi
 install_npm_packages() {
     (cd "$BROWSER_DIR" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund)
 }
-# Only the npm packages missing: no apt-get and no root needed.
-if [ "$force" = 0 ] && [ -z "$(echo "$todo" | grep -v "^$npm_line")" ]; then
-    install_npm_packages
+
+# Exits: 1 listing what is still missing after installing $1, else 0.
+finish() {
     todo="$(missing)"
     if [ -n "$todo" ]; then
-        echo "install-test-deps: still missing after npm ci:" >&2
+        echo "install-test-deps: still missing after installing $1:" >&2
         echo "$todo" | sed 's/^/  - /' >&2
         exit 1
     fi
-    echo "install-test-deps: all test dependencies installed"
+    echo "install-test-deps: all test dependencies installed (nginx rtmp module: $(nginx_rtmp_module))"
     exit 0
+}
+
+# Only the npm packages missing: no apt-get and no root needed.
+if [ "$force" = 0 ] && [ -z "$(echo "$todo" | grep -v "^$npm_line")" ]; then
+    install_npm_packages
+    finish "the npm packages"
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -199,10 +205,4 @@ if ! ffmpeg9 >/dev/null; then
         python3 -m pip install --quiet --break-system-packages "imageio-ffmpeg==$IMAGEIO_FFMPEG_VERSION"
 fi
 
-todo="$(missing)"
-if [ -n "$todo" ]; then
-    echo "install-test-deps: still missing after installing ${PACKAGES[*]}:" >&2
-    echo "$todo" | sed 's/^/  - /' >&2
-    exit 1
-fi
-echo "install-test-deps: all test dependencies installed (nginx rtmp module: $(nginx_rtmp_module))"
+finish "${PACKAGES[*]}"
