@@ -3,10 +3,14 @@
 # (librtmp), GStreamer with rtmp2sink/rtmp2src, nginx with the rtmp module, HAProxy, and
 # promtool (Debian's prometheus package) to validate the /metrics output; and, from PyPI,
 # imageio-ffmpeg (pinned), whose static FFmpeg 9 build publishes and plays Enhanced RTMP v2
-# (HEVC/AV1/VP9 + Opus, multitrack) for tests/interop_enhanced.rs.
+# (HEVC/AV1/VP9 + Opus, multitrack) for tests/interop_enhanced.rs. For the real-browser tests
+# (tests/browser_playback.rs): Debian's chromium (with its H.264/AAC decoders), node + npm, and
+# `npm ci` in tests/browser (hls.js, dash.js, mpegts.js, puppeteer-core, pinned by its
+# package-lock.json; PUPPETEER_SKIP_DOWNLOAD: no browser download, it drives /usr/bin/chromium).
 #
-# Idempotent and fast when everything is present: it checks the binaries, the nginx rtmp module
-# and the GStreamer elements first and only runs apt-get (as root) when something is missing.
+# Idempotent and fast when everything is present: it checks the binaries, the nginx rtmp module,
+# the GStreamer elements and the installed npm packages (against the lockfile) first, and only
+# runs apt-get (as root) or npm ci when something is missing.
 #
 # Usage: tuning/install-test-deps.sh [--check] [--bench] [--force]
 #   --check   only report what is missing (exit 1 if anything is); never installs
@@ -34,9 +38,11 @@ PACKAGES=(
     procps
     prometheus
     systemd
+    chromium
 )
 BENCH_PACKAGES=(linux-perf)
-BINARIES=(ffmpeg ffprobe rtmpdump gst-launch-1.0 gst-inspect-1.0 nginx haproxy ps promtool systemd-analyze)
+BINARIES=(ffmpeg ffprobe rtmpdump gst-launch-1.0 gst-inspect-1.0 nginx haproxy ps promtool systemd-analyze
+    chromium node npm)
 BENCH_BINARIES=(perf)
 # What the GStreamer tests build their pipelines from.
 GST_ELEMENTS=(
@@ -46,6 +52,8 @@ GST_ELEMENTS=(
 # FFmpeg 9.0.2 with Enhanced RTMP v2 (keep in step with tests/support/enhanced.rs).
 IMAGEIO_FFMPEG_VERSION=0.8.1
 NGINX_MODULE_DIRS=(/usr/lib/nginx/modules /usr/lib64/nginx/modules /usr/share/nginx/modules)
+BROWSER_DIR="$(cd "$(dirname "$0")/../tests/browser" && pwd)"
+npm_line="npm packages of tests/browser"
 
 check_only=0
 bench=0
@@ -94,6 +102,19 @@ print(f.get_ffmpeg_exe())" 2>/dev/null)" || return 1
     [ -x "$exe" ] && "$exe" -hide_banner -version >/dev/null 2>&1 && echo "$exe"
 }
 
+# True when every package in tests/browser/package-lock.json is installed at its locked version.
+npm_packages_current() {
+    command -v node >/dev/null 2>&1 || return 1
+    (cd "$BROWSER_DIR" && node -e '
+const fs = require("fs");
+const lock = JSON.parse(fs.readFileSync("package-lock.json", "utf8"));
+for (const [path, meta] of Object.entries(lock.packages)) {
+  if (!path) continue;
+  const manifest = JSON.parse(fs.readFileSync(path + "/package.json", "utf8"));
+  if (manifest.version !== meta.version) process.exit(1);
+}' 2>/dev/null)
+}
+
 # Prints one line per missing piece; empty output means all present.
 missing() {
     local bin element
@@ -101,6 +122,7 @@ missing() {
     for bin in "${BINARIES[@]}"; do
         find_bin "$bin" >/dev/null || echo "binary $bin"
     done
+    npm_packages_current || echo "$npm_line (npm ci, pinned by package-lock.json)"
     nginx_rtmp_module >/dev/null || echo "nginx rtmp module (*rtmp*.so in ${NGINX_MODULE_DIRS[*]})"
     if find_bin gst-inspect-1.0 >/dev/null; then
         for element in "${GST_ELEMENTS[@]}"; do
@@ -112,7 +134,8 @@ missing() {
 
 todo="$(missing)"
 if [ -z "$todo" ] && [ "$force" = 0 ]; then
-    echo "install-test-deps: all test dependencies present (nginx rtmp module: $(nginx_rtmp_module))"
+    echo "install-test-deps: all test dependencies present (nginx rtmp module: $(nginx_rtmp_module);" \
+        "$(chromium --version 2>/dev/null); node $(node --version))"
     exit 0
 fi
 if [ -n "$todo" ]; then
@@ -121,6 +144,28 @@ if [ -n "$todo" ]; then
 fi
 if [ "$check_only" = 1 ]; then
     exit 1
+fi
+
+install_npm_packages() {
+    (cd "$BROWSER_DIR" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund)
+}
+
+# Exits: 1 listing what is still missing after installing $1, else 0.
+finish() {
+    todo="$(missing)"
+    if [ -n "$todo" ]; then
+        echo "install-test-deps: still missing after installing $1:" >&2
+        echo "$todo" | sed 's/^/  - /' >&2
+        exit 1
+    fi
+    echo "install-test-deps: all test dependencies installed (nginx rtmp module: $(nginx_rtmp_module))"
+    exit 0
+}
+
+# Only the npm packages missing: no apt-get and no root needed.
+if [ "$force" = 0 ] && [ -z "$(echo "$todo" | grep -v "^$npm_line")" ]; then
+    install_npm_packages
+    finish "the npm packages"
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -145,6 +190,13 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+# node from Debian only when there is none: a NodeSource nodejs (which bundles npm) conflicts
+# with Debian's npm package.
+command -v node >/dev/null || apt-get install -y --no-install-recommends nodejs
+command -v npm >/dev/null || apt-get install -y --no-install-recommends npm
+if ! npm_packages_current || [ "$force" = 1 ]; then
+    install_npm_packages
+fi
 if ! ffmpeg9 >/dev/null; then
     python3 -m pip --version >/dev/null 2>&1 ||
         apt-get install -y --no-install-recommends python3 python3-pip
@@ -153,10 +205,4 @@ if ! ffmpeg9 >/dev/null; then
         python3 -m pip install --quiet --break-system-packages "imageio-ffmpeg==$IMAGEIO_FFMPEG_VERSION"
 fi
 
-todo="$(missing)"
-if [ -n "$todo" ]; then
-    echo "install-test-deps: still missing after installing ${PACKAGES[*]}:" >&2
-    echo "$todo" | sed 's/^/  - /' >&2
-    exit 1
-fi
-echo "install-test-deps: all test dependencies installed (nginx rtmp module: $(nginx_rtmp_module))"
+finish "${PACKAGES[*]}"

@@ -37,17 +37,7 @@ pub fn ffmpeg_publish_testsrc(url: &str, seconds: f64, extra_args: &[&str]) -> P
         .arg(format!("sine=frequency=440:sample_rate={SAMPLE_RATE}"))
         .arg("-t")
         .arg(format!("{seconds}"))
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-tune",
-            "zerolatency",
-        ])
-        .args(["-threads", "1", "-pix_fmt", "yuv420p", "-g"])
-        .arg(FPS.to_string())
-        .args(["-c:a", "aac", "-b:a", "64k"])
+        .args(h264_aac_args())
         // The FLV muxer cannot seek back into an RTMP stream to patch duration/size.
         .args([
             "-flvflags",
@@ -59,6 +49,32 @@ pub fn ffmpeg_publish_testsrc(url: &str, seconds: f64, extra_args: &[&str]) -> P
         .args(["-f", "flv"])
         .arg(url);
     Process::spawn("ffmpeg-publish", cmd)
+}
+
+/// The encoder options of every test publisher (and of the browser tests' files): H.264
+/// (ultrafast, zerolatency, one thread, yuv420p, 1 s GOP) + AAC at 64 kb/s.
+pub fn h264_aac_args() -> Vec<String> {
+    let gop = FPS.to_string();
+    [
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-tune",
+        "zerolatency",
+        "-threads",
+        "1",
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        &gop,
+        "-c:a",
+        "aac",
+        "-b:a",
+        "64k",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// Starts FFmpeg playing `url` and copying `seconds` of it (by stream time) into the FLV file

@@ -1,7 +1,8 @@
 //! Shared helpers for the integration tests: the ONE place for them.
 //!
 //! What it does: picks free loopback ports, finds the real peers (FFmpeg, rtmpdump, GStreamer,
-//! nginx-rtmp, HAProxy) on PATH and FFmpeg 9 from imageio-ffmpeg ([`ffmpeg9`]), starts RTMP servers (our `rtmp-edge` binary or nginx-rtmp as
+//! nginx-rtmp, HAProxy, Chromium with the npm players: [`play_in_browser`]) on PATH and FFmpeg 9
+//! from imageio-ffmpeg ([`ffmpeg9`]), serves files over HTTP ([`StaticHttpServer`]), starts RTMP servers (our `rtmp-edge` binary or nginx-rtmp as
 //! the reference, optionally behind HAProxy) and peer processes, and reads recordings back with
 //! ffprobe.
 //!
@@ -19,13 +20,17 @@
 //! Other crates include this file with `#[path = "../../tests/support/mod.rs"] mod support;`.
 #![allow(dead_code)]
 
+mod browser;
 mod enhanced;
 mod media;
 mod process;
 mod server;
 mod sockets;
+mod static_http;
 
 // A test crate that uses only some helpers must not warn about the rest.
+#[allow(unused_imports)]
+pub use browser::*;
 #[allow(unused_imports)]
 pub use enhanced::*;
 #[allow(unused_imports)]
@@ -36,6 +41,8 @@ pub use process::*;
 pub use server::*;
 #[allow(unused_imports)]
 pub use sockets::*;
+#[allow(unused_imports)]
+pub use static_http::*;
 
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, TcpListener};
