@@ -6,8 +6,10 @@
 //! - [`media`]: stream hubs, the encode-once `Frame`, per-player send queues.
 //! - [`shard`]: per-core threads, mio event loops, slabs of connections, mailboxes.
 //! - [`relay`]: pull from origins and push upstream: URLs, connects, origin choice.
+//! - [`auth`]: access control (IP rules, signed URLs, JWT, stream keys, callbacks), sans-IO.
 //! - [`control`]: configuration, command line, signals.
 
+pub mod auth;
 pub mod control;
 pub mod media;
 pub mod protocol;
