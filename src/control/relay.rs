@@ -32,6 +32,8 @@ pub struct AppConfig {
     pub handshake_timeout_ms: u64,
     /// From the answered `connect` until the first media (pull) or `Publish.Start` (push).
     pub play_timeout_ms: u64,
+    /// Who may publish and play (see `access`).
+    pub access: super::access::AccessConfig,
 }
 
 impl Default for AppConfig {
@@ -45,6 +47,7 @@ impl Default for AppConfig {
             connect_timeout_ms: 3_000,
             handshake_timeout_ms: 5_000,
             play_timeout_ms: 5_000,
+            access: Default::default(),
         }
     }
 }

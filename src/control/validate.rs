@@ -280,6 +280,7 @@ impl Config {
             });
         }
         self.validate_relay(&mut out);
+        self.validate_access(&mut out);
         out
     }
 }
