@@ -79,6 +79,12 @@ impl ShardCore {
         self.auth.wall_clock = Some((now, unix));
     }
 
+    /// Refusal log lines suppressed in the current second (for tests).
+    #[cfg(test)]
+    pub(crate) fn suppressed_refusal_lines(&self) -> u64 {
+        self.auth.suppressed
+    }
+
     /// The next callback for the worker pool.
     pub fn poll_callback(&mut self) -> Option<AuthCallback> {
         self.auth.callbacks.pop_front()

@@ -56,7 +56,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{debug, info};
 
-mod authorize;
+pub(crate) mod authorize;
 mod close;
 mod conn;
 mod health;
