@@ -336,7 +336,7 @@ impl ServerSession {
             .to_string();
         let tc_url = field("tcUrl").to_string();
         if let Some(known) = &self.link.config().known_apps {
-            if !known.iter().any(|a| *a == app) {
+            if !known.contains(&app) {
                 let txn = cmd.transaction_id;
                 let why = "unknown application";
                 self.send(0, &replies::error(txn, code::CONNECT_REJECTED, why));

@@ -153,6 +153,22 @@ impl RtmpServer for RtmpEdge {
     }
 }
 
+/// `rtmp-edge sign --secret S --action A --app APP --stream N --expires-in SECONDS`: the
+/// query string it prints (`expires=...&token=...`). A negative `expires_in` is not
+/// possible from the command line; pass 0 and wait a second for an expired one.
+pub fn edge_sign(secret: &str, action: &str, app: &str, stream: &str, expires_in: u64) -> String {
+    let out = Command::new(rtmp_edge_binary())
+        .args(["sign", "--secret", secret, "--action", action, "--app", app])
+        .args(["--stream", stream, "--expires-in", &expires_in.to_string()])
+        .output()
+        .expect("run rtmp-edge sign");
+    assert!(out.status.success(), "rtmp-edge sign failed: {out:?}");
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
+}
+
 /// The `rtmp-loadtest` binary beside `rtmp-edge` (`cargo build -p rtmp-loadtest` builds it;
 /// `cargo test --workspace` does too).
 pub fn rtmp_loadtest_binary() -> PathBuf {
