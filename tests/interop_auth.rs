@@ -253,3 +253,43 @@ fn http_callbacks_allow_deny_and_time_out() {
             >= 1.0
     );
 }
+
+#[test]
+fn jwt_public_keys_are_reloaded_on_sighup() {
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/auth/");
+    let fixture = |name: &str| std::fs::read(format!("{fixtures}{name}")).expect("fixture");
+    let keys = TempDir::new("auth-keys");
+    let pem = keys.join("play.pem");
+    std::fs::write(&pem, fixture("rsa_public.pem")).unwrap();
+    let toml = format!(
+        "[[app]]\nname = \"live\"\n[app.access.play]\njwt_public_keys = [{:?}]\n",
+        pem.display().to_string()
+    );
+    let mut edge = RtmpEdge::start(2, &toml);
+    let exp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 300;
+    let claims = serde_json::json!({"exp": exp, "act": ["play"], "app": "*", "stream": "*"});
+    let ec = EncodingKey::from_ec_pem(&fixture("ec_private.pem")).unwrap();
+    let es256 = encode(&Header::new(Algorithm::ES256), &claims, &ec).unwrap();
+    let rsa = EncodingKey::from_rsa_pem(&fixture("rsa_private.pem")).unwrap();
+    let rs256 = encode(&Header::new(Algorithm::RS256), &claims, &rsa).unwrap();
+    drop(TestClient::play(edge.addr(), APP, &format!("a?jwt={rs256}")).expect("RS256 key"));
+    assert_play_refused(&edge, &format!("a?jwt={es256}"));
+
+    // The key is rotated: the new file is read on SIGHUP.
+    std::fs::write(&pem, fixture("ec_public.pem")).unwrap();
+    edge.process().signal(libc::SIGHUP);
+    edge.wait_log("SIGHUP: configuration reloaded", Duration::from_secs(10));
+    // Every shard (the next connection may land on either) has taken the new settings.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while edge.log().matches("settings reloaded").count() < edge.shards() {
+        assert!(std::time::Instant::now() < deadline, "{}", edge.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(TestClient::play(edge.addr(), APP, &format!("a?jwt={es256}")).expect("ES256 key"));
+    assert_play_refused(&edge, &format!("a?jwt={rs256}"));
+}

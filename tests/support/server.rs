@@ -132,6 +132,19 @@ impl RtmpEdge {
         &mut self.process
     }
 
+    /// Waits (at most `limit`) until the log contains `text`; panics with the log otherwise.
+    pub fn wait_log(&self, text: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while !self.log().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "no {text:?} in the log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The whole log so far (lossy UTF-8; [`RtmpServer::log_tail`] has only its end).
     pub fn log(&self) -> String {
         let bytes = std::fs::read(self.process.log_path()).unwrap_or_default();
