@@ -74,25 +74,48 @@ fn read(path: &str) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))
 }
 
-/// The rules of one action, with every file read; or the first problem found.
-fn action_rules(c: &ActionAccessConfig) -> Result<ActionRules, ConfigProblem> {
+/// The dotted key of `field` in the table of `action` (`publish` or `play`), for problems.
+fn dotted(action: &str, field: &str) -> &'static str {
+    match (action, field) {
+        ("publish", "allow") => "app.access.publish.allow",
+        ("publish", "deny") => "app.access.publish.deny",
+        ("publish", "secrets") => "app.access.publish.secrets",
+        ("publish", "jwt_secrets") => "app.access.publish.jwt_secrets",
+        ("publish", "jwt_public_keys") => "app.access.publish.jwt_public_keys",
+        ("publish", "jwt_jwks") => "app.access.publish.jwt_jwks",
+        ("publish", "stream_keys_file") => "app.access.publish.stream_keys_file",
+        ("publish", "callback") => "app.access.publish.callback",
+        ("play", "allow") => "app.access.play.allow",
+        ("play", "deny") => "app.access.play.deny",
+        ("play", "secrets") => "app.access.play.secrets",
+        ("play", "jwt_secrets") => "app.access.play.jwt_secrets",
+        ("play", "jwt_public_keys") => "app.access.play.jwt_public_keys",
+        ("play", "jwt_jwks") => "app.access.play.jwt_jwks",
+        ("play", "stream_keys_file") => "app.access.play.stream_keys_file",
+        ("play", "callback") => "app.access.play.callback",
+        _ => "app.access",
+    }
+}
+
+/// The rules of `action` (`publish` or `play`), with every file read; or the first problem.
+fn action_rules(action: &str, c: &ActionAccessConfig) -> Result<ActionRules, ConfigProblem> {
     let problem = |key: &'static str, index: usize, value: &str, reason: String| ConfigProblem {
         key,
         index: Some(index),
         value: format!("{value:?}"),
         reason,
     };
-    let nets = |key: &'static str, list: &[String]| -> Result<Vec<IpNet>, ConfigProblem> {
+    let nets = |field: &'static str, list: &[String]| -> Result<Vec<IpNet>, ConfigProblem> {
         list.iter()
             .enumerate()
             .map(|(i, t)| {
-                parse_net(t).ok_or_else(|| problem(key, i, t, "is not a CIDR or an IP".into()))
+                parse_net(t).ok_or_else(|| problem(field, i, t, "is not a CIDR or an IP".into()))
             })
             .collect()
     };
     let mut rules = ActionRules {
-        allow: nets("app.access.allow", &c.allow)?,
-        deny: nets("app.access.deny", &c.deny)?,
+        allow: nets(dotted(action, "allow"), &c.allow)?,
+        deny: nets(dotted(action, "deny"), &c.deny)?,
         secrets: c.secrets.iter().map(|s| s.as_bytes().to_vec()).collect(),
         keys: c.stream_keys.clone(),
         callback: (!c.callback.is_empty()).then(|| c.callback.clone()),
@@ -100,7 +123,7 @@ fn action_rules(c: &ActionAccessConfig) -> Result<ActionRules, ConfigProblem> {
     };
     if let Some(i) = c.secrets.iter().position(String::is_empty) {
         return Err(problem(
-            "app.access.secrets",
+            dotted(action, "secrets"),
             i,
             "",
             "must not be empty".into(),
@@ -110,10 +133,10 @@ fn action_rules(c: &ActionAccessConfig) -> Result<ActionRules, ConfigProblem> {
         rules
             .jwt
             .add_secret(s.as_bytes())
-            .map_err(|e| problem("app.access.jwt_secrets", i, "", e.to_string()))?;
+            .map_err(|e| problem(dotted(action, "jwt_secrets"), i, "", e.to_string()))?;
     }
     for (i, path) in c.jwt_public_keys.iter().enumerate() {
-        let key = "app.access.jwt_public_keys";
+        let key = dotted(action, "jwt_public_keys");
         let pem = read(path).map_err(|e| problem(key, i, path, e))?;
         rules
             .jwt
@@ -121,7 +144,7 @@ fn action_rules(c: &ActionAccessConfig) -> Result<ActionRules, ConfigProblem> {
             .map_err(|e| problem(key, i, path, e.to_string()))?;
     }
     for (i, path) in c.jwt_jwks.iter().enumerate() {
-        let key = "app.access.jwt_jwks";
+        let key = dotted(action, "jwt_jwks");
         let json = read(path).map_err(|e| problem(key, i, path, e))?;
         rules
             .jwt
@@ -131,7 +154,7 @@ fn action_rules(c: &ActionAccessConfig) -> Result<ActionRules, ConfigProblem> {
     if !c.stream_keys_file.is_empty() {
         let path = &c.stream_keys_file;
         let text = read(path).map_err(|e| ConfigProblem {
-            key: "app.access.stream_keys_file",
+            key: dotted(action, "stream_keys_file"),
             index: None,
             value: format!("{path:?}"),
             reason: e,
@@ -144,7 +167,7 @@ fn action_rules(c: &ActionAccessConfig) -> Result<ActionRules, ConfigProblem> {
                 .map(str::to_owned),
         );
     }
-    for (key, url) in [("app.access.callback", &c.callback)] {
+    for (key, url) in [(dotted(action, "callback"), &c.callback)] {
         if !url.is_empty() && !url.starts_with("http://") {
             return Err(ConfigProblem {
                 key,
@@ -177,8 +200,8 @@ impl Config {
     /// Problems in the access tables: bad CIDRs, unreadable or unusable key files.
     pub(crate) fn validate_access(&self, out: &mut Vec<ConfigProblem>) {
         for app in &self.apps {
-            for action in [&app.access.publish, &app.access.play] {
-                if let Err(p) = action_rules(action) {
+            for (action, rules) in [("publish", &app.access.publish), ("play", &app.access.play)] {
+                if let Err(p) = action_rules(action, rules) {
                     out.push(p);
                 }
             }
@@ -202,8 +225,8 @@ impl Config {
             .apps
             .iter()
             .map(|a| {
-                let rules = |c: &ActionAccessConfig| {
-                    action_rules(c).unwrap_or_else(|p| {
+                let rules = |action: &str, c: &ActionAccessConfig| {
+                    action_rules(action, c).unwrap_or_else(|p| {
                         tracing::warn!(app = %a.name, problem = %p, "access rules unusable: refusing every request");
                         ActionRules {
                             deny: vec![IpNet::V4(Default::default()), IpNet::V6(Default::default())],
@@ -213,8 +236,8 @@ impl Config {
                 };
                 AppRules {
                     name: a.name.clone(),
-                    publish: rules(&a.access.publish),
-                    play: rules(&a.access.play),
+                    publish: rules("publish", &a.access.publish),
+                    play: rules("play", &a.access.play),
                     on_done: (!a.access.on_done.is_empty()).then(|| a.access.on_done.clone()),
                     callback_timeout: Duration::from_millis(a.access.callback_timeout_ms),
                     callback_fail_open: a.access.callback_fail_open,
@@ -286,6 +309,11 @@ mod tests {
             let text = format!("[[app]]\nname = \"live\"\n{bad}");
             assert!(Config::from_toml_str(&text).is_err(), "{bad}");
         }
+        let err =
+            Config::from_toml_str("[[app]]\n[app.access.play]\ndeny = [\"10.0.0.0/8\", \"x\"]\n")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("app.access.play.deny[1] = \"x\""), "{err}");
     }
 
     #[test]

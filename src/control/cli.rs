@@ -396,5 +396,15 @@ mod tests {
     fn one_shot_commands() {
         assert!(cli(&[]).run_one_shot().is_none());
         assert!(cli(&["--print-default-config"]).run_one_shot().is_some());
+        let sign = cli(&[
+            "sign", "--secret", "s", "--action", "play", "--app", "live", "--stream", "cam",
+        ]);
+        match &sign.command {
+            Some(Command::Sign(args)) => {
+                assert_eq!(args.expires_in, 3600);
+                assert!(args.query().starts_with("expires="), "{}", args.query());
+            }
+            None => panic!("no sign command"),
+        }
     }
 }

@@ -367,6 +367,12 @@ impl ShardCore {
         );
     }
 
+    /// `id` closed: its on_done goes out, a pending callback's deadline is dropped.
+    pub(super) fn forget_auth(&mut self, id: usize) {
+        self.note_ended(id);
+        self.auth.waiting.retain(|&(_, c, _)| c != id);
+    }
+
     /// The publish or play of `id` ended (or it closed): its on_done goes out.
     pub(super) fn note_ended(&mut self, id: usize) {
         if let Some(request) = self.auth.done.remove(&id) {

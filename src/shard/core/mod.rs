@@ -587,7 +587,7 @@ impl ShardCore {
     fn forget(&mut self, id: usize, reason: CloseReason) {
         self.end_publish(id);
         self.end_play(id);
-        self.note_ended(id);
+        self.forget_auth(id);
         if let Some(c) = self.conns.try_remove(id) {
             self.stats.closed += 1;
             self.stats.closed_by_reason[reason.index()] += 1;
