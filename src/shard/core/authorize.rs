@@ -17,7 +17,7 @@ use super::conn::Role;
 use super::{CloseReason, ConnId, ShardCore};
 use crate::auth::callback::{CallbackEvent, CallbackOutcome, CallbackRequest};
 use crate::auth::{AccessRequest, Action, Decision, DenyReason};
-use crate::session::{PlayRequest, PublishRequest, ServerEvent};
+use crate::session::{PlayRequest, PublishRequest, ServerEvent, SessionError};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
@@ -409,6 +409,20 @@ impl ShardCore {
         self.schedule_now(id);
         if self.may_log(now) {
             info!(shard = self.index, %peer, app, stream = name, action = action.as_str(), reason = reason.as_str(), "access refused");
+        }
+    }
+
+    /// A connect to an app that is not configured was rejected: counted and logged (within
+    /// the refusal log's rate).
+    pub(super) fn connect_refused(
+        &mut self,
+        peer: std::net::SocketAddr,
+        error: &SessionError,
+        now: Instant,
+    ) {
+        self.stats.connects_refused += 1;
+        if self.may_log(now) {
+            info!(shard = self.index, %peer, %error, action = "connect", reason = DenyReason::UnknownApp.as_str(), "access refused");
         }
     }
 

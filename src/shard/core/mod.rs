@@ -304,15 +304,18 @@ impl ShardCore {
             return;
         };
         if let Err(e) = rtmp.session.handle_input(rest) {
-            info!(shard = self.index, peer = %rtmp.peer, error = %e, "closing connection after protocol error");
+            let peer = rtmp.peer;
             self.stats.protocol_errors += 1;
             self.stats.protocol_errors_by_kind[ProtocolErrorKind::of(&e).index()] += 1;
-            if matches!(e, crate::session::SessionError::Refused(_)) {
-                self.stats.connects_refused += 1;
-            }
             c.close_after_flush = Some(CloseReason::ProtocolError);
             c.take_session_output();
             self.schedule_now(id);
+            // The one refusal of a server session: a connect to an app that is not configured.
+            if matches!(e, crate::session::SessionError::Refused(_)) {
+                self.connect_refused(peer, &e, now);
+            } else {
+                info!(shard = self.index, %peer, error = %e, "closing connection after protocol error");
+            }
             return;
         }
         self.process_session(id, now);
