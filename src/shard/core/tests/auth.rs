@@ -7,6 +7,7 @@ use crate::auth::callback::{CallbackEvent, CallbackOutcome};
 use crate::auth::{signed, AccessPolicy, Action, ActionRules, AppRules, DenyReason};
 use crate::session::ClientEvent;
 use crate::shard::core::authorize::HOLD_LIMIT;
+use crate::shard::ListenerSettings;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,11 +28,13 @@ fn with_rules(
         callback_fail_open: false,
     };
     tune(&mut app);
-    Harness::new(|s| {
-        s.access = Arc::new(AccessPolicy {
-            apps: vec![app],
-            closed: false,
-        })
+    Harness::new(|s| s.access = policy(app))
+}
+
+fn policy(app: AppRules) -> Arc<AccessPolicy> {
+    Arc::new(AccessPolicy {
+        apps: vec![app],
+        closed: false,
     })
 }
 
@@ -269,4 +272,38 @@ fn refusal_logging_is_rate_limited_but_counting_is_not() {
     }
     assert_eq!(refused(&h, 0, Action::Publish, DenyReason::IpDenied), 30);
     assert_eq!(h.cores[0].suppressed_refusal_lines(), 30 - 10);
+}
+
+#[test]
+fn ip_rules_judge_the_proxy_protocol_source() {
+    let play = ActionRules {
+        deny: vec!["203.0.113.0/24".parse().unwrap()],
+        ..ActionRules::default()
+    };
+    let app = AppRules {
+        name: "*".into(),
+        play,
+        ..AppRules::default()
+    };
+    let mut h = Harness::new(|s| {
+        s.access = policy(app);
+        s.listeners.push(ListenerSettings {
+            addr: "127.0.0.1:1936".parse().unwrap(),
+            proxy_protocol: true,
+            trusted_proxies: Vec::new(),
+        });
+    });
+    let denied = h.connect(0, 1);
+    h.inject(denied, b"PROXY TCP4 203.0.113.7 127.0.0.1 40000 1936\r\n");
+    h.client(denied).play("cam");
+    h.drive();
+    assert_eq!(h.codes(denied), [NOT_FOUND]);
+    assert_eq!(h.wires[denied].closed, Some(CloseReason::AccessDenied));
+    // The socket's own peer (127.0.0.1) is not what is judged: another source passes.
+    let allowed = h.connect(0, 1);
+    h.inject(allowed, b"PROXY TCP4 198.51.100.1 127.0.0.1 40000 1936\r\n");
+    h.client(allowed).play("cam");
+    h.drive();
+    assert!(h.wires[allowed].events.contains(&ClientEvent::PlayStarted));
+    assert_eq!(refused(&h, 0, Action::Play, DenyReason::IpDenied), 1);
 }
