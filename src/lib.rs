@@ -7,8 +7,10 @@
 //! - [`shard`]: per-core threads, mio event loops, slabs of connections, mailboxes.
 //! - [`record`]: recording streams to files (the recorder thread, FLV, splitting).
 //! - [`relay`]: pull from origins and push upstream: URLs, connects, origin choice.
+//! - [`auth`]: access control (IP rules, signed URLs, JWT, stream keys, callbacks), sans-IO.
 //! - [`control`]: configuration, command line, signals.
 
+pub mod auth;
 pub mod control;
 pub mod media;
 pub mod protocol;

@@ -33,7 +33,15 @@ fn main() -> ExitCode {
              send a PROXY header; set --trusted-proxy to the proxies' addresses"
         );
     }
-    let server = match Server::start(settings) {
+    // Always there, so a reload may add callbacks; idle workers only wait on their queue.
+    let callbacks = match rtmp_edge::control::callbacks::start() {
+        Ok(sink) => Some(sink),
+        Err(e) => {
+            error!("cannot start the access callback workers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let server = match Server::start_with_callbacks(settings, callbacks) {
         Ok(server) => server,
         Err(e) => {
             error!("{e}");

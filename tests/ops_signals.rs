@@ -24,15 +24,7 @@ const RECONNECT: &str = "NetConnection.Connect.ReconnectRequest";
 
 /// Waits until the relay's log contains `text`.
 fn wait_log(edge: &RtmpEdge, text: &str) {
-    let deadline = Instant::now() + WAIT;
-    while !edge.log().contains(text) {
-        assert!(
-            Instant::now() < deadline,
-            "no {text:?} in the log:\n{}",
-            edge.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    edge.wait_log(text, WAIT);
 }
 
 #[test]

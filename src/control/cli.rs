@@ -83,12 +83,34 @@ pub struct Cli {
     /// Print the commented default configuration and exit.
     #[arg(long)]
     pub print_default_config: bool,
+
+    /// Signed-URL secret required to publish, for every app (repeatable, for rotation).
+    #[arg(long, value_name = "SECRET")]
+    pub publish_secret: Vec<String>,
+
+    /// Signed-URL secret required to play, for every app (repeatable, for rotation).
+    #[arg(long, value_name = "SECRET")]
+    pub play_secret: Vec<String>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// One-shot subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Print the query string (`expires=...&token=...`) of a signed publish or play URL.
+    Sign(super::sign::SignArgs),
 }
 
 impl Cli {
     /// Handles the commands that only print and exit. Returns the exit code when `main` should
     /// stop here, `None` when it should go on to run the relay.
     pub fn run_one_shot(&self) -> Option<ExitCode> {
+        if let Some(Command::Sign(args)) = &self.command {
+            println!("{}", args.query());
+            return Some(ExitCode::SUCCESS);
+        }
         if self.print_default_config {
             print!("{DEFAULT_CONFIG_TOML}");
             return Some(ExitCode::SUCCESS);
@@ -169,6 +191,7 @@ impl Cli {
             config.publish.takeover = true;
         }
         config.add_relay_flags(&self.origin, &self.push);
+        config.add_access_flags(&self.publish_secret, &self.play_secret);
 
         let problems = config.validate();
         if problems.is_empty() {
@@ -373,5 +396,15 @@ mod tests {
     fn one_shot_commands() {
         assert!(cli(&[]).run_one_shot().is_none());
         assert!(cli(&["--print-default-config"]).run_one_shot().is_some());
+        let sign = cli(&[
+            "sign", "--secret", "s", "--action", "play", "--app", "live", "--stream", "cam",
+        ]);
+        match &sign.command {
+            Some(Command::Sign(args)) => {
+                assert_eq!(args.expires_in, 3600);
+                assert!(args.query().starts_with("expires="), "{}", args.query());
+            }
+            None => panic!("no sign command"),
+        }
     }
 }

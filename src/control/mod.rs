@@ -17,8 +17,10 @@
 //! 6. signals: SIGTERM drains (`ShardControl::drain`, `ControlState::draining`), SIGHUP
 //!    reloads (`Cli::load_config`, then `ShardControl::reload`; see `reload`).
 
+pub mod access;
 pub mod agent;
 pub mod api;
+pub mod callbacks;
 mod check;
 pub mod cli;
 pub mod config;
@@ -30,6 +32,7 @@ mod record;
 mod relay;
 pub mod reload;
 mod settings;
+pub mod sign;
 mod validate;
 
 pub use check::Diagnostic;

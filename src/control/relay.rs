@@ -44,6 +44,8 @@ pub struct AppConfig {
     pub record_split_s: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record_max_queue_bytes: Option<usize>,
+    /// Who may publish and play (see `access`).
+    pub access: super::access::AccessConfig,
 }
 
 impl Default for AppConfig {
@@ -62,6 +64,7 @@ impl Default for AppConfig {
             record_format: None,
             record_split_s: None,
             record_max_queue_bytes: None,
+            access: Default::default(),
         }
     }
 }

@@ -10,6 +10,7 @@ const MAX_GOP_BYTES: usize = 32 << 20;
 impl Config {
     /// The shard settings this configuration asks for.
     pub fn shard_settings(&self) -> ShardSettings {
+        let access = self.access_policy();
         ShardSettings {
             listeners: self
                 .listen_addrs()
@@ -33,6 +34,9 @@ impl Config {
                 chunk_size: self.server.chunk_size,
                 window_ack_size: self.server.window_ack_size,
                 max_message_size: self.publish.max_message_size,
+                known_apps: access
+                    .closed
+                    .then(|| access.apps.iter().map(|a| a.name.clone()).collect()),
                 ..SessionConfig::default()
             },
             nodelay: self.socket.nodelay,
@@ -55,6 +59,7 @@ impl Config {
             write_stall_timeout: self.play.write_stall_timeout(),
             relay: self.relay_settings(),
             record: self.record_apps(),
+            access: std::sync::Arc::new(access),
         }
     }
 }

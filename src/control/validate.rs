@@ -281,6 +281,7 @@ impl Config {
         }
         self.validate_relay(&mut out);
         self.validate_record(&mut out);
+        self.validate_access(&mut out);
         out
     }
 }

@@ -46,6 +46,8 @@ pub struct SessionConfig {
     /// Most message streams a client may create.
     pub max_streams: u32,
     pub amf_limits: Limits,
+    /// With a list, a `connect` to any other app is refused (`NetConnection.Connect.Rejected`).
+    pub known_apps: Option<std::sync::Arc<[String]>>,
 }
 
 impl Default for SessionConfig {
@@ -57,6 +59,7 @@ impl Default for SessionConfig {
             max_chunk_streams: 64,
             max_streams: 8,
             amf_limits: Limits::default(),
+            known_apps: None,
         }
     }
 }

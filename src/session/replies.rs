@@ -6,6 +6,7 @@ use crate::protocol::command::Command;
 /// The status codes this server sends (NetStream.* and NetConnection.*).
 pub(crate) mod code {
     pub const CONNECT_SUCCESS: &str = "NetConnection.Connect.Success";
+    pub const CONNECT_REJECTED: &str = "NetConnection.Connect.Rejected";
     pub const CONNECT_RECONNECT_REQUEST: &str = "NetConnection.Connect.ReconnectRequest";
     pub const CALL_FAILED: &str = "NetConnection.Call.Failed";
     pub const PUBLISH_START: &str = "NetStream.Publish.Start";

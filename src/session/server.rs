@@ -335,6 +335,16 @@ impl ServerSession {
             .trim_matches('/')
             .to_string();
         let tc_url = field("tcUrl").to_string();
+        if let Some(known) = &self.link.config().known_apps {
+            if !known.contains(&app) {
+                let txn = cmd.transaction_id;
+                let why = "unknown application";
+                self.send(0, &replies::error(txn, code::CONNECT_REJECTED, why));
+                return Err(SessionError::Refused(format!(
+                    "connect to unknown app {app:?}"
+                )));
+            }
+        }
         self.tc_url = tc_url.clone();
         let object_encoding = cmd
             .object

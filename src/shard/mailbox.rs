@@ -45,6 +45,12 @@ pub(crate) enum ShardMsg {
     /// From the control side: run with these settings from now on (what can change at
     /// runtime; see `ShardCore`'s `reload`).
     Reload(Arc<ShardSettings>),
+    /// From the callback worker pool: callback `ticket` of `conn` ended with `outcome`.
+    Callback {
+        conn: super::core::ConnId,
+        ticket: u64,
+        outcome: crate::auth::callback::CallbackOutcome,
+    },
 }
 
 /// What one shard has for the others during the current pass.

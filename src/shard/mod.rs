@@ -9,6 +9,7 @@
 //! - [`Server`]: binds every shard's SO_REUSEPORT listeners, picks the driver, spawns the
 //!   shard threads; [`Server::stop`] ends them.
 
+mod callbacks;
 pub mod core;
 mod driver;
 mod mailbox;
@@ -17,7 +18,8 @@ pub mod snapshot;
 mod socket;
 mod stats;
 
-pub use self::core::{CloseReason, ConnId, ShardCore, Transmit};
+pub use self::core::{AuthCallback, CloseReason, ConnId, ShardCore, Transmit};
+pub use callbacks::{CallbackReply, CallbackSink};
 pub use server::{Server, ServerError, ShardControl, Stopper};
 pub use stats::{ProtocolErrorKind, ShardStats};
 
@@ -110,6 +112,8 @@ pub struct ShardSettings {
     pub relay: crate::relay::RelaySettings,
     /// How each app records (see `crate::record`).
     pub record: crate::record::RecordApps,
+    /// Who may publish and play what (see `auth`); read from key files at start and reload.
+    pub access: std::sync::Arc<crate::auth::AccessPolicy>,
 }
 
 impl Default for ShardSettings {

@@ -2,6 +2,7 @@
 //! fails the start, not a thread), choose the event-loop driver, build the mailboxes, spawn
 //! one thread per shard, each running a [`ShardCore`] behind its driver. [`ShardControl`] is
 //! the control side's handle: the shards' published snapshots, and kicks through the mailbox.
+use super::callbacks::CallbackSink;
 use super::core::{MailBatch, ShardCore};
 use super::driver::{Mailbox, ShardWaker};
 use super::mailbox::ShardMsg;
@@ -51,7 +52,16 @@ pub struct Server {
 }
 
 impl Server {
+    /// Starts the shards without a callback worker pool: access callbacks fail at once.
     pub fn start(settings: ShardSettings) -> Result<Server, ServerError> {
+        Self::start_with_callbacks(settings, None)
+    }
+
+    /// Starts the shards; their access callbacks go to `callbacks` (the worker pool).
+    pub fn start_with_callbacks(
+        settings: ShardSettings,
+        callbacks: Option<CallbackSink>,
+    ) -> Result<Server, ServerError> {
         if settings.listeners.is_empty() {
             return Err(ServerError::NoListenAddress);
         }
@@ -81,6 +91,10 @@ impl Server {
         let now = Instant::now();
         // Always running (idle unless an app records), so a reload can turn recording on.
         let (record_sink, recorder) = Recorder::spawn().map_err(ServerError::Recorder)?;
+        // The cores read no clock: expiries are judged from this reading and `now`.
+        let unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         let mut drivers = Vec::with_capacity(shards);
         let mut mailboxes = Vec::with_capacity(shards);
         for (index, listeners) in listeners_per_shard.into_iter().enumerate() {
@@ -97,6 +111,7 @@ impl Server {
                 fastrand::u64(..),
             );
             core.set_record_sink(record_sink.clone());
+            core.handle_wall_clock(now, unix);
             let prepared = super::driver::prepare(io, core, listeners, inbox).map_err(setup)?;
             mailboxes.push(Mailbox {
                 sender,
@@ -115,6 +130,7 @@ impl Server {
             let mailboxes = mailboxes.clone();
             let stop = stop.clone();
             let slot = slots[index].clone();
+            let callbacks = callbacks.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("shard-{index}"))
                 .spawn(move || {
@@ -123,7 +139,7 @@ impl Server {
                             warn!(shard = index, error = %e, "could not pin shard thread");
                         }
                     }
-                    prepared.run(mailboxes, stop, slot)
+                    prepared.run(mailboxes, callbacks, stop, slot)
                 })
                 .map_err(|source| ServerError::Setup {
                     shard: index,

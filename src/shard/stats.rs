@@ -2,6 +2,7 @@
 //! the hot path).
 
 use super::CloseReason;
+use crate::auth::{Action, DenyReason};
 use crate::session::SessionError;
 use std::time::Duration;
 
@@ -84,6 +85,11 @@ pub struct ShardStats {
     pub closed_by_reason: [u64; CloseReason::ALL.len()],
     /// Time the shard's event loop spent working (not waiting for events).
     pub busy: Duration,
+    /// Publishes and plays refused by access control, by `Action::index` and
+    /// `DenyReason::index`.
+    pub auth_refused: [[u64; DenyReason::ALL.len()]; Action::ALL.len()],
+    /// Connects to an app that is not configured.
+    pub connects_refused: u64,
 }
 
 #[cfg(test)]

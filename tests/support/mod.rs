@@ -22,6 +22,7 @@
 
 mod browser;
 mod enhanced;
+mod http;
 mod media;
 mod process;
 mod server;
@@ -33,6 +34,8 @@ mod static_http;
 pub use browser::*;
 #[allow(unused_imports)]
 pub use enhanced::*;
+#[allow(unused_imports)]
+pub use http::*;
 #[allow(unused_imports)]
 pub use media::*;
 #[allow(unused_imports)]

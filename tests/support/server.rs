@@ -132,6 +132,19 @@ impl RtmpEdge {
         &mut self.process
     }
 
+    /// Waits (at most `limit`) until the log contains `text`; panics with the log otherwise.
+    pub fn wait_log(&self, text: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while !self.log().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "no {text:?} in the log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The whole log so far (lossy UTF-8; [`RtmpServer::log_tail`] has only its end).
     pub fn log(&self) -> String {
         let bytes = std::fs::read(self.process.log_path()).unwrap_or_default();
@@ -151,6 +164,22 @@ impl RtmpServer for RtmpEdge {
     fn log_tail(&self) -> String {
         self.process.log_tail()
     }
+}
+
+/// `rtmp-edge sign --secret S --action A --app APP --stream N --expires-in SECONDS`: the
+/// query string it prints (`expires=...&token=...`). A negative `expires_in` is not
+/// possible from the command line; pass 0 and wait a second for an expired one.
+pub fn edge_sign(secret: &str, action: &str, app: &str, stream: &str, expires_in: u64) -> String {
+    let out = Command::new(rtmp_edge_binary())
+        .args(["sign", "--secret", secret, "--action", action, "--app", app])
+        .args(["--stream", stream, "--expires-in", &expires_in.to_string()])
+        .output()
+        .expect("run rtmp-edge sign");
+    assert!(out.status.success(), "rtmp-edge sign failed: {out:?}");
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
 }
 
 /// The `rtmp-loadtest` binary beside `rtmp-edge` (`cargo build -p rtmp-loadtest` builds it;

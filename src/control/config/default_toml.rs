@@ -74,4 +74,21 @@ hop_limit = 8               # a publish or play named NAME?hops=N with N above t
 #  split_after_s: a new file at the first keyframe after this many seconds, 0 = never;
 #  max_queue_bytes: per stream, not yet written; beyond it the recording stops, the stream goes on;
 #  format "mp4" needs the CMAF segmenter, not in this build)
+#
+# Access control of the app (see the README's "Access control"; the same keys under
+# [app.access.play] for players). Named apps without a "*" table: other apps are refused.
+# [app.access]
+# on_done = ""                 # http:// URL told (JSON POST) when an allowed publish/play ends
+# callback_timeout_ms = 3000   # a callback slower than this decides as a failure
+# callback_fail_open = false   # failures and timeouts allow (default: refuse)
+# [app.access.publish]
+# allow = []                   # CIDRs/IPs allowed; [] = every address not denied
+# deny = []                    # CIDRs/IPs refused (checked first)
+# secrets = []                 # signed URLs ?expires=..&token=.. (several: rotation)
+# jwt_secrets = []             # ?jwt= HS256 secrets
+# jwt_public_keys = []         # ?jwt= RS256/ES256 PEM public key files
+# jwt_jwks = []                # ?jwt= JWKS files (RSA/EC keys by kid)
+# stream_keys = []             # ?key= values accepted
+# stream_keys_file = ""        # more keys, one per line
+# callback = ""                # http:// URL POSTed last; 2xx allows (on_publish / on_play)
 "#;

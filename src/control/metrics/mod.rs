@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod auth;
 pub mod process;
 pub mod record;
 pub mod text;
@@ -67,6 +68,7 @@ pub fn render(
     connections(&mut p, snapshots);
     counters(&mut p, snapshots);
     busy(&mut p, snapshots);
+    auth::refusals(&mut p, snapshots);
     latency(&mut p, snapshots);
     let views = api::streams(snapshots);
     streams(&mut p, &views);

@@ -42,11 +42,13 @@ pub enum CloseReason {
     UpstreamIdle,
     /// A push ended because its stream's publisher left.
     PushEnded,
+    /// Access control refused a publish or play (see `auth`).
+    AccessDenied,
 }
 
 impl CloseReason {
     /// Every reason, for counters indexed by reason.
-    pub const ALL: [CloseReason; 18] = [
+    pub const ALL: [CloseReason; 19] = [
         CloseReason::PeerClosed,
         CloseReason::ReadError,
         CloseReason::WriteError,
@@ -65,6 +67,7 @@ impl CloseReason {
         CloseReason::UpstreamFailed,
         CloseReason::UpstreamIdle,
         CloseReason::PushEnded,
+        CloseReason::AccessDenied,
     ];
 
     /// A stable snake_case name (log field, metric label).
@@ -88,6 +91,7 @@ impl CloseReason {
             CloseReason::UpstreamFailed => "upstream_failed",
             CloseReason::UpstreamIdle => "upstream_idle",
             CloseReason::PushEnded => "push_ended",
+            CloseReason::AccessDenied => "access_denied",
         }
     }
 

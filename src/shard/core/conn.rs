@@ -35,6 +35,8 @@ pub(crate) enum WriteState {
 pub(crate) enum Role {
     /// Handshake, connect, createStream: neither publishing nor playing yet.
     Pending,
+    /// A publish or play waits for its access callback (see `authorize`).
+    Authorizing(Box<super::authorize::Authorizing>),
     Publisher {
         stream: StreamId,
         generation: u64,
@@ -164,7 +166,7 @@ impl Connection {
     pub(crate) fn role(&self) -> ClientRole {
         match &self.kind {
             Kind::Rtmp(c) => match c.role {
-                Role::Pending => ClientRole::Pending,
+                Role::Pending | Role::Authorizing(_) => ClientRole::Pending,
                 Role::Publisher { .. } => ClientRole::Publisher,
                 Role::Player { .. } => ClientRole::Player,
             },
@@ -179,7 +181,7 @@ impl Connection {
     pub(crate) fn stream(&self) -> Option<StreamId> {
         match &self.kind {
             Kind::Rtmp(c) => match c.role {
-                Role::Pending => None,
+                Role::Pending | Role::Authorizing(_) => None,
                 Role::Publisher { stream, .. } | Role::Player { stream, .. } => Some(stream),
             },
             Kind::Upstream(c) => match c.job {

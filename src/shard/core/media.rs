@@ -4,11 +4,13 @@
 //!
 //! A new frame costs O(1) here: it is appended to the log, and the stream's list of caught-up
 //! players is handed to the flush schedule whole; no player is touched until it is written.
+use super::authorize::Held;
 use super::conn::{Role, WriteState};
 use super::health::Health;
 use super::pull::PULL_SOURCE;
 use super::streams::{Home, StreamId};
 use super::{CloseReason, ShardCore};
+use crate::auth::Action;
 use crate::media::frame::{Frame, MediaKind};
 use crate::media::ingest::{FrameBuilder, Timeline};
 use crate::media::registry::Claim;
@@ -23,6 +25,9 @@ use tracing::{debug, info};
 
 impl ShardCore {
     pub(super) fn handle_session_event(&mut self, id: usize, event: ServerEvent, now: Instant) {
+        if self.is_authorizing(id) {
+            return self.hold_event(id, event, now);
+        }
         match event {
             ServerEvent::Media {
                 type_id,
@@ -39,8 +44,14 @@ impl ShardCore {
             }
             ServerEvent::Publish(req) => self.on_publish(id, req, now),
             ServerEvent::Play(req) => self.on_play(id, req, now),
-            ServerEvent::Unpublish { .. } => self.end_publish(id),
-            ServerEvent::PlayStop { .. } => self.end_play(id),
+            ServerEvent::Unpublish { .. } => {
+                self.end_publish(id);
+                self.note_ended(id);
+            }
+            ServerEvent::PlayStop { .. } => {
+                self.end_play(id);
+                self.note_ended(id);
+            }
             ServerEvent::ReceiveAudio(on) => self.set_wanted(id, MediaKind::Audio, on),
             ServerEvent::ReceiveVideo(on) => self.set_wanted(id, MediaKind::Video, on),
         }
@@ -57,6 +68,20 @@ impl ShardCore {
         let Some(hops) = self.check_hops(id, &req.query, req.stream_id, &key, true) else {
             return;
         };
+        if self.authorize(id, Held::Publish(req.clone()), now) {
+            self.publish_allowed(id, req, hops, now);
+        }
+    }
+
+    /// Starts a publish that access control allowed.
+    pub(super) fn publish_allowed(
+        &mut self,
+        id: usize,
+        req: PublishRequest,
+        hops: u32,
+        now: Instant,
+    ) {
+        let key: StreamKey = format!("{}/{}", req.app, req.name).into();
         let claim = self
             .registry
             .claim_publisher(&key, self.index, id, self.settings.takeover);
@@ -137,6 +162,7 @@ impl ShardCore {
             health: Health::new(now),
             pushes: Vec::new(),
         });
+        self.note_started(id, Action::Publish, &req.app, &req.name, &req.query);
         self.restart_players(sid);
         self.start_pushes(sid, &req.app, &req.name, hops, now);
         self.start_recording(sid, &key, &req.app, &req.name);
@@ -377,6 +403,14 @@ impl ShardCore {
         let Some(hops) = self.check_hops(id, &req.query, req.stream_id, &key, false) else {
             return;
         };
+        if self.authorize(id, Held::Play(req.clone()), now) {
+            self.play_allowed(id, req, hops, now);
+        }
+    }
+
+    /// Starts a play that access control allowed.
+    pub(super) fn play_allowed(&mut self, id: usize, req: PlayRequest, hops: u32, now: Instant) {
+        let key: StreamKey = format!("{}/{}", req.app, req.name).into();
         let Some(c) = self.conns.get_mut(id) else {
             return;
         };
@@ -394,6 +428,7 @@ impl ShardCore {
         c.last_session = Some((ClientRole::Player, key.clone()));
         // The play replies go out before any media.
         c.take_session_output();
+        self.note_started(id, Action::Play, &req.app, &req.name, &req.query);
         let can_pull = self.can_pull(&req.app);
         let added = self.registry.add_player_or_pull(&key, self.index, can_pull);
         let (publisher, first_on_shard) = (added.publisher, added.first_on_shard);
@@ -552,6 +587,11 @@ impl ShardCore {
             ShardMsg::Kick { conn, generation } => self.kick(conn, generation),
             ShardMsg::Drain => self.start_drain(),
             ShardMsg::Reload(settings) => self.reload(settings),
+            ShardMsg::Callback {
+                conn,
+                ticket,
+                outcome,
+            } => self.handle_callback(conn, ticket, outcome, now),
         }
     }
 

@@ -18,6 +18,10 @@
 //!   adaptive write-merge window is the time they took).
 //! - [`handle_busy`](ShardCore::handle_busy): how long the driver's last pass worked (time
 //!   not spent waiting for events), for the busy-time counter.
+//! - [`handle_wall_clock`](ShardCore::handle_wall_clock): the unix time at some `now` (once
+//!   at start), for the expiry of signed URLs and JWTs.
+//! - [`handle_callback`](ShardCore::handle_callback): an access callback's outcome (from
+//!   the worker pool, through the mailbox's wake-up).
 //!
 //! # Outputs (`poll_*`), drained in this order after the inputs of a pass
 //! 1. [`poll_transmit`](ShardCore::poll_transmit) until None: each is one vectored send for one
@@ -29,6 +33,8 @@
 //!    pass (send it, wake that shard once). The pass's recording events go to the sink set
 //!    by [`set_record_sink`](ShardCore::set_record_sink) here too (see `record`).
 //!    Then [`poll_connect`](ShardCore::poll_connect) until None: relay connections to open.
+//!    Then [`poll_callback`](ShardCore::poll_callback) until None: access callbacks for the
+//!    worker pool (see `authorize`); their outcomes come back through `handle_callback`.
 //! 4. [`poll_timeout`](ShardCore::poll_timeout): when to call `handle_timeout` next.
 //! 5. [`poll_snapshot`](ShardCore::poll_snapshot): after `handle_timeout`, a fresh
 //!    [`ShardSnapshot`] once per sweep (and once at the start) for the driver to publish.
@@ -51,6 +57,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{debug, info};
 
+pub(crate) mod authorize;
 mod close;
 mod conn;
 mod health;
@@ -69,6 +76,7 @@ mod tests;
 mod transmit;
 mod upstream;
 
+pub use authorize::AuthCallback;
 pub use close::CloseReason;
 use conn::{Connection, Kind, Role, RtmpConn, WriteState};
 use proxy_wait::ProxyWait;
@@ -128,6 +136,8 @@ pub struct ShardCore {
     connects: VecDeque<Connect>,
     /// Recordings of the streams published here (see `record`).
     recordings: record::Recordings,
+    /// Access control: pending callbacks, on_done hooks, the wall clock.
+    auth: authorize::AuthState,
 }
 
 impl ShardCore {
@@ -172,6 +182,7 @@ impl ShardCore {
             pulls: Default::default(),
             connects: VecDeque::new(),
             recordings: Default::default(),
+            auth: Default::default(),
         }
     }
 
@@ -280,24 +291,39 @@ impl ShardCore {
                 return input.len();
             }
         }
+        if self.is_authorizing(id) {
+            self.hold_input(id, rest, now);
+        } else {
+            self.session_input(id, rest, now);
+        }
+        self.close_pending();
+        input.len()
+    }
+
+    /// Bytes for the session of inbound connection `id`, and what follows from them.
+    fn session_input(&mut self, id: usize, rest: &[u8], now: Instant) {
         let Some(c) = self.conns.get_mut(id) else {
-            return input.len();
+            return;
         };
         let Some(rtmp) = c.rtmp_mut() else {
-            return input.len();
+            return;
         };
         if let Err(e) = rtmp.session.handle_input(rest) {
-            info!(shard = self.index, peer = %rtmp.peer, error = %e, "closing connection after protocol error");
+            let peer = rtmp.peer;
             self.stats.protocol_errors += 1;
             self.stats.protocol_errors_by_kind[ProtocolErrorKind::of(&e).index()] += 1;
             c.close_after_flush = Some(CloseReason::ProtocolError);
             c.take_session_output();
             self.schedule_now(id);
-            return input.len();
+            // The one refusal of a server session: a connect to an app that is not configured.
+            if matches!(e, crate::session::SessionError::Refused(_)) {
+                self.connect_refused(peer, &e, now);
+            } else {
+                info!(shard = self.index, %peer, error = %e, "closing connection after protocol error");
+            }
+            return;
         }
         self.process_session(id, now);
-        self.close_pending();
-        input.len()
     }
 
     /// A send handed out by `poll_transmit` took `written` bytes (possibly fewer than it
@@ -391,6 +417,7 @@ impl ShardCore {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last_now = now;
         self.relay_timers(now);
+        self.auth_timers(now);
         if now >= self.next_sweep {
             self.sweep(now);
             self.sweep_health(now);
@@ -479,6 +506,7 @@ impl ShardCore {
             .schedule
             .next_deadline(now)
             .map_or(self.next_sweep, |at| at.min(self.next_sweep));
+        let at = self.auth_deadline().map_or(at, |a| a.min(at));
         self.relay_deadline().map_or(at, |r| r.min(at))
     }
 
@@ -568,6 +596,7 @@ impl ShardCore {
     fn forget(&mut self, id: usize, reason: CloseReason) {
         self.end_publish(id);
         self.end_play(id);
+        self.forget_auth(id);
         if let Some(c) = self.conns.try_remove(id) {
             self.stats.closed += 1;
             self.stats.closed_by_reason[reason.index()] += 1;

@@ -10,6 +10,7 @@
 //! the timeouts, a due snapshot is published into the shard's slot.
 use super::{send_mail, Mailbox};
 use crate::relay::connect::{connect_state, start_connect, ConnectState};
+use crate::shard::callbacks::{forward_callbacks, CallbackSink};
 use crate::shard::core::{CloseReason, ConnId, MailBatch, ShardCore, MAX_IOVECS};
 use crate::shard::snapshot::SnapshotSlot;
 use crate::shard::socket;
@@ -47,6 +48,8 @@ pub(crate) struct MioDriver {
     stop: Arc<AtomicBool>,
     read_buf: Vec<u8>,
     slot: Arc<SnapshotSlot>,
+    /// Where access callbacks go (the control side's worker pool).
+    callbacks: Option<CallbackSink>,
 }
 
 impl MioDriver {
@@ -76,7 +79,13 @@ impl MioDriver {
             stop,
             read_buf: vec![0; READ_BUFFER],
             slot,
+            callbacks: None,
         })
+    }
+
+    pub(crate) fn with_callbacks(mut self, callbacks: Option<CallbackSink>) -> Self {
+        self.callbacks = callbacks;
+        self
     }
 
     pub(crate) fn run(mut self) -> ShardStats {
@@ -142,6 +151,12 @@ impl MioDriver {
             self.close_pending();
             self.open_connects(now);
             send_mail(&mut self.core, &self.mailboxes);
+            forward_callbacks(
+                &mut self.core,
+                &self.mailboxes,
+                self.callbacks.as_ref(),
+                now,
+            );
         }
         self.core.shutdown();
         self.close_pending();

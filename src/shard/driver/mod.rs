@@ -7,6 +7,7 @@
 //!   pass.
 //!
 //! Both take a [`ShardCore`] and the shard's listeners, and run until the stop flag is set.
+use super::callbacks::CallbackSink;
 use super::core::{MailBatch, ShardCore};
 use super::snapshot::SnapshotSlot;
 use super::{IoMode, ServerError, ShardStats};
@@ -135,6 +136,7 @@ impl Prepared {
     pub(crate) fn run(
         self,
         mailboxes: Arc<Vec<Mailbox>>,
+        callbacks: Option<CallbackSink>,
         stop: Arc<AtomicBool>,
         slot: Arc<SnapshotSlot>,
     ) -> ShardStats {
@@ -146,13 +148,13 @@ impl Prepared {
                 inbox,
                 waker: _,
             } => match mio::MioDriver::new(core, poll, listeners, inbox, mailboxes, stop, slot) {
-                Ok(driver) => driver.run(),
+                Ok(driver) => driver.with_callbacks(callbacks).run(),
                 Err(e) => {
                     tracing::error!(error = %e, "shard could not start");
                     ShardStats::default()
                 }
             },
-            Prepared::Uring(parts) => uring::driver::run(parts, mailboxes, stop, slot),
+            Prepared::Uring(parts) => uring::driver::run(parts, mailboxes, callbacks, stop, slot),
         }
     }
 }

@@ -6,7 +6,8 @@
 //! origins at `127.0.0.1:ORIGIN_PORT + index`: an outbound connection of an edge core to such
 //! an address is linked to a connection accepted by that core, and bytes move between the two
 //! cores directly. Other addresses, and origins marked down, refuse the connect.
-use super::super::{CloseReason, ConnId, ShardCore};
+use super::super::{AuthCallback, CloseReason, ConnId, ShardCore};
+use crate::auth::callback::CallbackOutcome;
 use crate::media::registry::Registry;
 use crate::protocol::amf::AmfValue;
 use crate::session::{ClientConfig, ClientEvent, ClientSession};
@@ -116,6 +117,9 @@ pub(super) fn settings(tune: impl FnOnce(&mut ShardSettings)) -> ShardSettings {
 
 pub(super) const MS: Duration = Duration::from_millis(1);
 
+/// The wall clock of the simulated cores when the harness starts.
+pub(super) const UNIX_AT_START: Duration = Duration::from_secs(1_800_000_000);
+
 impl Harness {
     /// Two shards of one registry with the same settings.
     pub fn new(tune: impl FnOnce(&mut ShardSettings)) -> Harness {
@@ -123,7 +127,12 @@ impl Harness {
         let registry = Arc::new(Registry::new(2));
         let now = Instant::now();
         let cores = (0..2)
-            .map(|i| ShardCore::new(i, settings.clone(), registry.clone(), now, 7 + i as u64))
+            .map(|i| {
+                let mut core =
+                    ShardCore::new(i, settings.clone(), registry.clone(), now, 7 + i as u64);
+                core.handle_wall_clock(now, UNIX_AT_START);
+                core
+            })
             .collect();
         Harness {
             cores,
@@ -507,6 +516,20 @@ impl Harness {
             _ => None,
         });
         media.collect()
+    }
+
+    /// The access callbacks `shard` asked for since the last call (what the worker pool gets).
+    pub fn callbacks(&mut self, shard: usize) -> Vec<AuthCallback> {
+        std::iter::from_fn(|| self.cores[shard].poll_callback()).collect()
+    }
+
+    /// The worker pool's answer to `callback` of `shard`.
+    pub fn answer(&mut self, shard: usize, callback: &AuthCallback, outcome: CallbackOutcome) {
+        let ticket = callback
+            .ticket
+            .expect("a callback that waits for its answer");
+        self.cores[shard].handle_callback(callback.conn, ticket, outcome, self.now);
+        self.drive();
     }
 
     /// The onStatus codes `w` received so far.

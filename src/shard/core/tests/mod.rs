@@ -6,6 +6,7 @@ use crate::shard::ListenerSettings;
 use harness::{Harness, Media, Mode, MS, PUBLISH_NOTIFY, UNPUBLISH_NOTIFY};
 use std::time::Duration;
 
+mod auth;
 mod harness;
 mod ops;
 mod variants;

@@ -15,6 +15,7 @@
 //! after the timeouts, a due snapshot is published into the shard's slot.
 use super::{Completion, EventFdWaker, UringIo};
 use crate::relay::connect::{connect_state, start_connect, ConnectState};
+use crate::shard::callbacks::{forward_callbacks, CallbackSink};
 use crate::shard::core::{CloseReason, ConnId, MailBatch, ShardCore};
 use crate::shard::driver::{send_mail, Mailbox};
 use crate::shard::snapshot::SnapshotSlot;
@@ -51,6 +52,7 @@ pub(crate) struct UringParts {
 pub(crate) fn run(
     parts: UringParts,
     mailboxes: Arc<Vec<Mailbox>>,
+    callbacks: Option<CallbackSink>,
     stop: Arc<AtomicBool>,
     slot: Arc<SnapshotSlot>,
 ) -> ShardStats {
@@ -210,6 +212,7 @@ pub(crate) fn run(
             }
         }
         send_mail(&mut core, &mailboxes);
+        forward_callbacks(&mut core, &mailboxes, callbacks.as_ref(), now);
     }
     core.shutdown();
     while let Some((id, _)) = core.poll_close() {
