@@ -10,6 +10,7 @@
 pub mod caps;
 mod client;
 mod link;
+pub mod names;
 mod replies;
 mod server;
 
@@ -46,6 +47,10 @@ pub struct SessionConfig {
     /// Most message streams a client may create.
     pub max_streams: u32,
     pub amf_limits: Limits,
+    /// Most bytes all partial messages from the peer may hold together.
+    pub max_reassembly_bytes: usize,
+    /// Longest app or stream name accepted (see [`names`]).
+    pub max_name_bytes: usize,
 }
 
 impl Default for SessionConfig {
@@ -57,6 +62,8 @@ impl Default for SessionConfig {
             max_chunk_streams: 64,
             max_streams: 8,
             amf_limits: Limits::default(),
+            max_reassembly_bytes: 32 << 20,
+            max_name_bytes: 1024,
         }
     }
 }

@@ -17,7 +17,7 @@ pub mod snapshot;
 mod socket;
 mod stats;
 
-pub use self::core::{CloseReason, ConnId, ShardCore, Transmit};
+pub use self::core::{CloseReason, ConnId, LimitKind, LimitSettings, PeerTable, ShardCore, Transmit};
 pub use server::{Server, ServerError, ShardControl, Stopper};
 pub use stats::{ProtocolErrorKind, ShardStats};
 
@@ -108,6 +108,8 @@ pub struct ShardSettings {
     pub write_stall_timeout: Duration,
     /// Origins to pull from and targets to push to, per app.
     pub relay: crate::relay::RelaySettings,
+    /// Connection, stream and command limits (`[limits]`).
+    pub limits: LimitSettings,
 }
 
 impl Default for ShardSettings {

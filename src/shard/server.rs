@@ -72,6 +72,7 @@ impl Server {
         let local_addrs: Vec<SocketAddr> = settings.listeners.iter().map(|l| l.addr).collect();
         let settings = Arc::new(settings);
         let registry = Arc::new(Registry::new(shards));
+        let peers = Arc::new(super::PeerTable::default());
         let stop = Arc::new(AtomicBool::new(false));
         let now = Instant::now();
         let mut drivers = Vec::with_capacity(shards);
@@ -88,7 +89,8 @@ impl Server {
                 registry.clone(),
                 now,
                 fastrand::u64(..),
-            );
+            )
+            .with_peer_table(peers.clone());
             let prepared = super::driver::prepare(io, core, listeners, inbox).map_err(setup)?;
             mailboxes.push(Mailbox {
                 sender,

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod limits;
 pub mod process;
 pub mod text;
 
@@ -65,6 +66,7 @@ pub fn render(
     );
     connections(&mut p, snapshots);
     counters(&mut p, snapshots);
+    limits::write(&mut p, snapshots);
     busy(&mut p, snapshots);
     latency(&mut p, snapshots);
     let views = api::streams(snapshots);

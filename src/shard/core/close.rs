@@ -42,11 +42,15 @@ pub enum CloseReason {
     UpstreamIdle,
     /// A push ended because its stream's publisher left.
     PushEnded,
+    /// Refused at accept by a connection limit (`[limits]`: total, per IP, handshake rate).
+    LimitRefused,
+    /// The handshake completed but no publish or play followed within the command timeout.
+    CommandTimeout,
 }
 
 impl CloseReason {
     /// Every reason, for counters indexed by reason.
-    pub const ALL: [CloseReason; 18] = [
+    pub const ALL: [CloseReason; 20] = [
         CloseReason::PeerClosed,
         CloseReason::ReadError,
         CloseReason::WriteError,
@@ -65,6 +69,8 @@ impl CloseReason {
         CloseReason::UpstreamFailed,
         CloseReason::UpstreamIdle,
         CloseReason::PushEnded,
+        CloseReason::LimitRefused,
+        CloseReason::CommandTimeout,
     ];
 
     /// A stable snake_case name (log field, metric label).
@@ -88,6 +94,8 @@ impl CloseReason {
             CloseReason::UpstreamFailed => "upstream_failed",
             CloseReason::UpstreamIdle => "upstream_idle",
             CloseReason::PushEnded => "push_ended",
+            CloseReason::LimitRefused => "limit_refused",
+            CloseReason::CommandTimeout => "command_timeout",
         }
     }
 

@@ -8,7 +8,7 @@ use super::conn::{Role, WriteState};
 use super::health::Health;
 use super::pull::PULL_SOURCE;
 use super::streams::{Home, StreamId};
-use super::{CloseReason, ShardCore};
+use super::{CloseReason, LimitKind, ShardCore};
 use crate::media::frame::{Frame, MediaKind};
 use crate::media::ingest::{FrameBuilder, Timeline};
 use crate::media::registry::Claim;
@@ -42,6 +42,11 @@ impl ShardCore {
             ServerEvent::PlayStop { .. } => self.end_play(id),
             ServerEvent::ReceiveAudio(on) => self.set_wanted(id, MediaKind::Audio, on),
             ServerEvent::ReceiveVideo(on) => self.set_wanted(id, MediaKind::Video, on),
+            ServerEvent::Refused(why) => {
+                if let Some(peer) = self.conns.get(id).map(|c| c.peer()) {
+                    self.refused(LimitKind::of_refusal(&why), peer, &why.to_string(), now);
+                }
+            }
         }
     }
 
@@ -56,6 +61,9 @@ impl ShardCore {
         let Some(hops) = self.check_hops(id, &req.query, req.stream_id, &key, true) else {
             return;
         };
+        if !self.admit_stream(id, &key, req.stream_id, true) {
+            return;
+        }
         let claim = self
             .registry
             .claim_publisher(&key, self.index, id, self.settings.takeover);
@@ -373,6 +381,9 @@ impl ShardCore {
         let Some(hops) = self.check_hops(id, &req.query, req.stream_id, &key, false) else {
             return;
         };
+        if !self.admit_stream(id, &key, req.stream_id, false) {
+            return;
+        }
         let Some(c) = self.conns.get_mut(id) else {
             return;
         };

@@ -53,6 +53,7 @@ use tracing::{debug, info};
 mod close;
 mod conn;
 mod health;
+mod limits;
 mod media;
 mod ops;
 mod proxy_wait;
@@ -68,6 +69,7 @@ mod transmit;
 mod upstream;
 
 pub use close::CloseReason;
+pub use limits::{LimitKind, LimitSettings, PeerTable};
 use conn::{Connection, Kind, Role, RtmpConn, WriteState};
 use proxy_wait::ProxyWait;
 use schedule::FlushSchedule;
@@ -124,6 +126,8 @@ pub struct ShardCore {
     /// Streams this shard pulls (it is their home), and relay connections to open.
     pulls: std::collections::HashMap<StreamKey, pull::Pull>,
     connects: VecDeque<Connect>,
+    /// Connection counts (shared node-wide), command deadlines and the refusal log.
+    limits: limits::LimitState,
 }
 
 impl ShardCore {
@@ -167,6 +171,7 @@ impl ShardCore {
             ops: ops::OpsState::default(),
             pulls: Default::default(),
             connects: VecDeque::new(),
+            limits: Default::default(),
         }
     }
 
@@ -220,6 +225,7 @@ impl ShardCore {
             role: Role::Pending,
         });
         let id = self.insert_connection(kind, listener, now);
+        self.bind_admission(id);
         self.stats.accepted += 1;
         debug!(shard = self.index, %peer, conn = id, "accepted");
         ConnId(id)
@@ -283,13 +289,16 @@ impl ShardCore {
         };
         if let Err(e) = rtmp.session.handle_input(rest) {
             info!(shard = self.index, peer = %rtmp.peer, error = %e, "closing connection after protocol error");
+            let peer = rtmp.peer;
             self.stats.protocol_errors += 1;
             self.stats.protocol_errors_by_kind[ProtocolErrorKind::of(&e).index()] += 1;
             c.close_after_flush = Some(CloseReason::ProtocolError);
             c.take_session_output();
             self.schedule_now(id);
+            self.note_error_limit(&e, peer, now);
             return input.len();
         }
+        self.note_handshake(id, now);
         self.process_session(id, now);
         self.close_pending();
         input.len()
@@ -389,6 +398,7 @@ impl ShardCore {
         if now >= self.next_sweep {
             self.sweep(now);
             self.sweep_health(now);
+            self.sweep_commands(now);
             self.next_sweep = now + SWEEP_INTERVAL;
             self.snapshot_due = true;
         }
@@ -562,6 +572,7 @@ impl ShardCore {
     fn forget(&mut self, id: usize, reason: CloseReason) {
         self.end_publish(id);
         self.end_play(id);
+        self.release_admission(id, reason);
         if let Some(c) = self.conns.try_remove(id) {
             self.stats.closed += 1;
             self.stats.closed_by_reason[reason.index()] += 1;
