@@ -7,6 +7,7 @@ use harness::{Harness, Media, Mode, MS, PUBLISH_NOTIFY, UNPUBLISH_NOTIFY};
 use std::time::Duration;
 
 mod harness;
+mod limits;
 mod ops;
 mod variants;
 
