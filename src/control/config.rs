@@ -25,7 +25,7 @@ pub use agent::AgentConfig;
 mod agent;
 mod default_toml;
 mod limits;
-pub use limits::LimitsConfig;
+pub use limits::{LimitFlags, LimitsConfig};
 pub use default_toml::DEFAULT_CONFIG_TOML;
 
 /// The whole configuration file.

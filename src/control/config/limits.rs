@@ -132,6 +132,44 @@ impl LimitsConfig {
     }
 }
 
+/// The command-line flags for the limits most often set (each overrides its key).
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct LimitFlags {
+    /// Connections open from one IP, node-wide; 0 = no limit (limits.max_connections_per_ip).
+    #[arg(long, value_name = "N")]
+    pub max_connections_per_ip: Option<usize>,
+    /// New connections per second per IP; 0 = no limit (limits.handshakes_per_ip_per_s).
+    #[arg(long, value_name = "N")]
+    pub handshakes_per_ip: Option<u32>,
+    /// After the handshake: close connections that do not publish or play within this long
+    /// (limits.command_timeout_ms).
+    #[arg(long, value_name = "MS")]
+    pub command_timeout_ms: Option<u64>,
+}
+
+impl LimitFlags {
+    /// Writes the flags given into `config`, noting each key in `from_flags` (for errors).
+    pub fn apply(
+        &self,
+        config: &mut super::Config,
+        from_flags: &mut std::collections::HashSet<(&'static str, &'static str)>,
+    ) {
+        let l = &mut config.limits;
+        if let Some(n) = self.max_connections_per_ip {
+            l.max_connections_per_ip = n;
+            from_flags.insert(("limits.max_connections_per_ip", "--max-connections-per-ip"));
+        }
+        if let Some(n) = self.handshakes_per_ip {
+            l.handshakes_per_ip_per_s = n;
+            from_flags.insert(("limits.handshakes_per_ip_per_s", "--handshakes-per-ip"));
+        }
+        if let Some(ms) = self.command_timeout_ms {
+            l.command_timeout_ms = ms;
+            from_flags.insert(("limits.command_timeout_ms", "--command-timeout-ms"));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::Config;
