@@ -77,14 +77,20 @@ const CASES: &[Case] = &[
         let noise: Vec<u8> = (0..65536).map(|_| fastrand::u8(..)).collect();
         let _ = p.send(&noise);
         // Random headers may claim a long message; the command timeout ends those.
-        format!("{:?}", assert_closed(&mut p, BY_TIMEOUT, "random after handshake"))
+        format!(
+            "{:?}",
+            assert_closed(&mut p, BY_TIMEOUT, "random after handshake")
+        )
     }),
     ("truncated handshake", |a, n| {
         let mut p = peer(n, a);
         p.send(&[3]).unwrap();
         p.send(&[0; 700]).unwrap();
         let t = assert_closed(&mut p, BY_TIMEOUT, "truncated handshake");
-        assert!(t >= Duration::from_millis(HANDSHAKE_MS / 2), "closed early: {t:?}");
+        assert!(
+            t >= Duration::from_millis(HANDSHAKE_MS / 2),
+            "closed early: {t:?}"
+        );
         format!("{t:?}")
     }),
     ("slowloris: one byte a second", |a, n| {
@@ -129,7 +135,9 @@ const CASES: &[Case] = &[
         p.handshake().unwrap();
         for csid in 3..60 {
             let first = vec![0xAB; 128];
-            if p.send(&partial_message(csid, 9, MAX_MESSAGE, &first)).is_err() {
+            if p.send(&partial_message(csid, 9, MAX_MESSAGE, &first))
+                .is_err()
+            {
                 break;
             }
         }
@@ -154,7 +162,9 @@ const CASES: &[Case] = &[
     }),
     ("AMF nested 1,000 deep", |a, n| deep(a, n, 1000, 128)),
     ("AMF nested 20,000 deep", |a, n| deep(a, n, 20_000, 128)),
-    ("AMF nested 20,000 deep in one oversized chunk", |a, n| deep(a, n, 20_000, 1 << 30)),
+    ("AMF nested 20,000 deep in one oversized chunk", |a, n| {
+        deep(a, n, 20_000, 1 << 30)
+    }),
     ("command before connect", |a, n| {
         let mut p = peer(n, a);
         p.handshake().unwrap();
@@ -171,8 +181,12 @@ const CASES: &[Case] = &[
         let mut p = peer(n, a);
         p.handshake().unwrap();
         p.connect_app("live").unwrap();
-        p.send_message(3, 20, 1, &publish_raw_name(b"sneaky"), 128).unwrap();
-        assert!(p.wait_for_text("NetStream.Publish.BadName", AT_ONCE), "no refusal");
+        p.send_message(3, 20, 1, &publish_raw_name(b"sneaky"), 128)
+            .unwrap();
+        assert!(
+            p.wait_for_text("NetStream.Publish.BadName", AT_ONCE),
+            "no refusal"
+        );
         let t = assert_closed(&mut p, BY_TIMEOUT, "after the refusal");
         format!("refused, closed by the command timeout after {t:?}")
     }),
@@ -181,7 +195,12 @@ const CASES: &[Case] = &[
         let mut out = Vec::new();
         // Not UTF-8: AMF strings keep their valid prefix (as for metadata), so this name
         // is empty, and refused as such.
-        for name in [&b"../../etc/passwd"[..], b"a\0b", &long, &[0xFF, 0xFE, b'a']] {
+        for name in [
+            &b"../../etc/passwd"[..],
+            b"a\0b",
+            &long,
+            &[0xFF, 0xFE, b'a'],
+        ] {
             let mut p = peer(n, a);
             p.handshake().unwrap();
             p.connect_app("live").unwrap();
@@ -192,7 +211,8 @@ const CASES: &[Case] = &[
                 vec![],
             );
             p.send_command(0, &create).unwrap();
-            p.send_message(3, 20, 1, &publish_raw_name(name), 128).unwrap();
+            p.send_message(3, 20, 1, &publish_raw_name(name), 128)
+                .unwrap();
             assert!(
                 p.wait_for_text("NetStream.Publish.BadName", AT_ONCE),
                 "no refusal for the name {:?}",
@@ -234,7 +254,10 @@ fn hostile_input_is_refused_while_a_legitimate_stream_is_unaffected() {
     let mut ffmpeg = ffmpeg_publish_testsrc(&ffmpeg_url, (LEGIT_SECONDS - 5) as f64, &[]);
     thread::sleep(Duration::from_secs(4));
     let baseline = vm_rss(pid);
-    eprintln!("VmRSS with the legitimate stream only: {} KiB", baseline >> 10);
+    eprintln!(
+        "VmRSS with the legitimate stream only: {} KiB",
+        baseline >> 10
+    );
 
     // Every case at once, each from its own source address.
     let started = Instant::now();
@@ -275,8 +298,17 @@ fn hostile_input_is_refused_while_a_legitimate_stream_is_unaffected() {
     let series = "rtmp_edge_limit_refused_total{limit=\"connections_per_ip\"}";
     let refused = wait_metric(http, series, 1.0, Duration::from_secs(5));
     assert!(refused >= 1.0, "per-IP refusals counted: {refused}");
-    for limit in ["amf_depth", "chunk_streams", "reassembly", "message_size", "stream_name"] {
-        let n = metric(http, &format!("rtmp_edge_limit_refused_total{{limit=\"{limit}\"}}"));
+    for limit in [
+        "amf_depth",
+        "chunk_streams",
+        "reassembly",
+        "message_size",
+        "stream_name",
+    ] {
+        let n = metric(
+            http,
+            &format!("rtmp_edge_limit_refused_total{{limit=\"{limit}\"}}"),
+        );
         assert!(n >= 1.0, "{limit} refusals counted: {n}");
     }
 
@@ -301,7 +333,10 @@ fn hostile_input_is_refused_while_a_legitimate_stream_is_unaffected() {
             before >> 10,
             with >> 10
         );
-        assert!(per < RSS_PER_CONNECTION, "{what}: {per} bytes per connection");
+        assert!(
+            per < RSS_PER_CONNECTION,
+            "{what}: {per} bytes per connection"
+        );
         assert!(edge.process().try_wait().is_none(), "rtmp-edge died");
         let deadline = Instant::now() + BY_TIMEOUT;
         let mut peers = peers;
@@ -312,7 +347,10 @@ fn hostile_input_is_refused_while_a_legitimate_stream_is_unaffected() {
                 open += 1;
             }
         }
-        assert_eq!(open, 0, "{what}: connections left open after the handshake timeout");
+        assert_eq!(
+            open, 0,
+            "{what}: connections left open after the handshake timeout"
+        );
     }
 
     let status = loadtest.wait_timeout(Duration::from_secs(LEGIT_SECONDS + 30));
@@ -320,7 +358,10 @@ fn hostile_input_is_refused_while_a_legitimate_stream_is_unaffected() {
     ffmpeg.wait_success(Duration::from_secs(30));
     let text = std::fs::read_to_string(&json).expect("report");
     let v: Value = serde_json::from_str(&text).expect("report is JSON");
-    eprintln!("legitimate stream under attack: latency_ms {}", v["latency_ms"]);
+    eprintln!(
+        "legitimate stream under attack: latency_ms {}",
+        v["latency_ms"]
+    );
     assert_eq!(v["players_connected"], 20, "{v}");
     assert_eq!(v["players_failed"], 0, "{v}");
     assert_eq!(v["disconnects"], 0, "{v}");

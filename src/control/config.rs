@@ -25,8 +25,8 @@ pub use agent::AgentConfig;
 mod agent;
 mod default_toml;
 mod limits;
-pub use limits::{LimitFlags, LimitsConfig};
 pub use default_toml::DEFAULT_CONFIG_TOML;
+pub use limits::{LimitFlags, LimitsConfig};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

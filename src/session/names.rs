@@ -40,7 +40,9 @@ pub fn check_name(name: &str, max_bytes: usize) -> Result<(), NameProblem> {
     if name.chars().any(char::is_control) {
         return Err(NameProblem::ControlCharacter);
     }
-    if name.starts_with('/') || name.contains('\\') || name.split('/').any(|s| s == "." || s == "..")
+    if name.starts_with('/')
+        || name.contains('\\')
+        || name.split('/').any(|s| s == "." || s == "..")
     {
         return Err(NameProblem::PathTrick);
     }
@@ -53,7 +55,14 @@ mod tests {
 
     #[test]
     fn ordinary_names_pass_and_tricks_do_not() {
-        for ok in ["stream", "cam-1_hd", "sub/stream", "a.b", "...x", "Ünïcode名"] {
+        for ok in [
+            "stream",
+            "cam-1_hd",
+            "sub/stream",
+            "a.b",
+            "...x",
+            "Ünïcode名",
+        ] {
             assert_eq!(check_name(ok, 64), Ok(()), "{ok}");
         }
         let long = "x".repeat(10_000);

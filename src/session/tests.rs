@@ -439,7 +439,12 @@ fn publish_or_play_before_create_stream_and_bad_names_are_refused_with_a_status(
     use crate::session::names::{NameProblem, Refusal};
     let publish = |name: &str| {
         let name = AmfValue::string(name);
-        Command::new("publish", 0.0, AmfValue::Null, vec![name, AmfValue::string("live")])
+        Command::new(
+            "publish",
+            0.0,
+            AmfValue::Null,
+            vec![name, AmfValue::string("live")],
+        )
     };
     let create = || Command::new("createStream", 2.0, AmfValue::Null, vec![]);
     let long = "x".repeat(10_000);
@@ -478,6 +483,8 @@ fn a_path_trick_in_the_app_name_closes_the_connection() {
     let object = AmfValue::object([("app", AmfValue::string("../live"))]);
     let connect = Command::new("connect", 1.0, object, vec![]);
     let mut server = ServerSession::new(SessionConfig::default(), 9, 0);
-    let err = server.handle_input(&raw_client_bytes(&[(0, connect)])).unwrap_err();
+    let err = server
+        .handle_input(&raw_client_bytes(&[(0, connect)]))
+        .unwrap_err();
     assert!(matches!(err, SessionError::Refused(_)), "{err}");
 }

@@ -17,7 +17,9 @@ pub mod snapshot;
 mod socket;
 mod stats;
 
-pub use self::core::{CloseReason, ConnId, LimitKind, LimitSettings, PeerTable, ShardCore, Transmit};
+pub use self::core::{
+    CloseReason, ConnId, LimitKind, LimitSettings, PeerTable, ShardCore, Transmit,
+};
 pub use server::{Server, ServerError, ShardControl, Stopper};
 pub use stats::{ProtocolErrorKind, ShardStats};
 

@@ -60,7 +60,10 @@ impl HostilePeer {
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.received.len() < 1 + 2 * HANDSHAKE_SIZE {
             if self.read_some(deadline)? == 0 {
-                return Err(std::io::Error::new(ErrorKind::UnexpectedEof, "closed in handshake"));
+                return Err(std::io::Error::new(
+                    ErrorKind::UnexpectedEof,
+                    "closed in handshake",
+                ));
             }
         }
         let s1 = self.received[1..1 + HANDSHAKE_SIZE].to_vec();
@@ -124,7 +127,9 @@ impl HostilePeer {
         payload: &[u8],
         chunk_size: u32,
     ) -> std::io::Result<()> {
-        self.send(&message_bytes(csid, type_id, stream_id, payload, chunk_size))
+        self.send(&message_bytes(
+            csid, type_id, stream_id, payload, chunk_size,
+        ))
     }
 
     /// Sends command `cmd` (AMF0, type 20) on `stream_id`, chunked at 128 bytes.
@@ -141,7 +146,13 @@ impl HostilePeer {
 }
 
 /// The bytes of one message on `csid` (2..=63) in chunks of `chunk_size`.
-pub fn message_bytes(csid: u32, type_id: u8, stream_id: u32, payload: &[u8], chunk_size: u32) -> Vec<u8> {
+pub fn message_bytes(
+    csid: u32,
+    type_id: u8,
+    stream_id: u32,
+    payload: &[u8],
+    chunk_size: u32,
+) -> Vec<u8> {
     let header = MessageHeader {
         timestamp: 0,
         length: payload.len() as u32,

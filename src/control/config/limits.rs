@@ -72,7 +72,10 @@ impl LimitsConfig {
 
     /// The parsed exempt networks (entries that do not parse are skipped: validate first).
     pub fn exempt_nets(&self) -> Vec<ipnet::IpNet> {
-        self.exempt.iter().filter_map(|t| parse_trusted(t)).collect()
+        self.exempt
+            .iter()
+            .filter_map(|t| parse_trusted(t))
+            .collect()
     }
 
     /// Range problems of the table; `max_message_size` is `publish.max_message_size`.
@@ -80,18 +83,90 @@ impl LimitsConfig {
         let d = LimitsConfig::default();
         const M: u64 = 100_000_000;
         let ranges: [(&'static str, u64, u64, u64, u64); 12] = [
-            ("limits.max_connections", self.max_connections as u64, d.max_connections as u64, 1, M),
-            ("limits.max_connections_per_ip", self.max_connections_per_ip as u64, d.max_connections_per_ip as u64, 0, M),
-            ("limits.handshakes_per_ip_per_s", self.handshakes_per_ip_per_s.into(), d.handshakes_per_ip_per_s.into(), 0, 1_000_000),
-            ("limits.handshake_burst_per_ip", self.handshake_burst_per_ip.into(), d.handshake_burst_per_ip.into(), 1, 1_000_000),
-            ("limits.max_streams", self.max_streams as u64, d.max_streams as u64, 1, M),
-            ("limits.max_players_per_stream", self.max_players_per_stream as u64, d.max_players_per_stream as u64, 1, M),
-            ("limits.max_chunk_streams", self.max_chunk_streams as u64, d.max_chunk_streams as u64, 4, 65_599),
-            ("limits.command_timeout_ms", self.command_timeout_ms, d.command_timeout_ms, 100, 600_000),
-            ("limits.amf_max_depth", self.amf_max_depth as u64, d.amf_max_depth as u64, 4, 1_000),
-            ("limits.amf_max_elements", self.amf_max_elements as u64, d.amf_max_elements as u64, 16, 16_777_215),
-            ("limits.max_name_bytes", self.max_name_bytes as u64, d.max_name_bytes as u64, 16, 65_535),
-            ("limits.log_refusals_per_s", self.log_refusals_per_s.into(), d.log_refusals_per_s.into(), 1, 10_000),
+            (
+                "limits.max_connections",
+                self.max_connections as u64,
+                d.max_connections as u64,
+                1,
+                M,
+            ),
+            (
+                "limits.max_connections_per_ip",
+                self.max_connections_per_ip as u64,
+                d.max_connections_per_ip as u64,
+                0,
+                M,
+            ),
+            (
+                "limits.handshakes_per_ip_per_s",
+                self.handshakes_per_ip_per_s.into(),
+                d.handshakes_per_ip_per_s.into(),
+                0,
+                1_000_000,
+            ),
+            (
+                "limits.handshake_burst_per_ip",
+                self.handshake_burst_per_ip.into(),
+                d.handshake_burst_per_ip.into(),
+                1,
+                1_000_000,
+            ),
+            (
+                "limits.max_streams",
+                self.max_streams as u64,
+                d.max_streams as u64,
+                1,
+                M,
+            ),
+            (
+                "limits.max_players_per_stream",
+                self.max_players_per_stream as u64,
+                d.max_players_per_stream as u64,
+                1,
+                M,
+            ),
+            (
+                "limits.max_chunk_streams",
+                self.max_chunk_streams as u64,
+                d.max_chunk_streams as u64,
+                4,
+                65_599,
+            ),
+            (
+                "limits.command_timeout_ms",
+                self.command_timeout_ms,
+                d.command_timeout_ms,
+                100,
+                600_000,
+            ),
+            (
+                "limits.amf_max_depth",
+                self.amf_max_depth as u64,
+                d.amf_max_depth as u64,
+                4,
+                1_000,
+            ),
+            (
+                "limits.amf_max_elements",
+                self.amf_max_elements as u64,
+                d.amf_max_elements as u64,
+                16,
+                16_777_215,
+            ),
+            (
+                "limits.max_name_bytes",
+                self.max_name_bytes as u64,
+                d.max_name_bytes as u64,
+                16,
+                65_535,
+            ),
+            (
+                "limits.log_refusals_per_s",
+                self.log_refusals_per_s.into(),
+                d.log_refusals_per_s.into(),
+                1,
+                10_000,
+            ),
         ];
         let mut out = Vec::new();
         for (key, value, default, lo, hi) in ranges {
@@ -100,7 +175,9 @@ impl LimitsConfig {
                     key,
                     index: None,
                     value: value.to_string(),
-                    reason: format!("is out of range: must be {lo}..={hi}; the default is {default}"),
+                    reason: format!(
+                        "is out of range: must be {lo}..={hi}; the default is {default}"
+                    ),
                 });
             }
         }
@@ -177,11 +254,15 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_bad_values_are_named() {
         assert!(Config::default().validate().is_empty());
-        let c = Config::from_toml_str("[limits]\ncommand_timeout_ms = 2000\nexempt = []\n").unwrap();
+        let c =
+            Config::from_toml_str("[limits]\ncommand_timeout_ms = 2000\nexempt = []\n").unwrap();
         assert_eq!(c.limits.command_timeout_ms, 2000);
         assert!(c.limits.exempt_nets().is_empty());
         for (text, key) in [
-            ("[limits]\nmax_reassembly_bytes = 100\n", "limits.max_reassembly_bytes"),
+            (
+                "[limits]\nmax_reassembly_bytes = 100\n",
+                "limits.max_reassembly_bytes",
+            ),
             ("[limits]\nexempt = [\"nope\"]\n", "limits.exempt"),
             ("[limits]\namf_max_depth = 0\n", "limits.amf_max_depth"),
         ] {

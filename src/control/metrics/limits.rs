@@ -34,7 +34,10 @@ mod tests {
         let mut p = PromText::new();
         write(&mut p, &[snap.clone(), snap]);
         let text = p.finish();
-        assert!(text.contains("rtmp_edge_limit_refused_total{limit=\"amf_depth\"} 6"), "{text}");
+        assert!(
+            text.contains("rtmp_edge_limit_refused_total{limit=\"amf_depth\"} 6"),
+            "{text}"
+        );
         assert!(text.contains("rtmp_edge_limit_refused_total{limit=\"connections_per_ip\"} 0"));
     }
 }

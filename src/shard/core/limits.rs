@@ -223,7 +223,8 @@ impl PeerTable {
             if st.peers.len() >= st.prune_at.max(PRUNE_FLOOR) {
                 // Sources with nothing open whose bucket has refilled carry no state worth
                 // keeping; a flood of one-off sources then costs one sweep per doubling.
-                let full_after = Duration::from_secs_f64(if rate > 0.0 { burst / rate } else { 0.0 });
+                let full_after =
+                    Duration::from_secs_f64(if rate > 0.0 { burst / rate } else { 0.0 });
                 st.peers.retain(|_, e| {
                     e.open > 0 || now.saturating_duration_since(e.refilled) < full_after
                 });
@@ -347,7 +348,12 @@ impl ShardCore {
         if reason == CloseReason::HandshakeTimeout {
             if let Some(peer) = self.conns.get(id).map(|c| c.peer()) {
                 let now = self.last_now;
-                self.refused(LimitKind::HandshakeTimeout, peer, "handshake not done in time", now);
+                self.refused(
+                    LimitKind::HandshakeTimeout,
+                    peer,
+                    "handshake not done in time",
+                    now,
+                );
             }
         }
         self.limits.handshaken.remove(&id);
@@ -358,9 +364,11 @@ impl ShardCore {
 
     /// Notes when a pending connection's handshake completed (after its input).
     pub(super) fn note_handshake(&mut self, id: usize, now: Instant) {
-        let done = self.conns.get(id).and_then(|c| c.rtmp()).is_some_and(|r| {
-            matches!(r.role, Role::Pending) && r.session.handshake_complete()
-        });
+        let done = self
+            .conns
+            .get(id)
+            .and_then(|c| c.rtmp())
+            .is_some_and(|r| matches!(r.role, Role::Pending) && r.session.handshake_complete());
         if done {
             self.limits.handshaken.entry(id).or_insert(now);
         }
@@ -384,7 +392,12 @@ impl ShardCore {
         });
         for id in late {
             if let Some(peer) = self.conns.get(id).map(|c| c.peer()) {
-                self.refused(LimitKind::CommandTimeout, peer, "no publish or play in time", now);
+                self.refused(
+                    LimitKind::CommandTimeout,
+                    peer,
+                    "no publish or play in time",
+                    now,
+                );
                 self.stats.timeouts += 1;
                 self.closing.push((id, CloseReason::CommandTimeout));
             }
@@ -393,7 +406,13 @@ impl ShardCore {
 
     /// The stream limits for a publish (`publish`) or play of `key` by `id`; on a refusal
     /// the client is told and false is returned.
-    pub(super) fn admit_stream(&mut self, id: usize, key: &str, stream_id: u32, publish: bool) -> bool {
+    pub(super) fn admit_stream(
+        &mut self,
+        id: usize,
+        key: &str,
+        stream_id: u32,
+        publish: bool,
+    ) -> bool {
         let s = &self.settings.limits;
         let players = self.registry.players(key);
         let kind = match players {

@@ -69,8 +69,8 @@ mod transmit;
 mod upstream;
 
 pub use close::CloseReason;
-pub use limits::{LimitKind, LimitSettings, PeerTable};
 use conn::{Connection, Kind, Role, RtmpConn, WriteState};
+pub use limits::{LimitKind, LimitSettings, PeerTable};
 use proxy_wait::ProxyWait;
 use schedule::FlushSchedule;
 use streams::{StreamId, Streams};

@@ -22,12 +22,16 @@ fn connection_limits_hold_across_shards_and_are_given_back() {
     let peers = Arc::new(PeerTable::default());
     let now = Instant::now();
     let mut cores: Vec<ShardCore> = (0..2)
-        .map(|i| ShardCore::new(i, s.clone(), registry.clone(), now, i as u64).with_peer_table(peers.clone()))
+        .map(|i| {
+            ShardCore::new(i, s.clone(), registry.clone(), now, i as u64)
+                .with_peer_table(peers.clone())
+        })
         .collect();
     let a: SocketAddr = "10.0.0.1:5000".parse().unwrap();
     let b: SocketAddr = "10.0.0.2:5000".parse().unwrap();
-    let mut accept = |core: &mut ShardCore, peer| {
-        core.admit(0, peer, now).map(|()| core.handle_accept(0, peer, now))
+    let accept = |core: &mut ShardCore, peer| {
+        core.admit(0, peer, now)
+            .map(|()| core.handle_accept(0, peer, now))
     };
     let first = accept(&mut cores[0], a).unwrap();
     accept(&mut cores[1], a).unwrap();
@@ -57,7 +61,11 @@ fn streams_and_players_per_stream_are_bounded() {
     let other = h.connect(1, 0);
     h.client(other).publish("b");
     h.drive();
-    assert!(h.codes(other).contains(&BAD_NAME.to_owned()), "{:?}", h.codes(other));
+    assert!(
+        h.codes(other).contains(&BAD_NAME.to_owned()),
+        "{:?}",
+        h.codes(other)
+    );
     let _player = h.player(1, "a");
     let second = h.connect(0, 0);
     h.client(second).play("a");
@@ -67,7 +75,8 @@ fn streams_and_players_per_stream_are_bounded() {
     h.client(unknown).play("c");
     h.drive();
     assert!(h.codes(unknown).contains(&NOT_FOUND.to_owned()));
-    let refused = |h: &Harness, core: usize, k: LimitKind| h.cores[core].stats().limit_refused[k.index()];
+    let refused =
+        |h: &Harness, core: usize, k: LimitKind| h.cores[core].stats().limit_refused[k.index()];
     assert_eq!(refused(&h, 1, LimitKind::Streams), 1);
     assert_eq!(refused(&h, 0, LimitKind::Streams), 1);
     assert_eq!(refused(&h, 0, LimitKind::PlayersPerStream), 1);
@@ -90,5 +99,8 @@ fn deep_amf_closes_at_once_and_is_counted() {
     h.send(w, 20, 0, payload);
     h.drive();
     assert_eq!(h.wires[w].closed, Some(CloseReason::ProtocolError));
-    assert_eq!(h.cores[0].stats().limit_refused[LimitKind::AmfDepth.index()], 1);
+    assert_eq!(
+        h.cores[0].stats().limit_refused[LimitKind::AmfDepth.index()],
+        1
+    );
 }
