@@ -25,8 +25,8 @@ const BY_TIMEOUT: Duration = Duration::from_secs(8);
 const MAX_MESSAGE: u32 = 1 << 20;
 const MAX_REASSEMBLY: u32 = 4 << 20;
 const PER_IP: usize = 200;
-/// The bound per connection the README states (an idle or half-open connection costs far
-/// less; see the README's "Limits" section), with a generous margin.
+/// The README's bound per idle or half-open connection (16 KiB; they cost about 6-7 KiB)
+/// with a generous margin for the debug build and allocator noise.
 const RSS_PER_CONNECTION: u64 = 64 << 10;
 /// What the hostile cases other than the idle connections may add, whatever they do.
 const RSS_MARGIN: u64 = 64 << 20;
