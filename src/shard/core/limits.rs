@@ -443,6 +443,13 @@ impl ShardCore {
         false
     }
 
+    /// Counts a publish or play the session refused itself (it already told the client).
+    pub(super) fn session_refused(&mut self, id: usize, why: Refusal, now: Instant) {
+        if let Some(peer) = self.conns.get(id).map(|c| c.peer()) {
+            self.refused(LimitKind::of_refusal(&why), peer, &why.to_string(), now);
+        }
+    }
+
     /// Counts a fatal input error that was a limit (from `handle_input`'s error path).
     pub(super) fn note_error_limit(&mut self, e: &SessionError, peer: SocketAddr, now: Instant) {
         if let Some(kind) = LimitKind::of_error(e) {

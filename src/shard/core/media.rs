@@ -8,7 +8,7 @@ use super::conn::{Role, WriteState};
 use super::health::Health;
 use super::pull::PULL_SOURCE;
 use super::streams::{Home, StreamId};
-use super::{CloseReason, LimitKind, ShardCore};
+use super::{CloseReason, ShardCore};
 use crate::media::frame::{Frame, MediaKind};
 use crate::media::ingest::{FrameBuilder, Timeline};
 use crate::media::registry::Claim;
@@ -42,11 +42,7 @@ impl ShardCore {
             ServerEvent::PlayStop { .. } => self.end_play(id),
             ServerEvent::ReceiveAudio(on) => self.set_wanted(id, MediaKind::Audio, on),
             ServerEvent::ReceiveVideo(on) => self.set_wanted(id, MediaKind::Video, on),
-            ServerEvent::Refused(why) => {
-                if let Some(peer) = self.conns.get(id).map(|c| c.peer()) {
-                    self.refused(LimitKind::of_refusal(&why), peer, &why.to_string(), now);
-                }
-            }
+            ServerEvent::Refused(why) => self.session_refused(id, why, now),
         }
     }
 
