@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tracing::warn;
+use tracing::{info, warn};
 
 /// Which limit refused something (metric label `limit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -450,10 +450,18 @@ impl ShardCore {
         }
     }
 
-    /// Counts a fatal input error that was a limit (from `handle_input`'s error path).
-    pub(super) fn note_error_limit(&mut self, e: &SessionError, peer: SocketAddr, now: Instant) {
-        if let Some(kind) = LimitKind::of_error(e) {
-            self.refused(kind, peer, &e.to_string(), now);
+    /// Logs a fatal input error (rate-limited like refusals: a flood of garbage must not
+    /// flood the log) and counts the limit it hit, if it was one. From `handle_input`.
+    pub(super) fn protocol_error(&mut self, e: &SessionError, peer: SocketAddr, now: Instant) {
+        let limit = LimitKind::of_error(e);
+        if let Some(kind) = limit {
+            self.stats.limit_refused[kind.index()] += 1;
+        }
+        let per_s = self.settings.limits.log_refusals_per_s;
+        if let Some(suppressed) = self.limits.log.allow(now, per_s) {
+            let limit = limit.map_or("none", LimitKind::as_str);
+            info!(shard = self.index, %peer, error = %e, limit, suppressed,
+                "closing connection after protocol error");
         }
     }
 

@@ -288,14 +288,13 @@ impl ShardCore {
             return input.len();
         };
         if let Err(e) = rtmp.session.handle_input(rest) {
-            info!(shard = self.index, peer = %rtmp.peer, error = %e, "closing connection after protocol error");
             let peer = rtmp.peer;
             self.stats.protocol_errors += 1;
             self.stats.protocol_errors_by_kind[ProtocolErrorKind::of(&e).index()] += 1;
             c.close_after_flush = Some(CloseReason::ProtocolError);
             c.take_session_output();
             self.schedule_now(id);
-            self.note_error_limit(&e, peer, now);
+            self.protocol_error(&e, peer, now);
             return input.len();
         }
         self.note_handshake(id, now);
