@@ -9,7 +9,8 @@
 //!
 //! Call order: a driver's [`ShardCore::admit`] ends in `admit_limits` (the connection is
 //! counted, or refused with [`CloseReason::LimitRefused`]), `handle_accept` binds the count
-//! to the new connection (`bind_admission`), `forget` gives it back (`release_admission`).
+//! to the new connection (`bind_admission`), a PROXY header's source is counted per IP when
+//! it completes (`admit_proxied`), `forget` gives it back (`release_admission`).
 //! `handle_input` notes when the handshake completed (`note_handshake`); each sweep closes
 //! the connections that did not start publishing or playing within the command timeout
 //! (`sweep_commands`). `on_publish`/`on_play` ask `admit_stream`.
@@ -169,6 +170,45 @@ struct PeerState {
     prune_at: usize,
 }
 
+impl PeerState {
+    /// The per-IP part of an admission: the limits checked, `ip` counted.
+    fn admit_ip(&mut self, ip: IpAddr, now: Instant, s: &LimitSettings) -> Result<(), LimitKind> {
+        let burst = f64::from(s.handshake_burst_per_ip.max(1));
+        let rate = f64::from(s.handshakes_per_ip_per_s);
+        let exempt = s.is_exempt(ip);
+        let e = self.peers.entry(ip).or_insert(PeerEntry {
+            open: 0,
+            tokens: burst,
+            refilled: now,
+        });
+        let elapsed = now.saturating_duration_since(e.refilled).as_secs_f64();
+        e.tokens = (e.tokens + elapsed * rate).min(burst);
+        e.refilled = now;
+        if !exempt {
+            if s.max_connections_per_ip > 0 && e.open as usize >= s.max_connections_per_ip {
+                return Err(LimitKind::ConnectionsPerIp);
+            }
+            if s.handshakes_per_ip_per_s > 0 {
+                if e.tokens < 1.0 {
+                    return Err(LimitKind::HandshakeRate);
+                }
+                e.tokens -= 1.0;
+            }
+        }
+        e.open += 1;
+        if self.peers.len() >= self.prune_at.max(PRUNE_FLOOR) {
+            // Sources with nothing open whose bucket has refilled carry no state worth
+            // keeping; a flood of one-off sources then costs one sweep per doubling.
+            let full_after = Duration::from_secs_f64(if rate > 0.0 { burst / rate } else { 0.0 });
+            self.peers.retain(|_, e| {
+                e.open > 0 || now.saturating_duration_since(e.refilled) < full_after
+            });
+            self.prune_at = self.peers.len() * 2;
+        }
+        Ok(())
+    }
+}
+
 /// Node-wide connection counts, shared by the shards of one server (see the module doc).
 #[derive(Debug, Default)]
 pub struct PeerTable {
@@ -197,42 +237,21 @@ impl PeerTable {
             return Err(LimitKind::Connections);
         }
         if let Some(ip) = ip {
-            let burst = f64::from(s.handshake_burst_per_ip.max(1));
-            let rate = f64::from(s.handshakes_per_ip_per_s);
-            let exempt = s.is_exempt(ip);
-            let e = st.peers.entry(ip).or_insert(PeerEntry {
-                open: 0,
-                tokens: burst,
-                refilled: now,
-            });
-            let elapsed = now.saturating_duration_since(e.refilled).as_secs_f64();
-            e.tokens = (e.tokens + elapsed * rate).min(burst);
-            e.refilled = now;
-            if !exempt {
-                if s.max_connections_per_ip > 0 && e.open as usize >= s.max_connections_per_ip {
-                    return Err(LimitKind::ConnectionsPerIp);
-                }
-                if s.handshakes_per_ip_per_s > 0 {
-                    if e.tokens < 1.0 {
-                        return Err(LimitKind::HandshakeRate);
-                    }
-                    e.tokens -= 1.0;
-                }
-            }
-            e.open += 1;
-            if st.peers.len() >= st.prune_at.max(PRUNE_FLOOR) {
-                // Sources with nothing open whose bucket has refilled carry no state worth
-                // keeping; a flood of one-off sources then costs one sweep per doubling.
-                let full_after =
-                    Duration::from_secs_f64(if rate > 0.0 { burst / rate } else { 0.0 });
-                st.peers.retain(|_, e| {
-                    e.open > 0 || now.saturating_duration_since(e.refilled) < full_after
-                });
-                st.prune_at = st.peers.len() * 2;
-            }
+            st.admit_ip(ip, now, s)?;
         }
         st.open += 1;
         Ok(())
+    }
+
+    /// Counts `ip` for a connection already counted node-wide without a source (a PROXY
+    /// listener's, once its header named the client), or says which limit refuses it.
+    pub fn admit_source(
+        &self,
+        ip: IpAddr,
+        now: Instant,
+        s: &LimitSettings,
+    ) -> Result<(), LimitKind> {
+        self.lock().admit_ip(ip, now, s)
     }
 
     /// Gives back what [`PeerTable::admit`] counted for `ip`.
@@ -331,6 +350,31 @@ impl ShardCore {
                 self.stats.closed_by_reason[reason.index()] += 1;
                 self.refused(kind, peer, "connection refused", now);
                 Err(reason)
+            }
+        }
+    }
+
+    /// The per-IP limits for the client a PROXY header named on connection `id` (its
+    /// source was unknown at accept). On a refusal the connection is closed and false
+    /// returned.
+    pub(super) fn admit_proxied(&mut self, id: usize, source: SocketAddr, now: Instant) -> bool {
+        let ip = source.ip().to_canonical();
+        let Some(counted) = self.limits.counted.get_mut(&id) else {
+            return true;
+        };
+        match self
+            .limits
+            .peers
+            .admit_source(ip, now, &self.settings.limits)
+        {
+            Ok(()) => {
+                *counted = Some(ip);
+                true
+            }
+            Err(kind) => {
+                self.refused(kind, source, "connection refused", now);
+                self.close_now(id, CloseReason::LimitRefused);
+                false
             }
         }
     }

@@ -104,3 +104,37 @@ fn deep_amf_closes_at_once_and_is_counted() {
         1
     );
 }
+
+#[test]
+fn behind_a_proxy_the_header_source_is_what_per_ip_limits_count() {
+    let s = Arc::new(settings(|s| {
+        s.listeners = vec![crate::shard::ListenerSettings {
+            addr: "127.0.0.1:1936".parse().unwrap(),
+            proxy_protocol: true,
+            trusted_proxies: Vec::new(),
+        }];
+        s.limits.max_connections_per_ip = 1;
+        s.limits.exempt.clear();
+    }));
+    let now = Instant::now();
+    let mut core = ShardCore::new(0, s, Arc::new(Registry::new(1)), now, 1);
+    let proxy: SocketAddr = "10.9.9.9:4000".parse().unwrap();
+    let header = |port: u16| format!("PROXY TCP4 203.0.113.7 127.0.0.1 {port} 1936\r\n");
+    let mut open = Vec::new();
+    for port in [40000, 40001] {
+        // Both come from the one proxy: only the node-wide count applies at accept.
+        core.admit(0, proxy, now).unwrap();
+        let id = core.handle_accept(0, proxy, now);
+        core.handle_input(id, header(port).as_bytes(), now);
+        open.push(id);
+    }
+    let closed: Vec<_> = std::iter::from_fn(|| core.poll_close()).collect();
+    assert_eq!(closed, [(open[1], CloseReason::LimitRefused)]);
+    assert_eq!(
+        core.peer_table().open_from("203.0.113.7".parse().unwrap()),
+        1
+    );
+    assert_eq!(core.peer_table().open(), 1);
+    let per_ip = core.stats().limit_refused[LimitKind::ConnectionsPerIp.index()];
+    assert_eq!(per_ip, 1);
+}
