@@ -71,6 +71,9 @@ pub struct Cli {
     #[arg(long)]
     pub takeover: bool,
 
+    #[command(flatten)]
+    pub limits: super::config::LimitFlags,
+
     /// Origin to pull streams not published here from, for every app (repeatable; tried in
     /// order unless the config says `origin_choice = "hash"`).
     #[arg(long, value_name = "rtmp://HOST:PORT/APP")]
@@ -190,6 +193,7 @@ impl Cli {
         if self.takeover {
             config.publish.takeover = true;
         }
+        self.limits.apply(&mut config, &mut from_flags);
         config.add_relay_flags(&self.origin, &self.push);
         config.add_access_flags(&self.publish_secret, &self.play_secret);
 

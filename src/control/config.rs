@@ -24,7 +24,9 @@ pub use agent::AgentConfig;
 
 mod agent;
 mod default_toml;
+mod limits;
 pub use default_toml::DEFAULT_CONFIG_TOML;
+pub use limits::{LimitFlags, LimitsConfig};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +41,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub agent: AgentConfig,
     pub relay: super::relay::RelayConfig,
+    pub limits: LimitsConfig,
     /// `[[app]]` tables: origins and push targets per app (see `relay`).
     #[serde(rename = "app", skip_serializing_if = "Vec::is_empty")]
     pub apps: Vec<super::relay::AppConfig>,
@@ -123,7 +126,8 @@ pub struct PlayConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TimeoutConfig {
-    /// From TCP accept until the `connect` command is answered.
+    /// From TCP accept until the RTMP handshake is complete (then `limits.command_timeout_ms`
+    /// runs until publish or play).
     pub handshake_ms: u64,
     /// From TCP accept until the PROXY header is complete (listeners with the PROXY protocol
     /// on); HAProxy's own rule is 3 s.

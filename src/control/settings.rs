@@ -2,7 +2,7 @@
 use super::Config;
 use crate::media::queue::QueueLimits;
 use crate::session::SessionConfig;
-use crate::shard::{ListenerSettings, ShardSettings};
+use crate::shard::{LimitSettings, ListenerSettings, ShardSettings};
 
 /// Largest GOP kept for instant start, whatever the queue allows.
 const MAX_GOP_BYTES: usize = 32 << 20;
@@ -37,6 +37,13 @@ impl Config {
                 known_apps: access
                     .closed
                     .then(|| access.apps.iter().map(|a| a.name.clone()).collect()),
+                max_chunk_streams: self.limits.max_chunk_streams,
+                max_reassembly_bytes: self.limits.max_reassembly_bytes,
+                max_name_bytes: self.limits.max_name_bytes,
+                amf_limits: crate::protocol::amf::Limits {
+                    max_depth: self.limits.amf_max_depth,
+                    max_elements: self.limits.amf_max_elements,
+                },
                 ..SessionConfig::default()
             },
             nodelay: self.socket.nodelay,
@@ -60,6 +67,24 @@ impl Config {
             relay: self.relay_settings(),
             record: self.record_apps(),
             access: std::sync::Arc::new(access),
+            limits: self.limit_settings(),
+        }
+    }
+}
+
+impl Config {
+    fn limit_settings(&self) -> LimitSettings {
+        let l = &self.limits;
+        LimitSettings {
+            max_connections: l.max_connections,
+            max_connections_per_ip: l.max_connections_per_ip,
+            handshakes_per_ip_per_s: l.handshakes_per_ip_per_s,
+            handshake_burst_per_ip: l.handshake_burst_per_ip,
+            exempt: l.exempt_nets(),
+            max_streams: l.max_streams,
+            max_players_per_stream: l.max_players_per_stream,
+            command_timeout: l.command_timeout(),
+            log_refusals_per_s: l.log_refusals_per_s,
         }
     }
 }

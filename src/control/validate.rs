@@ -205,6 +205,7 @@ impl Config {
                 d.http.max_labelled_streams as u64,
             ),
         ];
+        out.extend(self.limits.problems(p.max_message_size));
         check_listen(&s.listen, &mut out);
         check_trusted(&s.trusted_proxies, &mut out);
         if !a.listen.trim().is_empty() && a.listen.trim().parse::<SocketAddr>().is_err() {

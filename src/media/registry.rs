@@ -256,6 +256,11 @@ impl Registry {
         self.lock().get(key).and_then(|e| e.publisher)
     }
 
+    /// Players of `key` on all shards, or None for a stream the registry does not know.
+    pub fn players(&self, key: &str) -> Option<u32> {
+        self.lock().get(key).map(|e| e.players.iter().sum())
+    }
+
     /// Number of streams known (with a publisher or players).
     pub fn len(&self) -> usize {
         self.lock().len()

@@ -29,7 +29,8 @@ pub(crate) struct MessageLink {
 impl MessageLink {
     pub(crate) fn new(config: SessionConfig) -> Self {
         MessageLink {
-            decoder: ChunkDecoder::new(config.max_message_size, config.max_chunk_streams),
+            decoder: ChunkDecoder::new(config.max_message_size, config.max_chunk_streams)
+                .with_reassembly_limit(config.max_reassembly_bytes),
             // Until we announce our chunk size the peer expects the default.
             encoder: ChunkEncoder::new(crate::protocol::chunk::DEFAULT_CHUNK_SIZE),
             out: BytesMut::with_capacity(4096),

@@ -10,6 +10,7 @@
 pub mod caps;
 mod client;
 mod link;
+pub mod names;
 mod replies;
 mod server;
 
@@ -48,6 +49,10 @@ pub struct SessionConfig {
     pub amf_limits: Limits,
     /// With a list, a `connect` to any other app is refused (`NetConnection.Connect.Rejected`).
     pub known_apps: Option<std::sync::Arc<[String]>>,
+    /// Most bytes all partial messages from the peer may hold together.
+    pub max_reassembly_bytes: usize,
+    /// Longest app or stream name accepted (see [`names`]).
+    pub max_name_bytes: usize,
 }
 
 impl Default for SessionConfig {
@@ -60,6 +65,8 @@ impl Default for SessionConfig {
             max_streams: 8,
             amf_limits: Limits::default(),
             known_apps: None,
+            max_reassembly_bytes: 32 << 20,
+            max_name_bytes: 1024,
         }
     }
 }

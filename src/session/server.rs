@@ -7,6 +7,7 @@
 //! 3. `poll_transmit()` until None and send those bytes before any media of this connection.
 use super::caps::{caps_ex, ClientCaps};
 use super::link::{MessageLink, StickyError};
+use super::names::{check_name, Refusal};
 use super::replies::{self, code};
 use super::{SessionConfig, SessionError, MEDIA_STREAM_ID};
 use crate::protocol::amf::AmfValue;
@@ -76,6 +77,8 @@ pub enum ServerEvent {
     },
     ReceiveAudio(bool),
     ReceiveVideo(bool),
+    /// A publish or play was refused by the session itself (the client got the status).
+    Refused(Refusal),
 }
 
 enum Phase {
@@ -146,6 +149,11 @@ impl ServerSession {
         let cmd = replies::reconnect_request(&self.tc_url);
         self.send(0, &cmd);
         true
+    }
+
+    /// True once the RTMP handshake is done (messages flow).
+    pub fn handshake_complete(&self) -> bool {
+        matches!(self.phase, Phase::Messages)
     }
 
     /// True once the handshake is done and `connect` was answered.
@@ -334,6 +342,10 @@ impl ServerSession {
             .unwrap_or_default()
             .trim_matches('/')
             .to_string();
+        if !app.is_empty() {
+            check_name(&app, self.link.config().max_name_bytes)
+                .map_err(|e| SessionError::Refused(format!("app {e}")))?;
+        }
         let tc_url = field("tcUrl").to_string();
         if let Some(known) = &self.link.config().known_apps {
             if !known.contains(&app) {
@@ -394,14 +406,27 @@ impl ServerSession {
         self.reply_result(txn, AmfValue::Number(f64::from(MEDIA_STREAM_ID)));
     }
 
+    /// Why a publish or play of `name` on `stream_id` is refused before it reaches the
+    /// shard, if it is: no createStream answered yet (or on stream 0), or a bad name.
+    fn refusal(&self, stream_id: u32, name: &str) -> Option<Refusal> {
+        if self.streams_created == 0 || stream_id == 0 {
+            return Some(Refusal::BeforeCreateStream);
+        }
+        check_name(name, self.link.config().max_name_bytes)
+            .err()
+            .map(Refusal::Name)
+    }
+
     fn handle_publish(&mut self, stream_id: u32, app: &str, cmd: &Command) {
         let (name, query) = split_name(cmd.arg_str(0).unwrap_or_default());
-        if name.is_empty() || self.publishing.is_some() || self.playing.is_some() {
-            let why = if name.is_empty() {
-                "empty stream name"
-            } else {
-                "already publishing or playing"
-            };
+        if let Some(why) = self.refusal(stream_id, &name) {
+            let text = why.to_string();
+            self.status(stream_id, "error", code::PUBLISH_BAD_NAME, &text);
+            self.events.push_back(ServerEvent::Refused(why));
+            return;
+        }
+        if self.publishing.is_some() || self.playing.is_some() {
+            let why = "already publishing or playing";
             self.status(stream_id, "error", code::PUBLISH_BAD_NAME, why);
             return;
         }
@@ -418,7 +443,13 @@ impl ServerSession {
 
     fn handle_play(&mut self, stream_id: u32, app: &str, cmd: &Command) {
         let (name, query) = split_name(cmd.arg_str(0).unwrap_or_default());
-        if name.is_empty() || self.publishing.is_some() || self.playing.is_some() {
+        if let Some(why) = self.refusal(stream_id, &name) {
+            let text = why.to_string();
+            self.status(stream_id, "error", code::PLAY_STREAM_NOT_FOUND, &text);
+            self.events.push_back(ServerEvent::Refused(why));
+            return;
+        }
+        if self.publishing.is_some() || self.playing.is_some() {
             self.status(
                 stream_id,
                 "error",

@@ -433,3 +433,58 @@ fn connect_result_announces_caps_ex_reconnect() {
         Some("rtmp://a/live")
     );
 }
+
+#[test]
+fn publish_or_play_before_create_stream_and_bad_names_are_refused_with_a_status() {
+    use crate::session::names::{NameProblem, Refusal};
+    let publish = |name: &str| {
+        let name = AmfValue::string(name);
+        Command::new(
+            "publish",
+            0.0,
+            AmfValue::Null,
+            vec![name, AmfValue::string("live")],
+        )
+    };
+    let create = || Command::new("createStream", 2.0, AmfValue::Null, vec![]);
+    let long = "x".repeat(10_000);
+    let cases: [(Vec<(u32, Command)>, Refusal); 4] = [
+        (vec![(1, publish("cam"))], Refusal::BeforeCreateStream),
+        (
+            vec![(0, create()), (1, publish("../../etc/passwd"))],
+            Refusal::Name(NameProblem::PathTrick),
+        ),
+        (
+            vec![(0, create()), (1, publish("a\0b"))],
+            Refusal::Name(NameProblem::ControlCharacter),
+        ),
+        (
+            vec![(0, create()), (1, publish(&long))],
+            Refusal::Name(NameProblem::TooLong(1024)),
+        ),
+    ];
+    for (commands, want) in cases {
+        let mut all = vec![(0, connect_command())];
+        all.extend(commands);
+        let mut server = ServerSession::new(SessionConfig::default(), 9, 0);
+        server.handle_input(&raw_client_bytes(&all)).unwrap();
+        let events: Vec<_> = std::iter::from_fn(|| server.poll_event()).collect();
+        assert!(events.contains(&ServerEvent::Refused(want)), "{events:?}");
+        assert!(!events.iter().any(|e| matches!(e, ServerEvent::Publish(_))));
+        let replies = server_replies(&mut server);
+        let status = replies.last().expect("a status");
+        assert_eq!(status.name, "onStatus");
+        assert_eq!(server.publishing_stream(), None);
+    }
+}
+
+#[test]
+fn a_path_trick_in_the_app_name_closes_the_connection() {
+    let object = AmfValue::object([("app", AmfValue::string("../live"))]);
+    let connect = Command::new("connect", 1.0, object, vec![]);
+    let mut server = ServerSession::new(SessionConfig::default(), 9, 0);
+    let err = server
+        .handle_input(&raw_client_bytes(&[(0, connect)]))
+        .unwrap_err();
+    assert!(matches!(err, SessionError::Refused(_)), "{err}");
+}

@@ -19,6 +19,7 @@ mod socket;
 mod stats;
 
 pub use self::core::{AuthCallback, CloseReason, ConnId, ShardCore, Transmit};
+pub use self::core::{LimitKind, LimitSettings, PeerTable};
 pub use callbacks::{CallbackReply, CallbackSink};
 pub use server::{Server, ServerError, ShardControl, Stopper};
 pub use stats::{ProtocolErrorKind, ShardStats};
@@ -114,6 +115,8 @@ pub struct ShardSettings {
     pub record: crate::record::RecordApps,
     /// Who may publish and play what (see `auth`); read from key files at start and reload.
     pub access: std::sync::Arc<crate::auth::AccessPolicy>,
+    /// Connection, stream and command limits (`[limits]`).
+    pub limits: LimitSettings,
 }
 
 impl Default for ShardSettings {

@@ -87,6 +87,7 @@ impl Server {
         let local_addrs: Vec<SocketAddr> = settings.listeners.iter().map(|l| l.addr).collect();
         let settings = Arc::new(settings);
         let registry = Arc::new(Registry::new(shards));
+        let peers = Arc::new(super::PeerTable::default());
         let stop = Arc::new(AtomicBool::new(false));
         let now = Instant::now();
         // Always running (idle unless an app records), so a reload can turn recording on.
@@ -109,7 +110,8 @@ impl Server {
                 registry.clone(),
                 now,
                 fastrand::u64(..),
-            );
+            )
+            .with_peer_table(peers.clone());
             core.set_record_sink(record_sink.clone());
             core.handle_wall_clock(now, unix);
             let prepared = super::driver::prepare(io, core, listeners, inbox).map_err(setup)?;

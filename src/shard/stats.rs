@@ -81,6 +81,8 @@ pub struct ShardStats {
     pub frames_dropped: u64,
     pub players_kicked: u64,
     pub timeouts: u64,
+    /// Refusals by the limit that made them, indexed by `LimitKind::index`.
+    pub limit_refused: [u64; super::LimitKind::ALL.len()],
     /// Closes by reason, indexed by `CloseReason::index`.
     pub closed_by_reason: [u64; CloseReason::ALL.len()],
     /// Time the shard's event loop spent working (not waiting for events).

@@ -22,6 +22,7 @@
 
 mod browser;
 mod enhanced;
+mod hostile;
 mod http;
 mod media;
 mod process;
@@ -34,6 +35,8 @@ mod static_http;
 pub use browser::*;
 #[allow(unused_imports)]
 pub use enhanced::*;
+#[allow(unused_imports)]
+pub use hostile::*;
 #[allow(unused_imports)]
 pub use http::*;
 #[allow(unused_imports)]

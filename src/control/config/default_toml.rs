@@ -38,7 +38,7 @@ gop_cache = true            # keep frames since the last keyframe for instant st
 write_stall_timeout_ms = 30000  # a player whose socket accepts nothing for this long is closed
 
 [timeouts]
-handshake_ms = 10000        # TCP accept -> connect command done
+handshake_ms = 10000        # TCP accept -> RTMP handshake complete (then limits.command_timeout_ms)
 proxy_header_ms = 3000      # TCP accept -> PROXY header complete (proxy_protocol listeners)
 
 [log]
@@ -57,6 +57,22 @@ max_players = 20000         # players at full load (weight falls to 0% there)
 max_mbps = 10000            # outgoing Mbit/s at full load
 [relay]
 hop_limit = 8               # a publish or play named NAME?hops=N with N above this is refused
+
+[limits]                    # refusals are counted (rtmp_edge_limit_refused_total) and logged, rate-limited
+max_connections = 100000    # connections on the whole node; more are closed at accept
+max_connections_per_ip = 1000   # per source IP, node-wide; 0 = no limit
+handshakes_per_ip_per_s = 50    # new connections per second per IP (token bucket); 0 = no limit
+handshake_burst_per_ip = 200    # burst above that rate
+exempt = ["127.0.0.0/8", "::1"] # sources the per-IP limits skip (CIDRs/IPs)
+max_streams = 10000         # streams on the node; a publish or play of one more is refused
+max_players_per_stream = 100000 # players of one stream, node-wide
+max_chunk_streams = 64      # chunk streams one peer may keep open
+max_reassembly_bytes = 33554432 # bytes all partial messages of one peer may hold (>= publish.max_message_size)
+command_timeout_ms = 10000  # after the handshake: no publish/play within this long closes the connection
+amf_max_depth = 32          # deepest AMF object/array nesting in a command or data message
+amf_max_elements = 65536    # most elements in one AMF object/array
+max_name_bytes = 1024       # longest stream or app name (without ?query)
+log_refusals_per_s = 5      # refusal log lines per second per shard; the rest are counted and summarized
 
 # Pull on demand and push, per app ("*" = every app without its own table):
 # [[app]]

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod auth;
+mod limits;
 pub mod process;
 pub mod record;
 pub mod text;
@@ -67,6 +68,7 @@ pub fn render(
     );
     connections(&mut p, snapshots);
     counters(&mut p, snapshots);
+    limits::write(&mut p, snapshots);
     busy(&mut p, snapshots);
     auth::refusals(&mut p, snapshots);
     latency(&mut p, snapshots);

@@ -5,8 +5,12 @@
 //! how later chunks are read (Set Chunk Size, Abort) as soon as they complete.
 //!
 //! What it never does: I/O, clocks, or interpreting payloads beyond those two messages. It
-//! never allocates more than `max_message_size` per chunk stream, checked before allocating,
-//! and keeps at most [`MAX_HEADER_LEN`] bytes of a partial chunk header between calls.
+//! never allocates more than `max_message_size` per chunk stream, nor more than the
+//! reassembly limit over all the chunk streams of the connection together (both checked
+//! before allocating), and keeps at most [`MAX_HEADER_LEN`] bytes of a partial chunk header
+//! between calls. A header naming a message type RTMP does not have (0, or above 22) is an
+//! error at once: it is what misframed bytes look like (a message sent as one chunk larger
+//! than the chunk size), and waiting for the length such a header claims would hang.
 //!
 //! Call order: [`ChunkDecoder::new`], then [`ChunkDecoder::decode`] repeatedly. Each call
 //! returns at most one message, so call it again on the rest of the input until it returns no
@@ -34,7 +38,14 @@ pub enum ChunkError {
     InvalidChunkSize(u32),
     #[error("too many chunk streams in use (limit {0})")]
     TooManyChunkStreams(usize),
+    #[error("partial messages would hold {wanted} bytes, over the reassembly limit of {limit}")]
+    ReassemblyTooLarge { wanted: usize, limit: usize },
+    #[error("chunk header on chunk stream {csid} names message type {type_id}, which RTMP does not have")]
+    UnknownMessageType { csid: u32, type_id: u8 },
 }
+
+/// The highest message type id RTMP defines (aggregate).
+const MAX_TYPE_ID: u8 = 22;
 
 /// What the decoder remembers about one chunk stream.
 #[derive(Debug, Default)]
@@ -90,12 +101,18 @@ pub struct ChunkDecoder {
     current: usize,
     /// Payload bytes of the current chunk still to read; 0 means a header comes next.
     chunk_left: u32,
+    /// Most bytes the payload buffers of all chunk streams may hold together.
+    max_reassembly: usize,
+    /// Bytes the payload buffers hold now (their allocated capacity).
+    reserved: usize,
     error: Option<ChunkError>,
 }
 
 impl ChunkDecoder {
     /// `max_message_size` bounds any one message (and so the memory one peer can make us hold
     /// per chunk stream); `max_chunk_streams` bounds how many chunk streams may be open at once.
+    /// The partial messages of all chunk streams together may hold twice `max_message_size`
+    /// unless [`ChunkDecoder::with_reassembly_limit`] says otherwise.
     pub fn new(max_message_size: u32, max_chunk_streams: usize) -> Self {
         ChunkDecoder {
             max_message_size,
@@ -106,8 +123,22 @@ impl ChunkDecoder {
             carry_len: 0,
             current: 0,
             chunk_left: 0,
+            max_reassembly: (max_message_size as usize).saturating_mul(2),
+            reserved: 0,
             error: None,
         }
+    }
+
+    /// Bounds the bytes all partial messages together may hold (at least one message of
+    /// `max_message_size` must fit, or large messages could never arrive).
+    pub fn with_reassembly_limit(mut self, bytes: usize) -> Self {
+        self.max_reassembly = bytes.max(self.max_message_size as usize);
+        self
+    }
+
+    /// Bytes the buffers of partial messages hold now.
+    pub fn reassembly_bytes(&self) -> usize {
+        self.reserved
     }
 
     /// Decodes from `input` until one message completes or the input runs out. Returns the bytes
@@ -348,6 +379,12 @@ impl ChunkDecoder {
                     stream.header.timestamp = stream.header.timestamp.wrapping_add(field);
                 }
                 if h.fmt <= 1 {
+                    if h.type_id == 0 || h.type_id > MAX_TYPE_ID {
+                        return Err(ChunkError::UnknownMessageType {
+                            csid: h.csid,
+                            type_id: h.type_id,
+                        });
+                    }
                     stream.header.length = h.length;
                     stream.header.type_id = h.type_id;
                 }
@@ -367,9 +404,11 @@ impl ChunkDecoder {
                 limit: self.max_message_size,
             });
         }
+        // The partial message this header replaces (if any) gives its buffer back first.
+        self.reserved = self.reserved.saturating_sub(stream.payload.capacity());
+        stream.payload = BytesMut::new();
         if length == 0 {
             stream.in_progress = false;
-            stream.payload = BytesMut::new();
             let msg = RawMessage {
                 csid: h.csid,
                 header: stream.header,
@@ -378,7 +417,16 @@ impl ChunkDecoder {
             self.apply_control(&msg)?;
             return Ok(Some(msg));
         }
+        let wanted = self.reserved.saturating_add(length as usize);
+        if wanted > self.max_reassembly {
+            stream.in_progress = false;
+            return Err(ChunkError::ReassemblyTooLarge {
+                wanted,
+                limit: self.max_reassembly,
+            });
+        }
         stream.payload = BytesMut::with_capacity(length as usize);
+        self.reserved = self.reserved.saturating_add(stream.payload.capacity());
         stream.in_progress = true;
         self.chunk_left = length.min(self.chunk_size);
         Ok(None)
@@ -393,6 +441,7 @@ impl ChunkDecoder {
             return Ok(None);
         }
         stream.in_progress = false;
+        self.reserved = self.reserved.saturating_sub(stream.payload.capacity());
         let msg = RawMessage {
             csid: stream.csid,
             header: stream.header,
@@ -418,6 +467,7 @@ impl ChunkDecoder {
                 if let Some(csid) = read_u32(&msg.payload, 0) {
                     if let Some(stream) = self.streams.iter_mut().find(|s| s.csid == csid) {
                         stream.in_progress = false;
+                        self.reserved = self.reserved.saturating_sub(stream.payload.capacity());
                         stream.payload = BytesMut::new();
                     }
                 }

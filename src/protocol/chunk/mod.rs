@@ -11,6 +11,8 @@
 mod decoder;
 mod encoder;
 #[cfg(test)]
+mod hostile_tests;
+#[cfg(test)]
 mod peer_tests;
 #[cfg(test)]
 mod tests;

@@ -44,11 +44,15 @@ pub enum CloseReason {
     PushEnded,
     /// Access control refused a publish or play (see `auth`).
     AccessDenied,
+    /// Refused at accept by a connection limit (`[limits]`: total, per IP, handshake rate).
+    LimitRefused,
+    /// The handshake completed but no publish or play followed within the command timeout.
+    CommandTimeout,
 }
 
 impl CloseReason {
     /// Every reason, for counters indexed by reason.
-    pub const ALL: [CloseReason; 19] = [
+    pub const ALL: [CloseReason; 21] = [
         CloseReason::PeerClosed,
         CloseReason::ReadError,
         CloseReason::WriteError,
@@ -68,6 +72,8 @@ impl CloseReason {
         CloseReason::UpstreamIdle,
         CloseReason::PushEnded,
         CloseReason::AccessDenied,
+        CloseReason::LimitRefused,
+        CloseReason::CommandTimeout,
     ];
 
     /// A stable snake_case name (log field, metric label).
@@ -92,6 +98,8 @@ impl CloseReason {
             CloseReason::UpstreamIdle => "upstream_idle",
             CloseReason::PushEnded => "push_ended",
             CloseReason::AccessDenied => "access_denied",
+            CloseReason::LimitRefused => "limit_refused",
+            CloseReason::CommandTimeout => "command_timeout",
         }
     }
 

@@ -54,6 +54,7 @@ impl ShardCore {
             }
             ServerEvent::ReceiveAudio(on) => self.set_wanted(id, MediaKind::Audio, on),
             ServerEvent::ReceiveVideo(on) => self.set_wanted(id, MediaKind::Video, on),
+            ServerEvent::Refused(why) => self.session_refused(id, why, now),
         }
     }
 
@@ -82,6 +83,9 @@ impl ShardCore {
         now: Instant,
     ) {
         let key: StreamKey = format!("{}/{}", req.app, req.name).into();
+        if !self.admit_stream(id, &key, req.stream_id, true) {
+            return;
+        }
         let claim = self
             .registry
             .claim_publisher(&key, self.index, id, self.settings.takeover);
@@ -411,6 +415,9 @@ impl ShardCore {
     /// Starts a play that access control allowed.
     pub(super) fn play_allowed(&mut self, id: usize, req: PlayRequest, hops: u32, now: Instant) {
         let key: StreamKey = format!("{}/{}", req.app, req.name).into();
+        if !self.admit_stream(id, &key, req.stream_id, false) {
+            return;
+        }
         let Some(c) = self.conns.get_mut(id) else {
             return;
         };

@@ -61,6 +61,7 @@ pub(crate) mod authorize;
 mod close;
 mod conn;
 mod health;
+mod limits;
 mod media;
 mod ops;
 mod proxy_wait;
@@ -79,6 +80,7 @@ mod upstream;
 pub use authorize::AuthCallback;
 pub use close::CloseReason;
 use conn::{Connection, Kind, Role, RtmpConn, WriteState};
+pub use limits::{LimitKind, LimitSettings, PeerTable};
 use proxy_wait::ProxyWait;
 use schedule::FlushSchedule;
 use streams::{StreamId, Streams};
@@ -138,6 +140,8 @@ pub struct ShardCore {
     recordings: record::Recordings,
     /// Access control: pending callbacks, on_done hooks, the wall clock.
     auth: authorize::AuthState,
+    /// Connection counts (shared node-wide), command deadlines and the refusal log.
+    limits: limits::LimitState,
 }
 
 impl ShardCore {
@@ -183,6 +187,7 @@ impl ShardCore {
             connects: VecDeque::new(),
             recordings: Default::default(),
             auth: Default::default(),
+            limits: Default::default(),
         }
     }
 
@@ -236,6 +241,7 @@ impl ShardCore {
             role: Role::Pending,
         });
         let id = self.insert_connection(kind, listener, now);
+        self.bind_admission(id);
         self.stats.accepted += 1;
         debug!(shard = self.index, %peer, conn = id, "accepted");
         ConnId(id)
@@ -319,10 +325,11 @@ impl ShardCore {
             if matches!(e, crate::session::SessionError::Refused(_)) {
                 self.connect_refused(peer, &e, now);
             } else {
-                info!(shard = self.index, %peer, error = %e, "closing connection after protocol error");
+                self.protocol_error(&e, peer, now);
             }
             return;
         }
+        self.note_handshake(id, now);
         self.process_session(id, now);
     }
 
@@ -421,6 +428,7 @@ impl ShardCore {
         if now >= self.next_sweep {
             self.sweep(now);
             self.sweep_health(now);
+            self.sweep_commands(now);
             self.next_sweep = now + SWEEP_INTERVAL;
             self.snapshot_due = true;
         }
@@ -597,6 +605,7 @@ impl ShardCore {
         self.end_publish(id);
         self.end_play(id);
         self.forget_auth(id);
+        self.release_admission(id, reason);
         if let Some(c) = self.conns.try_remove(id) {
             self.stats.closed += 1;
             self.stats.closed_by_reason[reason.index()] += 1;

@@ -49,10 +49,10 @@ impl ShardCore {
         now: Instant,
     ) -> Result<(), CloseReason> {
         let Some(l) = self.settings.listeners.get(listener) else {
-            return Ok(());
+            return self.admit_limits(listener, peer, now);
         };
         if !l.proxy_protocol || l.trusts(peer.ip()) {
-            return Ok(());
+            return self.admit_limits(listener, peer, now);
         }
         let reason = CloseReason::UntrustedProxy;
         self.stats.closed_by_reason[reason.index()] += 1;

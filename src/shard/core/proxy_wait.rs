@@ -75,7 +75,11 @@ impl ShardCore {
                 }
                 rtmp.proxy = None;
                 debug!(shard = self.index, peer = %rtmp.peer, %via, "PROXY header");
-                Some(done.start)
+                let now = self.last_now;
+                match done.source {
+                    Some(source) if !self.admit_proxied(id, source, now) => None,
+                    _ => Some(done.start),
+                }
             }
             Err(e) => {
                 info!(shard = self.index, peer = %via, error = %e, "closing connection after PROXY protocol error");

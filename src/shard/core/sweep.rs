@@ -46,7 +46,11 @@ impl ShardCore {
                 {
                     Some(CloseReason::ProxyTimeout)
                 }
-                Role::Pending if now.duration_since(c.created) > s.handshake_timeout => {
+                // After the handshake the command timeout (`limits`) takes over.
+                Role::Pending
+                    if !rtmp.session.handshake_complete()
+                        && now.duration_since(c.created) > s.handshake_timeout =>
+                {
                     Some(CloseReason::HandshakeTimeout)
                 }
                 Role::Publisher {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 mod auth;
 mod harness;
+mod limits;
 mod ops;
 mod variants;
 
@@ -215,7 +216,10 @@ fn bytes_in_flight_stay_pinned_across_a_trim() {
 
 #[test]
 fn silent_connections_time_out_in_the_handshake() {
-    let mut h = Harness::new(|s| s.handshake_timeout = 5 * SEC);
+    let mut h = Harness::new(|s| {
+        s.handshake_timeout = 5 * SEC;
+        s.limits.command_timeout = 5 * SEC;
+    });
     let silent = h.raw(0, 0);
     let connected_only = h.connect(0, 0);
     h.drive();
@@ -224,9 +228,10 @@ fn silent_connections_time_out_in_the_handshake() {
     assert_eq!(h.wires[silent].closed, None);
     h.advance(500 * MS);
     assert_eq!(h.wires[silent].closed, Some(CloseReason::HandshakeTimeout));
+    // Past the handshake, the command timeout applies.
     assert_eq!(
         h.wires[connected_only].closed,
-        Some(CloseReason::HandshakeTimeout)
+        Some(CloseReason::CommandTimeout)
     );
     h.assert_healthy(player);
     assert_eq!(h.cores[0].stats().timeouts, 2);
