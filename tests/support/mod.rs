@@ -19,6 +19,7 @@
 //! Other crates include this file with `#[path = "../../tests/support/mod.rs"] mod support;`.
 #![allow(dead_code)]
 
+mod cmaf;
 mod enhanced;
 mod media;
 mod process;
@@ -26,6 +27,8 @@ mod server;
 mod sockets;
 
 // A test crate that uses only some helpers must not warn about the rest.
+#[allow(unused_imports)]
+pub use cmaf::*;
 #[allow(unused_imports)]
 pub use enhanced::*;
 #[allow(unused_imports)]
