@@ -11,6 +11,8 @@
 //! the per-track fragments of the same interval back to back (the same `Bytes`), with a
 //! two-track init segment. No I/O, no clock reads anywhere in this module.
 pub mod boxes;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod input;
 pub mod recording;
 pub mod segmenter;
