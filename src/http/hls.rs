@@ -131,7 +131,6 @@ pub fn media_playlist(snapshot: &Snapshot, low_latency: bool) -> String {
         snapshot.discontinuity_sequence
     );
     let mut init = None;
-    let total = snapshot.segments.len();
     let edge_ms = snapshot
         .open
         .as_ref()
@@ -139,8 +138,8 @@ pub fn media_playlist(snapshot: &Snapshot, low_latency: bool) -> String {
         .or_else(|| snapshot.segments.last().map(|s| s.start_ms + s.duration_ms))
         .unwrap_or(0);
     let part_horizon = edge_ms.saturating_sub(PART_LIST_TARGETS * target_s * 1000);
-    for (i, segment) in snapshot.segments.iter().enumerate() {
-        segment_header(&mut out, snapshot, segment, &mut init, i == 0);
+    for segment in &snapshot.segments {
+        segment_header(&mut out, snapshot, segment, &mut init);
         if low_latency && segment.start_ms + segment.duration_ms > part_horizon {
             parts(&mut out, segment);
         }
@@ -149,7 +148,7 @@ pub fn media_playlist(snapshot: &Snapshot, low_latency: bool) -> String {
     }
     if low_latency {
         if let Some(open) = snapshot.open.as_ref().filter(|s| !s.parts.is_empty()) {
-            segment_header(&mut out, snapshot, open, &mut init, total == 0);
+            segment_header(&mut out, snapshot, open, &mut init);
             parts(&mut out, open);
         }
         if let Some((msn, part)) = snapshot.next_part() {
@@ -172,9 +171,10 @@ fn segment_header(
     snapshot: &Snapshot,
     segment: &Segment,
     init: &mut Option<u32>,
-    first: bool,
 ) {
-    if segment.discontinuity && !first {
+    // Also before the first segment: EXT-X-DISCONTINUITY-SEQUENCE counts the tag only once
+    // its segment has left the window.
+    if segment.discontinuity {
         out.push_str("#EXT-X-DISCONTINUITY\n");
     }
     if *init != Some(segment.init) {

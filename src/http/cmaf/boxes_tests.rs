@@ -119,7 +119,11 @@ fn malformed_configurations_are_errors() {
         Err(BoxError::BadVideoConfig)
     );
     for bad in [&[][..], &[0x12], &[0x07, 0x90], &[0x00, 0x10]] {
-        assert_eq!(AudioTrack::new(bad), Err(BoxError::BadAudioConfig), "{bad:x?}");
+        assert_eq!(
+            AudioTrack::new(bad),
+            Err(BoxError::BadAudioConfig),
+            "{bad:x?}"
+        );
     }
     // Every prefix of a valid record and arbitrary bytes: errors, never panics.
     for end in 0..AVCC.len() {

@@ -66,7 +66,10 @@ fn parts_stay_within_the_part_target() {
     assert_eq!(durations.iter().sum::<u64>(), seg.duration_ms);
     let independent: Vec<bool> = seg.parts.iter().map(|p| p.independent).collect();
     assert_eq!(independent, [true, false, false, false, false]);
-    assert!(seg.parts.iter().all(|p| p.audio.is_some() && p.video.is_some()));
+    assert!(seg
+        .parts
+        .iter()
+        .all(|p| p.audio.is_some() && p.video.is_some()));
     assert_eq!(snap.timing.part_target_ms, 500);
 }
 
@@ -82,7 +85,10 @@ fn sample_durations_sizes_and_composition_offsets() {
         let traf = &v.traf[0];
         assert_eq!(traf.tfhd.track_id, VIDEO_TRACK_ID);
         assert!(traf.tfhd.default_base_is_moof);
-        assert_eq!(traf.tfdt.as_ref().unwrap().base_media_decode_time, next_video);
+        assert_eq!(
+            traf.tfdt.as_ref().unwrap().base_media_decode_time,
+            next_video
+        );
         for s in traf.trun[0].samples.iter() {
             assert_eq!(s.duration, Some(3600));
             assert_eq!(s.size, Some(1000));
@@ -102,7 +108,10 @@ fn sample_durations_sizes_and_composition_offsets() {
             assert_eq!(base, next_audio, "audio timeline continuous across parts");
         }
         let n = traf.trun[0].samples.len() as u64;
-        assert!(traf.trun[0].samples.iter().all(|s| s.duration == Some(1024)));
+        assert!(traf.trun[0]
+            .samples
+            .iter()
+            .all(|s| s.duration == Some(1024)));
         next_audio = base + n * 1024;
     }
     assert_eq!(next_video, 2000 * 90);
@@ -224,7 +233,10 @@ fn audio_only_is_cut_by_duration() {
     for s in &snap.segments {
         // Cut at the first AAC frame at or past 2 s (frames last 23.2 ms).
         assert!((2000..2024).contains(&s.duration_ms), "{}", s.duration_ms);
-        assert!(s.parts.iter().all(|p| p.duration_ms <= 500 && p.video.is_none()));
+        assert!(s
+            .parts
+            .iter()
+            .all(|p| p.duration_ms <= 500 && p.video.is_none()));
         assert!(s.parts.iter().all(|p| p.independent));
         assert!(s.video.is_none() && s.audio.is_some());
     }
