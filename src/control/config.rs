@@ -21,9 +21,11 @@ use serde::{Deserialize, Serialize};
 use super::check::{self, Diagnostic};
 pub use crate::shard::IoMode;
 pub use agent::AgentConfig;
+pub use hls::HlsConfig;
 
 mod agent;
 mod default_toml;
+mod hls;
 pub use default_toml::DEFAULT_CONFIG_TOML;
 
 /// The whole configuration file.
@@ -38,6 +40,7 @@ pub struct Config {
     pub log: LogConfig,
     pub http: HttpConfig,
     pub agent: AgentConfig,
+    pub hls: HlsConfig,
     pub relay: super::relay::RelayConfig,
     /// `[[app]]` tables: origins and push targets per app (see `relay`).
     #[serde(rename = "app", skip_serializing_if = "Vec::is_empty")]
