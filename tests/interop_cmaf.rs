@@ -121,8 +121,10 @@ fn h264_aac_plays_through_hls_and_dash() {
     let streams = ffprobe_streams(&dir.join("index.m3u8"));
     assert_eq!(stream_of(&streams, "video").unwrap().codec_name, "h264");
     assert_eq!(stream_of(&streams, "audio").unwrap().codec_name, "aac");
-    let log = gst_play(&dir.join("index.m3u8"));
-    assert!(!log.contains("ERROR"), "GStreamer: {log}");
+    for manifest in ["index.m3u8", "index.mpd"] {
+        let log = gst_play(&dir.join(manifest));
+        assert!(!log.contains("ERROR"), "GStreamer {manifest}: {log}");
+    }
 }
 
 #[test]
