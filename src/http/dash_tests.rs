@@ -1,6 +1,5 @@
 use super::*;
 use crate::http::cmaf::fixtures::*;
-use crate::http::cmaf::SegmenterSettings;
 use crate::media::frame::MediaKind;
 
 fn attr<'a>(text: &'a str, element: &str, name: &str) -> Vec<&'a str> {
@@ -13,14 +12,8 @@ fn attr<'a>(text: &'a str, element: &str, name: &str) -> Vec<&'a str> {
         .collect()
 }
 
-fn feed(ms: u64, window: usize) -> Feed {
-    let mut feed = Feed::new(SegmenterSettings {
-        window_segments: window,
-        ..settings()
-    });
-    feed.headers(true, true);
-    feed.run(ms, true, true);
-    feed
+fn feed(ms: u64, segments: usize) -> Feed {
+    av_feed(window(segments), ms)
 }
 
 #[test]

@@ -1,17 +1,10 @@
 use super::*;
 use crate::http::cmaf::fixtures::*;
-use crate::http::cmaf::SegmenterSettings;
 use crate::media::frame::MediaKind;
 use std::time::Duration;
 
 fn live(ms: u64) -> Feed {
-    let mut feed = Feed::new(SegmenterSettings {
-        window_segments: 3,
-        ..settings()
-    });
-    feed.headers(true, true);
-    feed.run(ms, true, true);
-    feed
+    av_feed(window(3), ms)
 }
 
 #[test]

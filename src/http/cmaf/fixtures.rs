@@ -52,6 +52,22 @@ pub fn settings() -> SegmenterSettings {
     }
 }
 
+/// A stream of `ms` milliseconds of H.264 + AAC (2 s GOPs) through a new segmenter.
+pub fn av_feed(settings: SegmenterSettings, ms: u64) -> Feed {
+    let mut feed = Feed::new(settings);
+    feed.headers(true, true);
+    feed.run(ms, true, true);
+    feed
+}
+
+/// [`settings`] with a window of `segments`.
+pub fn window(segments: usize) -> SegmenterSettings {
+    SegmenterSettings {
+        window_segments: segments,
+        ..settings()
+    }
+}
+
 /// Drives a segmenter with a simulated stream: instants are `start + media time`.
 pub struct Feed {
     pub segmenter: Segmenter,

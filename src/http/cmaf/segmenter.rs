@@ -403,10 +403,7 @@ impl Segmenter {
                 } else if part_ms + frame_ms > self.settings.part_target_ms
                     || open.part.video.samples.len() >= MAX_PART_SAMPLES
                 {
-                    self.close_part(t, now)?;
-                    if let Some(open) = &mut self.open {
-                        open.part = OpenPart::new(t, keyframe);
-                    }
+                    self.close_part(t, now, keyframe)?;
                 }
             }
         }
@@ -465,10 +462,7 @@ impl Segmenter {
                     } else if part_ms + frame_ms > self.settings.part_target_ms
                         || open.part.audio.samples.len() >= MAX_PART_SAMPLES
                     {
-                        self.close_part(t, now)?;
-                        if let Some(open) = &mut self.open {
-                            open.part = OpenPart::new(t, true);
-                        }
+                        self.close_part(t, now, true)?;
                     }
                 } else if !audio_matches || open.part.audio.samples.len() >= MAX_PART_SAMPLES {
                     // New audio configuration (or a track not in the init): it joins at the
@@ -568,12 +562,18 @@ impl Segmenter {
         Ok(())
     }
 
-    /// Completes the open part at media time `end`: one fragment per track that has samples.
-    fn close_part(&mut self, end: u64, now: Instant) -> Result<(), SegmentError> {
+    /// Completes the open part at media time `end` (one fragment per track that has samples)
+    /// and opens the next, `independent` when it will start with a keyframe.
+    fn close_part(
+        &mut self,
+        end: u64,
+        now: Instant,
+        independent: bool,
+    ) -> Result<(), SegmentError> {
         let Some(open) = &mut self.open else {
             return Ok(());
         };
-        let part = std::mem::replace(&mut open.part, OpenPart::new(end, false));
+        let part = std::mem::replace(&mut open.part, OpenPart::new(end, independent));
         if part.video.samples.is_empty() && part.audio.samples.is_empty() {
             return Ok(());
         }
@@ -616,7 +616,7 @@ impl Segmenter {
 
     /// Completes the open part and segment at media time `end` and slides the window.
     fn close_segment(&mut self, end: u64, now: Instant) -> Result<(), SegmentError> {
-        self.close_part(end, now)?;
+        self.close_part(end, now, false)?;
         let Some(open) = self.open.take() else {
             return Ok(());
         };

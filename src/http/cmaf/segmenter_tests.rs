@@ -7,16 +7,13 @@ fn moof(bytes: &[u8]) -> Moof {
     Moof::decode(&mut &bytes[..]).expect("a moof")
 }
 
-fn av_feed(ms: u64) -> Feed {
-    let mut feed = Feed::new(settings());
-    feed.headers(true, true);
-    feed.run(ms, true, true);
-    feed
+fn av(ms: u64) -> Feed {
+    av_feed(settings(), ms)
 }
 
 #[test]
 fn segments_cut_at_keyframes_once_the_target_is_reached() {
-    let feed = av_feed(9000);
+    let feed = av(9000);
     let snap = feed.segmenter.shared().snapshot();
     // 2 s GOPs, 2 s target: segments at 0, 2, 4, 6 s; 8 s is still open.
     let starts: Vec<u64> = snap.segments.iter().map(|s| s.start_ms).collect();
@@ -57,7 +54,7 @@ fn short_gops_fill_the_target_and_long_gops_stretch_it() {
 
 #[test]
 fn parts_stay_within_the_part_target() {
-    let feed = av_feed(4100);
+    let feed = av(4100);
     let snap = feed.segmenter.shared().snapshot();
     let seg = &snap.segments[0];
     let durations: Vec<u64> = seg.parts.iter().map(|p| p.duration_ms).collect();
@@ -75,7 +72,7 @@ fn parts_stay_within_the_part_target() {
 
 #[test]
 fn sample_durations_sizes_and_composition_offsets() {
-    let feed = av_feed(2100);
+    let feed = av(2100);
     let snap = feed.segmenter.shared().snapshot();
     let parts = &snap.segments[0].parts;
     let mut next_video = 0;
@@ -119,12 +116,7 @@ fn sample_durations_sizes_and_composition_offsets() {
 
 #[test]
 fn window_slides_and_memory_is_bounded() {
-    let mut feed = Feed::new(SegmenterSettings {
-        window_segments: 3,
-        ..settings()
-    });
-    feed.headers(true, true);
-    feed.run(21_000, true, true);
+    let feed = av_feed(window(3), 21_000);
     let snap = feed.segmenter.shared().snapshot();
     let msns: Vec<u64> = snap.segments.iter().map(|s| s.msn).collect();
     assert_eq!(msns, [7, 8, 9]);
@@ -200,7 +192,7 @@ fn bad_configuration_is_an_error_and_the_stream_goes_on() {
 
 #[test]
 fn a_new_sequence_header_starts_a_new_init_with_a_discontinuity() {
-    let mut feed = av_feed(3000);
+    let mut feed = av(3000);
     // Same record again: nothing changes.
     feed.push(MediaKind::Video, 3000, &avc_seq(AVCC));
     feed.run(1000, true, true);
@@ -273,7 +265,7 @@ fn timestamp_jumps_and_wraparound_keep_the_timeline_continuous() {
     // Small steps back (audio behind video) are media time.
     assert_eq!(t.map(3_600_000).0, after_jump);
 
-    let mut feed = av_feed(3000);
+    let mut feed = av(3000);
     let key = avc_frame(true, 0, 100);
     feed.push(MediaKind::Video, 1_000_000, &key);
     assert_eq!(feed.segmenter.stats().timestamp_jumps, 1);
@@ -301,7 +293,7 @@ fn published_versions_mark_completed_parts() {
 
 #[test]
 fn finish_closes_the_open_segment_and_ends_the_window() {
-    let mut feed = av_feed(3000);
+    let mut feed = av(3000);
     let last = feed.at(3000);
     let version = feed.segmenter.finish(last).unwrap();
     let snap = feed.segmenter.shared().snapshot();

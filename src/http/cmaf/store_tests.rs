@@ -40,9 +40,7 @@ fn resource_names_round_trip() {
 
 #[test]
 fn lookups_ready_partial_pending_and_missing() {
-    let mut feed = Feed::new(settings());
-    feed.headers(true, true);
-    feed.run(2600, true, true);
+    let feed = av_feed(settings(), 2600);
     let snap = feed.segmenter.shared().snapshot();
     // Segment 0 complete (5 parts), segment 1 open with one part.
     assert_eq!(snap.segments.len(), 1);
@@ -91,9 +89,7 @@ fn lookups_ready_partial_pending_and_missing() {
 
 #[test]
 fn readers_keep_their_snapshot_while_the_writer_moves_on() {
-    let mut feed = Feed::new(settings());
-    feed.headers(true, true);
-    feed.run(2100, true, true);
+    let mut feed = av_feed(settings(), 2100);
     let shared = feed.segmenter.shared().clone();
     let before = shared.snapshot();
     let version = shared.version();
