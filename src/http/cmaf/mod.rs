@@ -4,6 +4,7 @@
 //! - [`boxes`]: init segments and moof+mdat fragments, written with `mp4-atom`.
 //! - [`segmenter`]: the per-stream [`Segmenter`] (home shard, sans-IO) cutting parts and
 //!   segments at keyframes into a sliding window.
+//! - `building`: the segmenter's open part/segment, timestamp unwrapping, init building.
 //! - [`store`]: the [`SharedStream`] every shard reads: immutable [`Snapshot`]s of `Bytes`.
 //! - [`recording`]: a window written out as one fragmented MP4 file.
 //!
@@ -11,6 +12,7 @@
 //! the per-track fragments of the same interval back to back (the same `Bytes`), with a
 //! two-track init segment. No I/O, no clock reads anywhere in this module.
 pub mod boxes;
+mod building;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod input;

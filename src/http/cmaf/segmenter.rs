@@ -28,13 +28,11 @@
 //! of more than [`TIMESTAMP_JUMP_MS`] either way is smoothed over so that the output timeline
 //! stays continuous. Never reads a clock or does I/O: every instant is an argument.
 use super::boxes::{
-    fragment, init_segment, AudioTrack, BoxError, SampleEntry, VideoTrack, AAC_FRAME_SAMPLES,
-    AUDIO_TRACK_ID, FLAGS_NON_SYNC, FLAGS_SYNC, VIDEO_TIMESCALE, VIDEO_TRACK_ID,
+    fragment, AudioTrack, BoxError, SampleEntry, VideoTrack, AAC_FRAME_SAMPLES, AUDIO_TRACK_ID,
+    FLAGS_NON_SYNC, FLAGS_SYNC, VIDEO_TIMESCALE, VIDEO_TRACK_ID,
 };
 use super::input::{parse_media, InputError, MediaUnit, VideoCodecKind};
-use super::store::{
-    Init, Part, Segment, SharedStream, Snapshot, Timing, TrackInfo, TrackSpan, WallClock,
-};
+use super::store::{Init, Part, Segment, SharedStream, Snapshot, Timing, WallClock};
 use crate::media::frame::MediaKind;
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -47,6 +45,8 @@ pub const MAX_SEGMENT_FACTOR: u64 = 5;
 pub const MAX_PART_SAMPLES: usize = 1000;
 /// A timestamp step larger than this (either way) is a jump, not media time.
 pub const TIMESTAMP_JUMP_MS: i64 = 10_000;
+
+use super::building::{build_init, extend_span, OpenPart, OpenSegment, Timeline, TrackRun};
 
 /// What the segmenter needs from the configuration (see `control::hls::HlsConfig`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,85 +90,12 @@ pub struct SegmenterStats {
     pub timestamp_jumps: u64,
 }
 
-/// One track's samples of the open part.
-#[derive(Debug, Default)]
-struct TrackRun {
-    base: u64,
-    samples: Vec<SampleEntry>,
-    data: Vec<u8>,
-}
-
-impl TrackRun {
-    fn push(&mut self, dts: u64, entry: SampleEntry, data: &[u8]) {
-        if self.samples.is_empty() {
-            self.base = dts;
-        }
-        self.samples.push(entry);
-        self.data.extend_from_slice(data);
-    }
-
-    fn duration(&self) -> u64 {
-        self.samples.iter().map(|s| u64::from(s.duration)).sum()
-    }
-}
-
-#[derive(Debug)]
-struct OpenPart {
-    start_ms: u64,
-    independent: bool,
-    video: TrackRun,
-    audio: TrackRun,
-}
-
-impl OpenPart {
-    fn new(start_ms: u64, independent: bool) -> Self {
-        OpenPart {
-            start_ms,
-            independent,
-            video: TrackRun::default(),
-            audio: TrackRun::default(),
-        }
-    }
-}
-
-#[derive(Debug)]
-struct OpenSegment {
-    segment: Segment,
-    part: OpenPart,
-    bytes: usize,
-}
-
 /// The tracks of the init segment in force.
 #[derive(Debug, Clone)]
 struct ActiveInit {
     version: u32,
     video: Option<VideoTrack>,
     audio: Option<AudioTrack>,
-}
-
-/// RTMP millisecond timestamps unwrapped to a continuous 64-bit timeline.
-#[derive(Debug, Default)]
-struct Timeline {
-    last: Option<(u32, u64)>,
-}
-
-impl Timeline {
-    /// The output time of `ts`, and whether it was a jump.
-    fn map(&mut self, ts: u32) -> (u64, bool) {
-        let (out, jumped) = match self.last {
-            None => (u64::from(ts), false),
-            Some((prev, prev_out)) => {
-                let delta = i64::from(ts.wrapping_sub(prev) as i32);
-                if delta.abs() > TIMESTAMP_JUMP_MS {
-                    (prev_out + 1, true)
-                } else {
-                    (prev_out.saturating_add_signed(delta), false)
-                }
-            }
-        };
-        self.last = Some((ts, out));
-        (out, jumped)
-    }
 }
 
 /// The segmenter of one stream; see the module doc.
@@ -527,33 +454,11 @@ impl Segmenter {
         };
         let audio = self.audio_config.clone();
         let version = self.active.as_ref().map_or(0, |a| a.version + 1);
-        let video_info = video.as_ref().map(|v| TrackInfo {
-            codec: v.codec_string.clone(),
-            timescale: VIDEO_TIMESCALE,
-            sample_rate: 0,
-            channels: 0,
-        });
-        let audio_info = audio.as_ref().map(|a| TrackInfo {
-            codec: a.codec_string.clone(),
-            timescale: a.sample_rate,
-            sample_rate: a.sample_rate,
-            channels: a.channels,
-        });
-        let muxed = Bytes::from(init_segment(video.as_ref(), audio.as_ref())?);
-        let video_init = match (&video, video_info) {
-            (Some(v), Some(info)) => Some((Bytes::from(init_segment(Some(v), None)?), info)),
-            _ => None,
-        };
-        let audio_init = match (&audio, audio_info) {
-            (Some(a), Some(info)) => Some((Bytes::from(init_segment(None, Some(a))?), info)),
-            _ => None,
-        };
-        self.inits.push(Arc::new(Init {
+        self.inits.push(Arc::new(build_init(
             version,
-            muxed,
-            video: video_init,
-            audio: audio_init,
-        }));
+            video.as_ref(),
+            audio.as_ref(),
+        )?));
         self.active = Some(ActiveInit {
             version,
             video,
@@ -666,17 +571,6 @@ impl Segmenter {
         };
         self.shared.publish(snapshot)
     }
-}
-
-fn extend_span(span: &mut Option<TrackSpan>, run: &TrackRun) {
-    if run.samples.is_empty() {
-        return;
-    }
-    let s = span.get_or_insert(TrackSpan {
-        start: run.base,
-        duration: 0,
-    });
-    s.duration = (run.base + run.duration()).saturating_sub(s.start);
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::http::cmaf::building::Timeline;
 use crate::http::cmaf::fixtures::*;
 use crate::http::cmaf::TrackKind;
 use mp4_atom::{Decode, Moof};
