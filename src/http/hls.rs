@@ -33,6 +33,34 @@ pub enum Reload {
     BadRequest,
 }
 
+/// An `_HLS_msn` / `_HLS_part` value that is not a decimal number (answer 400).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("_HLS_msn / _HLS_part must be decimal numbers")]
+pub struct BadQuery;
+
+/// The LL-HLS query of a playlist request: `_HLS_msn`, `_HLS_part` (other keys, such as
+/// `_HLS_skip`, are ignored). Err for a value that is not a decimal number: answer 400.
+pub fn parse_query(query: &str) -> Result<(Option<u64>, Option<u64>), BadQuery> {
+    let mut msn = None;
+    let mut part = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let slot = match key {
+            "_HLS_msn" => &mut msn,
+            "_HLS_part" => &mut part,
+            _ => continue,
+        };
+        let valid =
+            !value.is_empty() && value.len() <= 19 && value.bytes().all(|b| b.is_ascii_digit());
+        *slot = Some(if valid {
+            value.parse().map_err(|_| BadQuery)?
+        } else {
+            return Err(BadQuery);
+        });
+    }
+    Ok((msn, part))
+}
+
 /// The `_HLS_msn` / `_HLS_part` decision of RFC 8216bis section 6.2.5.2.
 pub fn blocking_reload(snapshot: &Snapshot, msn: Option<u64>, part: Option<u64>) -> Reload {
     let Some(msn) = msn else {

@@ -170,3 +170,23 @@ fn iso8601_dates() {
     assert_eq!(iso8601(t(1_800_000_000, 0)), "2027-01-15T08:00:00.000Z");
     assert_eq!(iso8601(t(4_102_444_799, 999)), "2099-12-31T23:59:59.999Z");
 }
+
+#[test]
+fn query_parsing() {
+    assert_eq!(parse_query(""), Ok((None, None)));
+    assert_eq!(parse_query("_HLS_msn=12"), Ok((Some(12), None)));
+    assert_eq!(
+        parse_query("_HLS_msn=12&_HLS_part=3&_HLS_skip=YES"),
+        Ok((Some(12), Some(3)))
+    );
+    assert_eq!(parse_query("token=abc&_HLS_part=0"), Ok((None, Some(0))));
+    for bad in [
+        "_HLS_msn=",
+        "_HLS_msn=-1",
+        "_HLS_msn=1x",
+        "_HLS_part",
+        "_HLS_msn=99999999999999999999",
+    ] {
+        assert_eq!(parse_query(bad), Err(BadQuery), "{bad}");
+    }
+}

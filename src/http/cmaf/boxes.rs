@@ -50,11 +50,14 @@ pub struct VideoTrack {
     entry: Codec,
     /// The record as received: a repeated identical sequence header changes nothing.
     pub record: Vec<u8>,
+    /// Picture size from the H.264 SPS; 0x0 when unknown (HEVC: decoders read the SPS).
+    pub width: u16,
+    pub height: u16,
 }
 
 impl VideoTrack {
     pub fn new(codec: VideoCodecKind, record: &[u8]) -> Result<Self, BoxError> {
-        let visual = Visual {
+        let mut visual = Visual {
             data_reference_index: 1,
             ..Visual::default()
         };
@@ -62,6 +65,10 @@ impl VideoTrack {
             VideoCodecKind::Avc => {
                 let avcc =
                     Avcc::decode_body(&mut &record[..]).map_err(|_| BoxError::BadVideoConfig)?;
+                let size = avcc.sequence_parameter_sets.first();
+                if let Some((w, h)) = size.and_then(|sps| super::sps::avc_dimensions(sps)) {
+                    (visual.width, visual.height) = (w, h);
+                }
                 let s = format!(
                     "avc1.{:02x}{:02x}{:02x}",
                     avcc.avc_profile_indication,
@@ -99,11 +106,17 @@ impl VideoTrack {
                 (Codec::from(entry), s)
             }
         };
+        let (width, height) = match &entry {
+            Codec::Avc1(avc1) => (avc1.visual.width, avc1.visual.height),
+            _ => (0, 0),
+        };
         Ok(Self {
             codec,
             codec_string,
             entry,
             record: record.to_vec(),
+            width,
+            height,
         })
     }
 }
@@ -248,12 +261,10 @@ pub fn init_segment(
     let mut trak = Vec::new();
     let mut trex = Vec::new();
     if let Some(v) = video {
-        trak.push(track_box(
-            VIDEO_TRACK_ID,
-            VIDEO_TIMESCALE,
-            v.entry.clone(),
-            true,
-        ));
+        let mut video_trak = track_box(VIDEO_TRACK_ID, VIDEO_TIMESCALE, v.entry.clone(), true);
+        video_trak.tkhd.width = v.width.into();
+        video_trak.tkhd.height = v.height.into();
+        trak.push(video_trak);
         trex.push(trex_box(VIDEO_TRACK_ID));
     }
     if let Some(a) = audio {

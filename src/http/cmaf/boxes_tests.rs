@@ -48,10 +48,16 @@ fn avc_and_aac_init_segment() {
     assert_eq!(trex, [VIDEO_TRACK_ID, AUDIO_TRACK_ID]);
     let v = &moov.trak[0];
     assert_eq!(v.tkhd.track_id, VIDEO_TRACK_ID);
+    assert_eq!((video.width, video.height), (1280, 720));
+    assert_eq!(
+        (v.tkhd.width, v.tkhd.height),
+        (1280u16.into(), 720u16.into())
+    );
     assert_eq!(v.mdia.mdhd.timescale, VIDEO_TIMESCALE);
     assert_eq!(v.mdia.hdlr.handler, b"vide".into());
     match &v.mdia.minf.stbl.stsd.codecs[0] {
         Codec::Avc1(avc1) => {
+            assert_eq!((avc1.visual.width, avc1.visual.height), (1280, 720));
             assert_eq!(avc1.avcc.avc_profile_indication, 0x64);
             assert_eq!(avc1.avcc.sequence_parameter_sets[0], &AVCC[8..34]);
             assert_eq!(avc1.avcc.picture_parameter_sets.len(), 1);

@@ -18,6 +18,7 @@ pub(crate) mod fixtures;
 pub mod input;
 pub mod recording;
 pub mod segmenter;
+pub mod sps;
 pub mod store;
 
 pub use segmenter::{Pushed, SegmentError, Segmenter, SegmenterSettings, SegmenterStats};
