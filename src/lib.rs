@@ -8,10 +8,12 @@
 //! - [`record`]: recording streams to files (the recorder thread, FLV, splitting).
 //! - [`relay`]: pull from origins and push upstream: URLs, connects, origin choice.
 //! - [`auth`]: access control (IP rules, signed URLs, JWT, stream keys, callbacks), sans-IO.
+//! - [`http`]: CMAF segmenter, HLS and DASH manifests (sans-IO).
 //! - [`control`]: configuration, command line, signals.
 
 pub mod auth;
 pub mod control;
+pub mod http;
 pub mod media;
 pub mod protocol;
 pub mod record;

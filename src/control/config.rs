@@ -21,9 +21,11 @@ use serde::{Deserialize, Serialize};
 use super::check::{self, Diagnostic};
 pub use crate::shard::IoMode;
 pub use agent::AgentConfig;
+pub use hls::HlsConfig;
 
 mod agent;
 mod default_toml;
+mod hls;
 mod limits;
 pub use default_toml::DEFAULT_CONFIG_TOML;
 pub use limits::{LimitFlags, LimitsConfig};
@@ -40,6 +42,7 @@ pub struct Config {
     pub log: LogConfig,
     pub http: HttpConfig,
     pub agent: AgentConfig,
+    pub hls: HlsConfig,
     pub relay: super::relay::RelayConfig,
     pub limits: LimitsConfig,
     /// `[[app]]` tables: origins and push targets per app (see `relay`).

@@ -78,6 +78,10 @@ pub(crate) const LIMITS: &[Limit] = &[
     ),
     limit("agent.max_players", 1, 100_000_000, "", ""),
     limit("agent.max_mbps", 1, 100_000_000, "Mbit/s", ""),
+    limit("hls.segment_target_ms", 1000, 30_000, "ms", ""),
+    limit("hls.part_target_ms", 100, 1000, "ms", ""),
+    limit("hls.window_segments", 2, 100, "", ""),
+    limit("hls.max_bytes_per_stream", 1 << 20, GIB, "bytes", ""),
     limit(
         "http.max_labelled_streams",
         0,
@@ -218,7 +222,7 @@ impl Config {
                     .to_owned(),
             });
         }
-        for (key, value, default) in numbers {
+        for (key, value, default) in numbers.into_iter().chain(self.hls.numbers()) {
             if let Some(l) = limit_for(key) {
                 if value < l.lo || value > l.hi {
                     out.push(ConfigProblem {
@@ -243,6 +247,18 @@ impl Config {
                     "must be larger than play.write_merge_ms ({}): players would skip frames \
                      at every merged write",
                     pl.write_merge_ms
+                ),
+            });
+        }
+        // A part as long as the segment leaves nothing for low latency.
+        if self.hls.part_target_ms >= self.hls.segment_target_ms {
+            out.push(ConfigProblem {
+                key: "hls.part_target_ms",
+                index: None,
+                value: self.hls.part_target_ms.to_string(),
+                reason: format!(
+                    "must be shorter than hls.segment_target_ms ({})",
+                    self.hls.segment_target_ms
                 ),
             });
         }

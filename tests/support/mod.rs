@@ -21,6 +21,7 @@
 #![allow(dead_code)]
 
 mod browser;
+mod cmaf;
 mod enhanced;
 mod hostile;
 mod http;
@@ -33,6 +34,8 @@ mod static_http;
 // A test crate that uses only some helpers must not warn about the rest.
 #[allow(unused_imports)]
 pub use browser::*;
+#[allow(unused_imports)]
+pub use cmaf::*;
 #[allow(unused_imports)]
 pub use enhanced::*;
 #[allow(unused_imports)]

@@ -55,6 +55,12 @@ max_labelled_streams = 100  # at most this many streams labelled (most players f
 listen = ""                 # ADDR:PORT for the HAProxy agent-check ("up 73%" / "drain"); "" = off
 max_players = 20000         # players at full load (weight falls to 0% there)
 max_mbps = 10000            # outgoing Mbit/s at full load
+
+[hls]                       # the CMAF segmenter behind HLS (index.m3u8) and DASH (index.mpd)
+segment_target_ms = 2000    # cut at the first keyframe at or past this (audio only: at this)
+part_target_ms = 500        # LL-HLS parts / DASH chunks last at most this (< segment_target_ms)
+window_segments = 6         # complete segments kept per stream
+max_bytes_per_stream = 33554432  # media bytes kept per stream; the oldest segments go first
 [relay]
 hop_limit = 8               # a publish or play named NAME?hops=N with N above this is refused
 
