@@ -6,9 +6,11 @@
 //! - [`media`]: stream hubs, the encode-once `Frame`, per-player send queues.
 //! - [`shard`]: per-core threads, mio event loops, slabs of connections, mailboxes.
 //! - [`relay`]: pull from origins and push upstream: URLs, connects, origin choice.
+//! - [`http`]: HTTP delivery from the shards (HTTP-FLV; the HLS/DASH routes), sans-IO.
 //! - [`control`]: configuration, command line, signals.
 
 pub mod control;
+pub mod http;
 pub mod media;
 pub mod protocol;
 pub mod relay;

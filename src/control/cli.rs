@@ -50,6 +50,11 @@ pub struct Cli {
     #[arg(long, value_name = "ADDR:PORT")]
     pub http: Option<SocketAddr>,
 
+    /// Serve HTTP delivery (HTTP-FLV) from the shards on ADDR:PORT (repeatable; replaces
+    /// http_play.listen).
+    #[arg(long = "http-play", value_name = "ADDR:PORT")]
+    pub http_play: Vec<SocketAddr>,
+
     /// Accept PROXY headers only from this CIDR or IP (repeatable; replaces
     /// server.trusted_proxies).
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
@@ -156,6 +161,10 @@ impl Cli {
         if !self.trusted_proxy.is_empty() {
             config.server.trusted_proxies = self.trusted_proxy.clone();
             from_flags.insert(("server.trusted_proxies", "--trusted-proxy"));
+        }
+        if !self.http_play.is_empty() {
+            config.http_play.listen = self.http_play.iter().map(ToString::to_string).collect();
+            from_flags.insert(("http_play.listen", "--http-play"));
         }
         if let Some(addr) = self.agent {
             config.agent.listen = addr.to_string();

@@ -21,8 +21,10 @@ use serde::{Deserialize, Serialize};
 use super::check::{self, Diagnostic};
 pub use crate::shard::IoMode;
 pub use agent::AgentConfig;
+pub use http_play::HttpPlayConfig;
 
 mod agent;
+mod http_play;
 mod default_toml;
 pub use default_toml::DEFAULT_CONFIG_TOML;
 
@@ -38,6 +40,7 @@ pub struct Config {
     pub log: LogConfig,
     pub http: HttpConfig,
     pub agent: AgentConfig,
+    pub http_play: HttpPlayConfig,
     pub relay: super::relay::RelayConfig,
     /// `[[app]]` tables: origins and push targets per app (see `relay`).
     #[serde(rename = "app", skip_serializing_if = "Vec::is_empty")]

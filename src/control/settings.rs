@@ -2,7 +2,7 @@
 use super::Config;
 use crate::media::queue::QueueLimits;
 use crate::session::SessionConfig;
-use crate::shard::{ListenerSettings, ShardSettings};
+use crate::shard::{ListenerProtocol, ListenerSettings, ShardSettings};
 
 /// Largest GOP kept for instant start, whatever the queue allows.
 const MAX_GOP_BYTES: usize = 32 << 20;
@@ -23,7 +23,14 @@ impl Config {
                         .iter()
                         .filter_map(|t| super::validate::parse_trusted(t))
                         .collect(),
+                    protocol: ListenerProtocol::Rtmp,
                 })
+                .chain(
+                    self.http_play
+                        .listen_addrs()
+                        .into_iter()
+                        .map(ListenerSettings::http),
+                )
                 .collect(),
             io: self.server.io,
             shards: self.shard_count(),
@@ -54,6 +61,7 @@ impl Config {
             max_gop_bytes: self.play.queue_max_bytes.min(MAX_GOP_BYTES),
             write_stall_timeout: self.play.write_stall_timeout(),
             relay: self.relay_settings(),
+            http: self.http_play.settings(),
         }
     }
 }

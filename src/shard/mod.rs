@@ -50,6 +50,29 @@ pub struct ListenerSettings {
     /// With `proxy_protocol`: the sources allowed to connect (empty: any). Others are closed
     /// at accept ([`CloseReason::UntrustedProxy`]).
     pub trusted_proxies: Vec<IpNet>,
+    /// What the listener's connections speak.
+    pub protocol: ListenerProtocol,
+}
+
+/// The protocol of a listener's connections.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListenerProtocol {
+    #[default]
+    Rtmp,
+    /// HTTP delivery (HTTP-FLV; HLS/DASH routes) served by the shards.
+    Http,
+}
+
+/// Bounds and timeouts of HTTP delivery connections (see `[http_play]` in the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpSettings {
+    pub limits: crate::http::RequestLimits,
+    /// A kept-alive connection with no request for this long is closed.
+    pub keepalive_timeout: Duration,
+    /// A started request head must be complete within this.
+    pub head_timeout: Duration,
+    /// A play of a stream that has no media yet waits this long, then gets 404.
+    pub stream_wait: Duration,
 }
 
 impl ListenerSettings {
@@ -59,6 +82,15 @@ impl ListenerSettings {
             addr,
             proxy_protocol: false,
             trusted_proxies: Vec::new(),
+            protocol: ListenerProtocol::Rtmp,
+        }
+    }
+
+    /// A plain HTTP delivery listener on `addr`.
+    pub fn http(addr: SocketAddr) -> Self {
+        ListenerSettings {
+            protocol: ListenerProtocol::Http,
+            ..ListenerSettings::rtmp(addr)
         }
     }
 
@@ -108,6 +140,7 @@ pub struct ShardSettings {
     pub write_stall_timeout: Duration,
     /// Origins to pull from and targets to push to, per app.
     pub relay: crate::relay::RelaySettings,
+    pub http: HttpSettings,
 }
 
 impl Default for ShardSettings {
@@ -117,6 +150,13 @@ impl Default for ShardSettings {
 }
 
 impl ShardSettings {
+    /// Whether some listener serves HTTP (frames then also get their FLV tag form).
+    pub fn serves_http(&self) -> bool {
+        self.listeners
+            .iter()
+            .any(|l| l.protocol == ListenerProtocol::Http)
+    }
+
     /// Listens on `addrs` (plain RTMP) with every other setting at its default.
     pub fn listening_on(addrs: &[SocketAddr]) -> Self {
         ShardSettings {

@@ -55,6 +55,13 @@ max_labelled_streams = 100  # at most this many streams labelled (most players f
 listen = ""                 # ADDR:PORT for the HAProxy agent-check ("up 73%" / "drain"); "" = off
 max_players = 20000         # players at full load (weight falls to 0% there)
 max_mbps = 10000            # outgoing Mbit/s at full load
+
+[http_play]
+listen = []                 # ADDR:PORTs the shards serve HTTP-FLV on (GET /APP/STREAM.flv)
+max_head_bytes = 8192       # largest request head; bigger: 431
+keepalive_timeout_ms = 15000 # kept-alive connection without a request: closed
+head_timeout_ms = 10000     # a request head must be complete within this
+stream_wait_ms = 5000       # a stream without media this long after the request: 404
 [relay]
 hop_limit = 8               # a publish or play named NAME?hops=N with N above this is refused
 

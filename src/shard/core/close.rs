@@ -42,11 +42,17 @@ pub enum CloseReason {
     UpstreamIdle,
     /// A push ended because its stream's publisher left.
     PushEnded,
+    /// A malformed, oversized or overflowing HTTP request (answered 400 / 431 when possible).
+    HttpBadRequest,
+    /// An HTTP response without keep-alive was written whole.
+    HttpComplete,
+    /// An HTTP connection sent no (complete) request within its keep-alive or head timeout.
+    HttpIdle,
 }
 
 impl CloseReason {
     /// Every reason, for counters indexed by reason.
-    pub const ALL: [CloseReason; 18] = [
+    pub const ALL: [CloseReason; 21] = [
         CloseReason::PeerClosed,
         CloseReason::ReadError,
         CloseReason::WriteError,
@@ -65,6 +71,9 @@ impl CloseReason {
         CloseReason::UpstreamFailed,
         CloseReason::UpstreamIdle,
         CloseReason::PushEnded,
+        CloseReason::HttpBadRequest,
+        CloseReason::HttpComplete,
+        CloseReason::HttpIdle,
     ];
 
     /// A stable snake_case name (log field, metric label).
@@ -88,6 +97,9 @@ impl CloseReason {
             CloseReason::UpstreamFailed => "upstream_failed",
             CloseReason::UpstreamIdle => "upstream_idle",
             CloseReason::PushEnded => "push_ended",
+            CloseReason::HttpBadRequest => "http_bad_request",
+            CloseReason::HttpComplete => "http_complete",
+            CloseReason::HttpIdle => "http_idle",
         }
     }
 

@@ -10,7 +10,7 @@ use super::pull::PULL_SOURCE;
 use super::streams::{Home, StreamId};
 use super::{CloseReason, ShardCore};
 use crate::media::frame::{Frame, MediaKind};
-use crate::media::ingest::{FrameBuilder, Timeline};
+use crate::media::ingest::Timeline;
 use crate::media::registry::Claim;
 use crate::media::variants::{Built, Variant};
 use crate::protocol::message;
@@ -19,6 +19,16 @@ use crate::shard::mailbox::{ShardMsg, StreamKey};
 use crate::shard::snapshot::ClientRole;
 use std::time::Instant;
 use tracing::{debug, info};
+
+/// What a play asks for: the stream `key` of `app`, named `name` there (a pull asks its
+/// origin for `name` with `hops` + 1), in `variant`.
+pub(super) struct Join<'a> {
+    pub key: &'a StreamKey,
+    pub app: &'a str,
+    pub name: &'a str,
+    pub hops: u32,
+    pub variant: Variant,
+}
 
 impl ShardCore {
     pub(super) fn handle_session_event(&mut self, id: usize, event: ServerEvent, now: Instant) {
@@ -90,6 +100,8 @@ impl ShardCore {
             }
         }
         let sid = self.streams.get_or_create(&key);
+        let timeline = continue_after.map_or(Timeline::Publisher, Timeline::ContinueAfter);
+        let builder = self.frame_builder(timeline);
         let Some(c) = self.conns.get_mut(id) else {
             return;
         };
@@ -100,11 +112,10 @@ impl ShardCore {
         info!(shard = self.index, peer = %rtmp.peer, stream = %key, generation, "publish started");
         self.stats.publishes += 1;
         rtmp.session.accept_publish(req.stream_id);
-        let timeline = continue_after.map_or(Timeline::Publisher, Timeline::ContinueAfter);
         rtmp.role = Role::Publisher {
             stream: sid,
             generation,
-            builder: FrameBuilder::new(self.settings.session.chunk_size, timeline),
+            builder,
             last_media: now,
             noted_timestamp: None,
         };
@@ -344,6 +355,7 @@ impl ShardCore {
             if let Some(rtmp) = self.conns.get_mut(player).and_then(|c| c.rtmp_mut()) {
                 rtmp.session.notify_unpublish(MEDIA_STREAM_ID);
             }
+            self.http_stream_ended(player);
             self.collect_output(player);
         }
     }
@@ -386,15 +398,50 @@ impl ShardCore {
         }
         info!(shard = self.index, peer = %rtmp.peer, stream = %key, "play started");
         rtmp.session.accept_play(req.stream_id, req.reset);
+        // A player that announced Enhanced RTMP gets every track; any other the legacy form.
+        let variant = if rtmp.session.client_caps().is_enhanced() {
+            Variant::Enhanced
+        } else {
+            Variant::Legacy
+        };
         self.stats.plays += 1;
         c.last_session = Some((ClientRole::Player, key.clone()));
         // The play replies go out before any media.
         c.take_session_output();
-        let can_pull = self.can_pull(&req.app);
-        let added = self.registry.add_player_or_pull(&key, self.index, can_pull);
+        let join = Join {
+            key: &key,
+            app: &req.app,
+            name: &req.name,
+            hops,
+            variant,
+        };
+        if let Some(sid) = self.join_stream(id, join, now) {
+            if let Some(rtmp) = self.conns.get_mut(id).and_then(|c| c.rtmp_mut()) {
+                rtmp.role = Role::Player {
+                    stream: sid,
+                    variant,
+                    since: now,
+                };
+            }
+        }
+    }
+
+    /// Adds player `id` to a stream: the registry (which may start a pull), the publisher's
+    /// shard, the startup headers and the start position. Returns the stream; the caller
+    /// records the play in its connection.
+    pub(super) fn join_stream(&mut self, id: usize, join: Join<'_>, now: Instant) -> Option<StreamId> {
+        let Join {
+            key,
+            app,
+            name,
+            hops,
+            variant,
+        } = join;
+        let can_pull = self.can_pull(app);
+        let added = self.registry.add_player_or_pull(key, self.index, can_pull);
         let (publisher, first_on_shard) = (added.publisher, added.first_on_shard);
         if let Some(generation) = added.pull {
-            self.start_pull(&key, &req.name, hops, generation, now);
+            self.start_pull(key, name, hops, generation, now);
         }
         if first_on_shard {
             if let Some(p) = publisher.filter(|p| p.shard != self.index) {
@@ -407,23 +454,9 @@ impl ShardCore {
                 );
             }
         }
-        let sid = self.streams.get_or_create(&key);
+        let sid = self.streams.get_or_create(key);
         let (Some(c), Some(stream)) = (self.conns.get_mut(id), self.streams.get_mut(sid)) else {
-            return;
-        };
-        // A player that announced Enhanced RTMP gets every track; any other the legacy form.
-        let Some(rtmp) = c.rtmp_mut() else {
-            return;
-        };
-        let variant = if rtmp.session.client_caps().is_enhanced() {
-            Variant::Enhanced
-        } else {
-            Variant::Legacy
-        };
-        rtmp.role = Role::Player {
-            stream: sid,
-            variant,
-            since: now,
+            return None;
         };
         stream.players.push(id);
         let log = stream.logs.get(variant);
@@ -440,6 +473,7 @@ impl ShardCore {
             _ => c.queue.follow(log.end(), true),
         }
         self.schedule_now(id);
+        Some(sid)
     }
 
     /// The player on `id` stops (closeStream, deleteStream or close). No-op for others.
@@ -450,10 +484,7 @@ impl ShardCore {
         let Some(sid) = c.playing() else {
             return;
         };
-        let Some(rtmp) = c.rtmp_mut() else {
-            return;
-        };
-        rtmp.role = Role::Pending;
+        c.leave_stream();
         c.queue.unfollow();
         // Its caught-up entry (if any) goes stale.
         if c.write == WriteState::Parked {

@@ -240,6 +240,7 @@ fn a_missing_proxy_header_times_out() {
             addr: proxied,
             proxy_protocol: true,
             trusted_proxies: Vec::new(),
+            protocol: Default::default(),
         });
     });
     let partial = h.raw(0, 1);
