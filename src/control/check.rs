@@ -347,7 +347,15 @@ fn hint(dotted: &str) -> Option<String> {
 
 /// The tables of [`Config`], in the order serde reports them.
 const TABLES: &[&str] = &[
-    "server", "socket", "publish", "play", "timeouts", "log", "http", "agent", "http_play",
+    "server",
+    "socket",
+    "publish",
+    "play",
+    "timeouts",
+    "log",
+    "http",
+    "agent",
+    "http_play",
     "relay",
 ];
 

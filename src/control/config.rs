@@ -24,8 +24,8 @@ pub use agent::AgentConfig;
 pub use http_play::HttpPlayConfig;
 
 mod agent;
-mod http_play;
 mod default_toml;
+mod http_play;
 pub use default_toml::DEFAULT_CONFIG_TOML;
 
 /// The whole configuration file.

@@ -81,7 +81,13 @@ pub(crate) const LIMITS: &[Limit] = &[
     limit("http_play.max_head_bytes", 1024, 1_048_576, "bytes", ""),
     limit("http_play.keepalive_timeout_ms", 100, DAY_MS, "ms", ""),
     limit("http_play.head_timeout_ms", 100, 600_000, "ms", ""),
-    limit("http_play.stream_wait_ms", 0, 600_000, "ms", "0 = 404 at once"),
+    limit(
+        "http_play.stream_wait_ms",
+        0,
+        600_000,
+        "ms",
+        "0 = 404 at once",
+    ),
     limit(
         "http.max_labelled_streams",
         0,

@@ -153,7 +153,10 @@ fn head_of(req: &httparse::Request<'_, '_>) -> Result<Request, RequestError> {
                     keep_alive = true;
                 }
             }
-        } else if h.name.eq_ignore_ascii_case("access-control-request-headers") {
+        } else if h
+            .name
+            .eq_ignore_ascii_case("access-control-request-headers")
+        {
             cors_request_headers = Some(value.to_owned());
         }
     }
@@ -235,15 +238,21 @@ mod tests {
     #[test]
     fn keep_alive_follows_version_and_connection_header() {
         let mut r = reader();
-        r.push(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").unwrap();
+        r.push(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            .unwrap();
         assert!(r.poll_request().unwrap().unwrap().keep_alive);
-        r.push(b"GET / HTTP/1.1\r\nConnection: Close\r\n\r\n").unwrap();
+        r.push(b"GET / HTTP/1.1\r\nConnection: Close\r\n\r\n")
+            .unwrap();
         assert!(!r.poll_request().unwrap().unwrap().keep_alive);
     }
 
     #[test]
     fn garbage_is_malformed() {
-        for bad in [&b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"[..], b"GET / HTTP/2.0\r\n\r\n", b"G\0T / HTTP/1.1\r\n\r\n"] {
+        for bad in [
+            &b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"[..],
+            b"GET / HTTP/2.0\r\n\r\n",
+            b"G\0T / HTTP/1.1\r\n\r\n",
+        ] {
             let mut r = reader();
             r.push(bad).unwrap();
             assert_eq!(r.poll_request(), Err(RequestError::Malformed), "{bad:?}");
@@ -260,7 +269,8 @@ mod tests {
         assert_eq!(RequestError::HeadTooLarge.status(), Some(431));
         let mut r = reader();
         let many: String = (0..60).map(|i| format!("X-{i}: 1\r\n")).collect();
-        r.push(format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes()).unwrap();
+        r.push(format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes())
+            .unwrap();
         assert_eq!(r.poll_request(), Err(RequestError::HeadTooLarge));
     }
 
@@ -275,12 +285,15 @@ mod tests {
     #[test]
     fn bodies_are_refused() {
         let mut r = reader();
-        r.push(b"GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n").unwrap();
+        r.push(b"GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+            .unwrap();
         assert!(r.poll_request().unwrap().is_some());
-        r.push(b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello").unwrap();
+        r.push(b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello")
+            .unwrap();
         assert_eq!(r.poll_request(), Err(RequestError::BodyNotAllowed));
         let mut r = reader();
-        r.push(b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
+        r.push(b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .unwrap();
         assert_eq!(r.poll_request(), Err(RequestError::BodyNotAllowed));
     }
 

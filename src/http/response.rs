@@ -104,7 +104,11 @@ mod tests {
 
     #[test]
     fn every_response_allows_any_origin() {
-        for r in [simple(404, true), preflight(None, true), flv_head(true, true)] {
+        for r in [
+            simple(404, true),
+            preflight(None, true),
+            flv_head(true, true),
+        ] {
             assert!(text(&r).contains("\r\nAccess-Control-Allow-Origin: *\r\n"));
         }
     }

@@ -92,7 +92,8 @@ fn valid_segment(s: &str) -> bool {
     !s.is_empty()
         && s != "."
         && s != ".."
-        && s.bytes().all(|b| b.is_ascii_graphic() && b != b'%' && b != b'\\')
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'%' && b != b'\\')
 }
 
 #[cfg(test)]
@@ -141,8 +142,18 @@ mod tests {
     #[test]
     fn everything_else_is_not_found() {
         for t in [
-            "", "/", "/s.flv", "/live/.flv", "/live//s.flv", "/../s.flv", "/live/../s.flv",
-            "/live/s%20x.flv", "*", "http://h/live/s.flv", "/live/s", "/live/s/",
+            "",
+            "/",
+            "/s.flv",
+            "/live/.flv",
+            "/live//s.flv",
+            "/../s.flv",
+            "/live/../s.flv",
+            "/live/s%20x.flv",
+            "*",
+            "http://h/live/s.flv",
+            "/live/s",
+            "/live/s/",
         ] {
             assert_eq!(route(t), Route::NotFound, "{t}");
         }

@@ -2,7 +2,7 @@
 //! PreviousTagSize, `\r\n`): the form HTTP-FLV players get, the same bytes for every player of
 //! a stream, so it is encoded once per frame. The bare tag is a slice of it (close-delimited
 //! HTTP/1.0 bodies). No I/O.
-use super::file::{TAG_HEADER_LEN, write_tag};
+use super::file::{write_tag, TAG_HEADER_LEN};
 use std::ops::Range;
 
 /// Bytes of a PreviousTagSize.

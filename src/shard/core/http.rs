@@ -192,14 +192,20 @@ fn tracks_of(log: &FrameLog) -> (bool, bool) {
 
 /// A `key=1` flag of a query string.
 fn query_flag(query: &str, key: &str) -> bool {
-    query
-        .split('&')
-        .any(|kv| kv.split_once('=').is_some_and(|(k, v)| k == key && v == "1"))
+    query.split('&').any(|kv| {
+        kv.split_once('=')
+            .is_some_and(|(k, v)| k == key && v == "1")
+    })
 }
 
 impl ShardCore {
     /// The HTTP kind for a connection accepted on `listener`, when that listener serves HTTP.
-    pub(super) fn http_kind(&self, listener: usize, peer: SocketAddr, now: Instant) -> Option<Kind> {
+    pub(super) fn http_kind(
+        &self,
+        listener: usize,
+        peer: SocketAddr,
+        now: Instant,
+    ) -> Option<Kind> {
         let l = self.settings.listeners.get(listener)?;
         (l.protocol == ListenerProtocol::Http)
             .then(|| Kind::Http(HttpConn::new(peer, &self.settings, now)))
@@ -232,8 +238,7 @@ impl ShardCore {
             let Some(c) = self.conns.get_mut(id) else {
                 return;
             };
-            if c.close_after_flush.is_some() || c.queue.committed_bytes() > PIPELINE_OUTPUT_LIMIT
-            {
+            if c.close_after_flush.is_some() || c.queue.committed_bytes() > PIPELINE_OUTPUT_LIMIT {
                 return;
             }
             let Some(h) = c.http_mut() else {
@@ -263,9 +268,7 @@ impl ShardCore {
     fn http_request(&mut self, id: usize, req: Request, now: Instant) {
         let keep_alive = req.keep_alive;
         let answer = match req.method {
-            Method::Options => {
-                response::preflight(req.cors_request_headers.as_deref(), keep_alive)
-            }
+            Method::Options => response::preflight(req.cors_request_headers.as_deref(), keep_alive),
             Method::Get => match route(&req.target) {
                 Route::Flv(path) => return self.http_flv(id, path, &req, now),
                 // wired by the CMAF integration: HLS playlists, DASH manifests and CMAF
@@ -383,7 +386,11 @@ impl ShardCore {
         let Some(play) = self.http_play(id).filter(|p| !p.started) else {
             return;
         };
-        if self.conns.get(id).is_some_and(|c| c.queue.committed_bytes() > 0) {
+        if self
+            .conns
+            .get(id)
+            .is_some_and(|c| c.queue.committed_bytes() > 0)
+        {
             // Its first frame is queued: the response starts at the next send.
             return;
         }
@@ -393,7 +400,12 @@ impl ShardCore {
             c.queue.set_form(WireForm::Rtmp);
             debug!(shard = self.index, peer = %c.peer(), "HTTP-FLV stream not found");
         }
-        self.http_respond(id, response::simple(404, play.keep_alive), play.keep_alive, now);
+        self.http_respond(
+            id,
+            response::simple(404, play.keep_alive),
+            play.keep_alive,
+            now,
+        );
         self.http_serve(id, now);
     }
 

@@ -429,7 +429,12 @@ impl ShardCore {
     /// Adds player `id` to a stream: the registry (which may start a pull), the publisher's
     /// shard, the startup headers and the start position. Returns the stream; the caller
     /// records the play in its connection.
-    pub(super) fn join_stream(&mut self, id: usize, join: Join<'_>, now: Instant) -> Option<StreamId> {
+    pub(super) fn join_stream(
+        &mut self,
+        id: usize,
+        join: Join<'_>,
+        now: Instant,
+    ) -> Option<StreamId> {
         let Join {
             key,
             app,

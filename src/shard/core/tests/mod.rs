@@ -380,5 +380,6 @@ fn closing_everything_leaves_no_streams_behind() {
     assert!(h.cores[0].registry.is_empty(), "registry entries leaked");
 }
 
+mod http;
 mod observe;
 mod relay;

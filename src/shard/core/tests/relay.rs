@@ -22,7 +22,7 @@ fn upstreams(cores: &[usize]) -> Vec<Upstream> {
 }
 
 /// Edge settings pulling app `live` from origin cores `origins`, in order.
-fn relay(origins: &[usize]) -> impl FnOnce(&mut ShardSettings) {
+pub(super) fn relay(origins: &[usize]) -> impl FnOnce(&mut ShardSettings) {
     let origins = upstreams(origins);
     move |s| {
         s.relay = RelaySettings {
