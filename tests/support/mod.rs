@@ -20,6 +20,7 @@
 #![allow(dead_code)]
 
 mod enhanced;
+mod http;
 mod media;
 mod process;
 mod server;
@@ -28,6 +29,8 @@ mod sockets;
 // A test crate that uses only some helpers must not warn about the rest.
 #[allow(unused_imports)]
 pub use enhanced::*;
+#[allow(unused_imports)]
+pub use http::*;
 #[allow(unused_imports)]
 pub use media::*;
 #[allow(unused_imports)]
