@@ -58,7 +58,10 @@ fn a_missing_stream_is_404_after_the_bounded_wait_with_cors_headers() {
     );
     assert_eq!(got.status(), Some(404), "{}", got.text());
     let waited = got.first_byte.expect("an answer");
-    assert!(waited >= Duration::from_millis(1400), "answered after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(1400),
+        "answered after {waited:?}"
+    );
     assert!(got.text().contains("Access-Control-Allow-Origin: *\r\n"));
 
     let preflight = http_exchange(
@@ -72,7 +75,10 @@ fn a_missing_stream_is_404_after_the_bounded_wait_with_cors_headers() {
     assert_eq!(preflight.status(), Some(204), "{}", preflight.text());
     let t = preflight.text();
     assert!(t.contains("Access-Control-Allow-Origin: *\r\n"), "{t}");
-    assert!(t.contains("Access-Control-Allow-Methods: GET, OPTIONS\r\n"), "{t}");
+    assert!(
+        t.contains("Access-Control-Allow-Methods: GET, OPTIONS\r\n"),
+        "{t}"
+    );
     assert!(t.contains("Access-Control-Allow-Headers: range\r\n"), "{t}");
     assert!(preflight.closed, "Connection: close was asked for");
 }
@@ -80,7 +86,12 @@ fn a_missing_stream_is_404_after_the_bounded_wait_with_cors_headers() {
 #[test]
 fn bad_requests_get_400_or_431_and_a_close_and_unknown_paths_404() {
     let http = HttpEdge::start(1, "", &[]);
-    let garbage = http_exchange(http.http_addr(), b"\x16\x03\x01 hello\r\n\r\n", SHORT, SHORT * 5);
+    let garbage = http_exchange(
+        http.http_addr(),
+        b"\x16\x03\x01 hello\r\n\r\n",
+        SHORT,
+        SHORT * 5,
+    );
     assert_eq!(garbage.status(), Some(400), "{}", garbage.text());
     assert!(garbage.closed);
     let mut big = b"GET /live/s.flv HTTP/1.1\r\nX-Pad: ".to_vec();
@@ -94,7 +105,12 @@ fn bad_requests_get_400_or_431_and_a_close_and_unknown_paths_404() {
         SHORT,
         SHORT * 5,
     );
-    assert_eq!(unknown.text().matches("HTTP/1.1 404 Not Found").count(), 2, "{}", unknown.text());
+    assert_eq!(
+        unknown.text().matches("HTTP/1.1 404 Not Found").count(),
+        2,
+        "{}",
+        unknown.text()
+    );
     assert!(unknown.closed);
 }
 
@@ -134,7 +150,10 @@ fn ten_thousand_idle_http_connections_stay_bounded_while_an_rtmp_player_plays() 
     );
     assert_eq!(answer.status(), Some(404));
     let grown = after.saturating_sub(before);
-    eprintln!("RSS {before} KiB -> {after} KiB with {IDLE} idle HTTP connections: {} B each", grown * 1024 / IDLE as u64);
+    eprintln!(
+        "RSS {before} KiB -> {after} KiB with {IDLE} idle HTTP connections: {} B each",
+        grown * 1024 / IDLE as u64
+    );
     // Generous: a few KiB per idle connection at most (no per-connection buffers held).
     assert!(grown < 100 * 1024, "RSS grew by {grown} KiB");
     drop(idle);
@@ -187,6 +206,10 @@ fn an_edge_pulls_from_the_origin_on_demand_for_an_http_flv_player() {
     let mut player = ffmpeg_record(&edge.http_url("/live/s.flv"), &out, RECORD);
     player.wait_success(RECORD_LIMIT);
     assert_recording(&out, RECORD);
-    assert!(edge.edge.log().contains("pull live"), "{}", edge.edge.log_tail());
+    assert!(
+        edge.edge.log().contains("pull live"),
+        "{}",
+        edge.edge.log_tail()
+    );
     publisher.wait_timeout(RECORD_LIMIT);
 }

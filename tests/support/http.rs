@@ -27,7 +27,10 @@ impl HttpEdge {
         let edge = RtmpEdge::start_with_args(shards, toml, &args);
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", http_port)).is_err() {
-            assert!(Instant::now() < deadline, "HTTP port {http_port} never opened");
+            assert!(
+                Instant::now() < deadline,
+                "HTTP port {http_port} never opened"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         HttpEdge { edge, http_port }
@@ -71,7 +74,12 @@ impl Exchange {
 
 /// Sends `request` to `addr` and reads until the server closes or nothing came for `quiet`
 /// (at most `limit` in all).
-pub fn http_exchange(addr: SocketAddr, request: &[u8], quiet: Duration, limit: Duration) -> Exchange {
+pub fn http_exchange(
+    addr: SocketAddr,
+    request: &[u8],
+    quiet: Duration,
+    limit: Duration,
+) -> Exchange {
     let mut s = TcpStream::connect(addr).expect("connect to the HTTP listener");
     s.set_read_timeout(Some(quiet)).expect("read timeout");
     let start = Instant::now();
@@ -94,7 +102,12 @@ pub fn read_until_close(s: &mut TcpStream, start: Instant, limit: Duration) -> E
                 first_byte.get_or_insert_with(|| start.elapsed());
                 bytes.extend_from_slice(&buf[..n]);
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
                 break false
             }
             Err(_) => break true,
