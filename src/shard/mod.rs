@@ -63,6 +63,16 @@ pub enum ListenerProtocol {
     Http,
 }
 
+impl ListenerProtocol {
+    /// The metric label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListenerProtocol::Rtmp => "rtmp",
+            ListenerProtocol::Http => "http",
+        }
+    }
+}
+
 /// Bounds and timeouts of HTTP delivery connections (see `[http_play]` in the config).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpSettings {
