@@ -276,9 +276,12 @@ mod tests {
             "192.0.2.1",
             "--agent",
             "127.0.0.1:5555",
+            "--http-play",
+            "127.0.0.1:8081",
         ])
         .into_config()
         .unwrap();
+        assert_eq!(c.http_play.listen, vec!["127.0.0.1:8081"]);
         assert_eq!(c.http.listen, "127.0.0.1:8080");
         assert_eq!(c.log.format, LogFormat::Json);
         assert_eq!(c.server.trusted_proxies, vec!["10.0.0.0/8", "192.0.2.1"]);

@@ -89,6 +89,26 @@ mod tests {
     }
 
     #[test]
+    fn http_play_listeners_follow_the_rtmp_ones() {
+        let c = Config::from_toml_str(
+            "[http_play]\nlisten = [\"127.0.0.1:8080\"]\nstream_wait_ms = 700\n",
+        )
+        .unwrap();
+        let s = c.shard_settings();
+        assert_eq!(s.listeners.len(), 2);
+        assert_eq!(s.listeners[0].protocol, ListenerProtocol::Rtmp);
+        assert_eq!(s.listeners[1].protocol, ListenerProtocol::Http);
+        assert_eq!(s.listeners[1].addr, "127.0.0.1:8080".parse().unwrap());
+        assert!(s.serves_http() && !Config::default().shard_settings().serves_http());
+        assert_eq!(s.http.stream_wait, std::time::Duration::from_millis(700));
+        assert_eq!(s.http.limits.max_head, 8192);
+        let bad = Config::from_toml_str("[http_play]\nlisten = [\"nowhere\"]\n");
+        assert!(bad.is_err());
+        let bad = Config::from_toml_str("[http_play]\nmax_head_bytes = 10\n");
+        assert!(bad.is_err());
+    }
+
+    #[test]
     fn proxy_protocol_reaches_the_shards() {
         let c = Config::from_toml_str("[server]\nproxy_protocol = true\n").unwrap();
         assert!(c.shard_settings().listeners[0].proxy_protocol);
