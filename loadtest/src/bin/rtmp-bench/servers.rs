@@ -274,8 +274,11 @@ mod tests {
         );
         assert_eq!(ServerKind::Nginx.label(), "nginx-rtmp");
         let http = ServerKind::Edge {
+            io: Io::Epoll,
+            write_merge_ms: 0,
+            adaptive_merge_max_ms: 20,
+            show_merge: false,
             http_flv: true,
-            ..edge(Io::Epoll, 0, 20, false)
         };
         assert_eq!(http.label(), "rtmp-edge (epoll) http-flv");
         assert!(http.http_flv() && !edge(Io::Epoll, 0, 20, false).http_flv());
