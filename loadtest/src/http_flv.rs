@@ -39,6 +39,8 @@ enum Body {
     /// Chunked: bytes left in the current chunk (None: at a size line).
     Chunked(Option<usize>),
     Raw,
+    /// After the last chunk: trailers and the final CRLF are ignored.
+    Done,
 }
 
 /// One HTTP-FLV play. Call `request` once, then `handle_input` and `poll_event`.
@@ -82,6 +84,10 @@ impl FlvReader {
                     let head = self.raw.split_to(end + 4);
                     self.body = parse_head(&head)?;
                 }
+                Body::Done => {
+                    self.raw.clear();
+                    return Ok(());
+                }
                 Body::Raw => {
                     let all = self.raw.split();
                     self.flv.extend_from_slice(&all);
@@ -104,11 +110,10 @@ impl FlvReader {
                     }
                     self.raw.advance(eol + 2);
                     // The last chunk: the stream ended (the caller sees the close).
-                    self.body = Body::Chunked((size > 0).then_some(size + 2));
-                    if size == 0 {
-                        self.raw.clear();
-                        return Ok(());
-                    }
+                    self.body = match size {
+                        0 => Body::Done,
+                        n => Body::Chunked(Some(n + 2)),
+                    };
                 }
                 Body::Chunked(Some(left)) => {
                     if self.raw.is_empty() {
@@ -228,9 +233,11 @@ mod tests {
         for split in 0..bytes.len() {
             let mut r = FlvReader::new();
             let mut got = Vec::new();
-            r.handle_input(&bytes[..split]).unwrap();
+            r.handle_input(&bytes[..split])
+                .unwrap_or_else(|e| panic!("split {split}: {e}"));
             got.extend(events(&mut r));
-            r.handle_input(&bytes[split..]).unwrap();
+            r.handle_input(&bytes[split..])
+                .unwrap_or_else(|e| panic!("rest at {split}: {e}"));
             got.extend(events(&mut r));
             assert_eq!(got.len(), 4, "split {split}");
             assert_eq!(got[0], FlvEvent::Started);
