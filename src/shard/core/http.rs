@@ -15,7 +15,7 @@
 //! are parsed, the head and keep-alive timeouts, the write-stall timeout, and for streams the
 //! players' queue limits and kick rule. Sans-IO like the rest of the core.
 use super::conn::{Connection, Kind};
-use super::media::Join;
+use super::play::Join;
 use super::streams::StreamId;
 use super::{CloseReason, ShardCore};
 use crate::http::response::{self, LAST_CHUNK};

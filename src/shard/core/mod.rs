@@ -56,6 +56,7 @@ mod health;
 mod http;
 mod media;
 mod ops;
+mod play;
 mod proxy_wait;
 mod pull;
 mod push;
