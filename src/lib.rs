@@ -8,7 +8,7 @@
 //! - [`record`]: recording streams to files (the recorder thread, FLV, splitting).
 //! - [`relay`]: pull from origins and push upstream: URLs, connects, origin choice.
 //! - [`auth`]: access control (IP rules, signed URLs, JWT, stream keys, callbacks), sans-IO.
-//! - [`http`]: CMAF segmenter, HLS and DASH manifests (sans-IO).
+//! - [`http`]: HTTP delivery from the shards (HTTP-FLV; CMAF segmenter, HLS and DASH), sans-IO.
 //! - [`control`]: configuration, command line, signals.
 
 pub mod auth;

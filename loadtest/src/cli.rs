@@ -77,6 +77,11 @@ pub struct Cli {
     /// the others are legacy players (what a relay that keeps a legacy variant must serve).
     #[arg(long, default_value_t = 0)]
     pub enhanced_players: usize,
+
+    /// Players play this HTTP-FLV URL (http://HOST[:PORT]/APP/STREAM.flv) instead of the RTMP
+    /// URL; the publisher still publishes to --url. Same measurements (SEI latency, gaps).
+    #[arg(long, value_name = "URL")]
+    pub http_flv: Option<String>,
 }
 
 /// Longest `--read-interval-ms`: a minute unread would only measure the socket buffer.
@@ -109,12 +114,20 @@ pub struct Settings {
     pub read_interval_ms: u64,
     /// Players (the first ones) that announce Enhanced RTMP.
     pub enhanced_players: usize,
+    /// `(authority, path)` of the HTTP-FLV URL players play instead of RTMP.
+    pub http_flv: Option<(String, String)>,
 }
 
 impl Cli {
     /// Checks the values clap cannot and settles defaults.
     pub fn into_settings(self) -> Result<Settings, String> {
         let url = RtmpUrl::parse(&self.url).map_err(|e| format!("--url: {e}"))?;
+        let http_flv = self
+            .http_flv
+            .as_deref()
+            .map(parse_http_url)
+            .transpose()
+            .map_err(|e| format!("--http-flv: {e}"))?;
         if !(self.duration > 0.0 && self.duration.is_finite()) {
             return Err("--duration must be above 0".into());
         }
@@ -166,8 +179,29 @@ impl Cli {
             batch_us: self.batch_us.min(100_000),
             read_interval_ms: self.read_interval_ms,
             enhanced_players: self.enhanced_players,
+            http_flv,
         })
     }
+}
+
+/// `http://HOST[:PORT]/PATH` -> (`HOST:PORT`, `/PATH`); the port defaults to 80.
+pub fn parse_http_url(url: &str) -> Result<(String, String), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{url:?} is not an http:// URL"))?;
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if authority.is_empty() {
+        return Err(format!("{url:?} has no host"));
+    }
+    let authority = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        authority.to_owned()
+    } else {
+        format!("{authority}:80")
+    };
+    Ok((authority, format!("/{path}")))
 }
 
 /// `600k`, `1.5M`, `2500000`, `800kbps` -> bits per second.

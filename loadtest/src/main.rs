@@ -11,6 +11,7 @@ mod aac;
 mod cli;
 mod clock;
 mod h264;
+mod http_flv;
 mod report;
 mod sei;
 mod source;
@@ -28,7 +29,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering::{Acquire, Release};
 use std::sync::Arc;
-use worker::{Plan, Shared};
+use worker::{HttpFlvTarget, Plan, Shared};
 
 fn main() -> ExitCode {
     let settings = match Cli::parse().into_settings() {
@@ -47,8 +48,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn resolve(settings: &Settings) -> Result<SocketAddr, String> {
-    let authority = settings.url.authority();
+fn resolve(authority: &str) -> Result<SocketAddr, String> {
     let addrs: Vec<SocketAddr> = authority
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {authority}: {e}"))?
@@ -75,7 +75,15 @@ fn open_source(settings: &Settings) -> Result<Source, String> {
 }
 
 fn run(settings: Settings) -> Result<ExitCode, String> {
-    let addr = resolve(&settings)?;
+    let addr = resolve(&settings.url.authority())?;
+    let http_flv = match &settings.http_flv {
+        Some((authority, path)) => Some(HttpFlvTarget {
+            addr: resolve(authority)?,
+            host: authority.clone(),
+            path: path.clone(),
+        }),
+        None => None,
+    };
     let source = if settings.publish {
         Some(open_source(&settings)?)
     } else {
@@ -108,6 +116,7 @@ fn run(settings: Settings) -> Result<ExitCode, String> {
         batch_ns: settings.batch_us * 1000,
         read_interval_ns: settings.read_interval_ms * NS_PER_MS,
         enhanced_players: settings.enhanced_players,
+        http_flv,
     });
     let shared = Arc::new(Shared::new(plan.threads));
     if !plan.publish {

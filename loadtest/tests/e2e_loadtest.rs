@@ -10,7 +10,7 @@ mod support;
 use serde_json::Value;
 use std::process::Command;
 use std::time::Duration;
-use support::{tool, Nginx, Process, RtmpEdge, RtmpServer, TempDir};
+use support::{tool, HttpEdge, Nginx, Process, RtmpEdge, RtmpServer, TempDir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rtmp-loadtest");
 
@@ -113,6 +113,16 @@ fn rtmp_edge_fifty_players() {
     // the sequence header before it.
     assert_eq!(f(&v, "first_frame_keyframe_ratio"), 1.0, "{v}");
     assert_eq!(v["read_interval_ms"], 0, "{v}");
+}
+
+/// HTTP-FLV players (`--http-flv`) of a stream published over RTMP: every frame, in order,
+/// with SEI latency measured as for RTMP players, starting on a keyframe.
+#[test]
+fn rtmp_edge_http_flv_players() {
+    let server = HttpEdge::start(2, "", &[]);
+    let url = server.http_url("/live/httpflv.flv");
+    let v = play_and_check(&server.edge, "httpflv", 20, &["--http-flv", &url]);
+    assert_eq!(f(&v, "first_frame_keyframe_ratio"), 1.0, "{v}");
 }
 
 /// Players that read in bursts (200 ms unread, then everything at once) still get every

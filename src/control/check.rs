@@ -347,7 +347,17 @@ fn hint(dotted: &str) -> Option<String> {
 
 /// The tables of [`Config`], in the order serde reports them.
 const TABLES: &[&str] = &[
-    "server", "socket", "publish", "play", "timeouts", "log", "http", "agent", "hls", "relay",
+    "server",
+    "socket",
+    "publish",
+    "play",
+    "timeouts",
+    "log",
+    "http",
+    "agent",
+    "hls",
+    "http_play",
+    "relay",
     "limits",
 ];
 

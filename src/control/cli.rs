@@ -50,6 +50,11 @@ pub struct Cli {
     #[arg(long, value_name = "ADDR:PORT")]
     pub http: Option<SocketAddr>,
 
+    /// Serve HTTP delivery (HTTP-FLV) from the shards on ADDR:PORT (repeatable; replaces
+    /// http_play.listen).
+    #[arg(long = "http-play", value_name = "ADDR:PORT")]
+    pub http_play: Vec<SocketAddr>,
+
     /// Accept PROXY headers only from this CIDR or IP (repeatable; replaces
     /// server.trusted_proxies).
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
@@ -182,6 +187,10 @@ impl Cli {
             config.server.trusted_proxies = self.trusted_proxy.clone();
             from_flags.insert(("server.trusted_proxies", "--trusted-proxy"));
         }
+        if !self.http_play.is_empty() {
+            config.http_play.listen = self.http_play.iter().map(ToString::to_string).collect();
+            from_flags.insert(("http_play.listen", "--http-play"));
+        }
         if let Some(addr) = self.agent {
             config.agent.listen = addr.to_string();
             from_flags.insert(("agent.listen", "--agent"));
@@ -294,9 +303,12 @@ mod tests {
             "192.0.2.1",
             "--agent",
             "127.0.0.1:5555",
+            "--http-play",
+            "127.0.0.1:8081",
         ])
         .into_config()
         .unwrap();
+        assert_eq!(c.http_play.listen, vec!["127.0.0.1:8081"]);
         assert_eq!(c.http.listen, "127.0.0.1:8080");
         assert_eq!(c.log.format, LogFormat::Json);
         assert_eq!(c.server.trusted_proxies, vec!["10.0.0.0/8", "192.0.2.1"]);

@@ -22,10 +22,12 @@ use super::check::{self, Diagnostic};
 pub use crate::shard::IoMode;
 pub use agent::AgentConfig;
 pub use hls::HlsConfig;
+pub use http_play::HttpPlayConfig;
 
 mod agent;
 mod default_toml;
 mod hls;
+mod http_play;
 mod limits;
 pub use default_toml::DEFAULT_CONFIG_TOML;
 pub use limits::{LimitFlags, LimitsConfig};
@@ -43,6 +45,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub agent: AgentConfig,
     pub hls: HlsConfig,
+    pub http_play: HttpPlayConfig,
     pub relay: super::relay::RelayConfig,
     pub limits: LimitsConfig,
     /// `[[app]]` tables: origins and push targets per app (see `relay`).

@@ -2,7 +2,7 @@
 use super::Config;
 use crate::media::queue::QueueLimits;
 use crate::session::SessionConfig;
-use crate::shard::{LimitSettings, ListenerSettings, ShardSettings};
+use crate::shard::{LimitSettings, ListenerProtocol, ListenerSettings, ShardSettings};
 
 /// Largest GOP kept for instant start, whatever the queue allows.
 const MAX_GOP_BYTES: usize = 32 << 20;
@@ -24,7 +24,14 @@ impl Config {
                         .iter()
                         .filter_map(|t| super::validate::parse_trusted(t))
                         .collect(),
+                    protocol: ListenerProtocol::Rtmp,
                 })
+                .chain(
+                    self.http_play
+                        .listen_addrs()
+                        .into_iter()
+                        .map(ListenerSettings::http),
+                )
                 .collect(),
             io: self.server.io,
             shards: self.shard_count(),
@@ -68,6 +75,7 @@ impl Config {
             record: self.record_apps(),
             access: std::sync::Arc::new(access),
             limits: self.limit_settings(),
+            http: self.http_play.settings(),
         }
     }
 }
@@ -109,6 +117,26 @@ mod tests {
         assert!(!s.listeners[0].proxy_protocol);
         assert_eq!(s.queue.kick_after_ms, 15_000);
         assert_eq!(s.queue.max_bytes, 16 << 20);
+    }
+
+    #[test]
+    fn http_play_listeners_follow_the_rtmp_ones() {
+        let c = Config::from_toml_str(
+            "[http_play]\nlisten = [\"127.0.0.1:8080\"]\nstream_wait_ms = 700\n",
+        )
+        .unwrap();
+        let s = c.shard_settings();
+        assert_eq!(s.listeners.len(), 2);
+        assert_eq!(s.listeners[0].protocol, ListenerProtocol::Rtmp);
+        assert_eq!(s.listeners[1].protocol, ListenerProtocol::Http);
+        assert_eq!(s.listeners[1].addr, "127.0.0.1:8080".parse().unwrap());
+        assert!(s.serves_http() && !Config::default().shard_settings().serves_http());
+        assert_eq!(s.http.stream_wait, std::time::Duration::from_millis(700));
+        assert_eq!(s.http.limits.max_head, 8192);
+        let bad = Config::from_toml_str("[http_play]\nlisten = [\"nowhere\"]\n");
+        assert!(bad.is_err());
+        let bad = Config::from_toml_str("[http_play]\nmax_head_bytes = 10\n");
+        assert!(bad.is_err());
     }
 
     #[test]

@@ -82,6 +82,16 @@ pub(crate) const LIMITS: &[Limit] = &[
     limit("hls.part_target_ms", 100, 1000, "ms", ""),
     limit("hls.window_segments", 2, 100, "", ""),
     limit("hls.max_bytes_per_stream", 1 << 20, GIB, "bytes", ""),
+    limit("http_play.max_head_bytes", 1024, 1_048_576, "bytes", ""),
+    limit("http_play.keepalive_timeout_ms", 100, DAY_MS, "ms", ""),
+    limit("http_play.head_timeout_ms", 100, 600_000, "ms", ""),
+    limit(
+        "http_play.stream_wait_ms",
+        0,
+        600_000,
+        "ms",
+        "0 = 404 at once",
+    ),
     limit(
         "http.max_labelled_streams",
         0,
@@ -222,7 +232,21 @@ impl Config {
                     .to_owned(),
             });
         }
-        for (key, value, default) in numbers.into_iter().chain(self.hls.numbers()) {
+        for (i, text) in self.http_play.bad_listen() {
+            out.push(ConfigProblem {
+                key: "http_play.listen",
+                index: Some(i),
+                value: format!("{text:?}"),
+                reason: "is not an ADDR:PORT socket address: write an IP and a port, like \
+                         \"0.0.0.0:8080\""
+                    .to_owned(),
+            });
+        }
+        for (key, value, default) in numbers
+            .into_iter()
+            .chain(self.hls.numbers())
+            .chain(self.http_play.numbers())
+        {
             if let Some(l) = limit_for(key) {
                 if value < l.lo || value > l.hi {
                     out.push(ConfigProblem {

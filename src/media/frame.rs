@@ -34,6 +34,18 @@ pub enum ConfigKind {
     Multichannel,
 }
 
+/// Which encoded form of a frame a connection is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WireForm {
+    /// RTMP chunks (`wire`).
+    #[default]
+    Rtmp,
+    /// An FLV tag framed as an HTTP/1.1 chunk (`flv`): HTTP-FLV with a chunked body.
+    FlvChunked,
+    /// The bare FLV tag (a slice of `flv`): HTTP-FLV with a close-delimited body.
+    Flv,
+}
+
 /// A media message encoded once as outgoing RTMP chunks; every player shares `wire`.
 #[derive(Debug, Clone)]
 pub struct Frame {
@@ -47,6 +59,10 @@ pub struct Frame {
     pub sequence_header: bool,
     /// The whole message as RTMP chunks, headers included.
     pub wire: Bytes,
+    /// The message as an FLV tag framed as one HTTP chunk (see
+    /// [`crate::protocol::flv::chunked`]), encoded once beside `wire` when the node serves
+    /// HTTP-FLV; empty otherwise.
+    pub flv: Bytes,
     /// Enhanced RTMP v2 track id (the first track of a multitrack message; 0 otherwise).
     pub track: u8,
     /// With `sequence_header`: which configuration (see [`ConfigKind`]).
@@ -70,6 +86,7 @@ impl Frame {
             keyframe,
             sequence_header,
             wire,
+            flv: Bytes::new(),
             track: 0,
             config: ConfigKind::SequenceStart,
             arrival: None,
@@ -81,6 +98,18 @@ impl Frame {
         self.track = track;
         self.config = config;
         self
+    }
+
+    /// The bytes of `form` (a reference count, never a copy). Empty when the form was not
+    /// encoded.
+    pub fn bytes_for(&self, form: WireForm) -> Bytes {
+        match form {
+            WireForm::Rtmp => self.wire.clone(),
+            WireForm::FlvChunked => self.flv.clone(),
+            WireForm::Flv => crate::protocol::flv::chunked::tag_in_chunk(&self.flv)
+                .map(|r| self.flv.slice(r))
+                .unwrap_or_default(),
+        }
     }
 
     /// Bytes on the wire (chunk headers included).

@@ -11,6 +11,7 @@ use super::frame::{ConfigKind, Frame, MediaKind};
 use super::variants::{Built, LegacyFrame};
 use crate::protocol::chunk::{ChunkEncoder, MessageHeader};
 use crate::protocol::flv;
+use crate::protocol::flv::chunked::chunked_tag;
 use crate::protocol::flv::legacy::{legacy_form, LegacyForm};
 use crate::protocol::flv::tracks::{tracks, AvKind};
 use crate::protocol::flv::{AudioPacketType, VideoPacketType};
@@ -36,6 +37,8 @@ pub struct FrameBuilder {
     offset: Option<u32>,
     /// Newest outgoing timestamp, for the next session's [`Timeline::ContinueAfter`].
     last: Option<u32>,
+    /// Also encode each frame's FLV tag form (the node serves HTTP-FLV).
+    flv: bool,
 }
 
 impl FrameBuilder {
@@ -45,7 +48,14 @@ impl FrameBuilder {
             timeline,
             offset: None,
             last: None,
+            flv: false,
         }
+    }
+
+    /// Also encode every frame as an FLV tag ([`Frame::flv`]), once, for HTTP-FLV players.
+    pub fn with_flv_tags(mut self, on: bool) -> Self {
+        self.flv = on;
+        self
     }
 
     /// The newest timestamp handed out, if any frame was built.
@@ -96,7 +106,11 @@ impl FrameBuilder {
         let mut wire =
             BytesMut::with_capacity(self.encoder.encoded_len(csid, timestamp, payload.len()));
         self.encoder.encode(csid, &header, payload, &mut wire);
-        Frame::new(MediaKind::Data, timestamp, false, false, wire.freeze())
+        let mut frame = Frame::new(MediaKind::Data, timestamp, false, false, wire.freeze());
+        if self.flv {
+            frame.flv = chunked_tag(type_id, timestamp, payload).into();
+        }
+        frame
     }
 
     fn rebase(&mut self, timestamp: u32) -> u32 {

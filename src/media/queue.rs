@@ -34,7 +34,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::frame::{Frame, MediaKind};
+use super::frame::{Frame, MediaKind, WireForm};
 use super::log::{ts_after, FrameLog};
 
 #[cfg(test)]
@@ -103,6 +103,8 @@ pub struct SendQueue {
     video: bool,
     kicked: bool,
     dropped_frames: u64,
+    /// Which encoded form of each frame this connection is sent.
+    form: WireForm,
 }
 
 impl SendQueue {
@@ -118,6 +120,7 @@ impl SendQueue {
             video: true,
             kicked: false,
             dropped_frames: 0,
+            form: WireForm::Rtmp,
         }
     }
 
@@ -130,6 +133,25 @@ impl SendQueue {
     /// New limits (a reload); they apply from the next `prepare` or lag check on.
     pub fn set_limits(&mut self, limits: QueueLimits) {
         self.limits = limits;
+    }
+
+    /// Send frames in `form` from now on (an HTTP-FLV response).
+    pub fn set_form(&mut self, form: WireForm) {
+        self.form = form;
+    }
+
+    /// Queue control bytes ahead of everything committed. Only before anything was written
+    /// (an HTTP response head that waited for its stream's first frame).
+    pub fn push_front_control(&mut self, bytes: Bytes) {
+        debug_assert_eq!(self.offset, 0, "push_front_control after a write");
+        if bytes.is_empty() || self.offset != 0 {
+            return;
+        }
+        self.committed_bytes += bytes.len();
+        self.committed.push_front(Entry {
+            bytes,
+            arrival: None,
+        });
     }
 
     /// Committed bytes not yet written.
@@ -201,7 +223,7 @@ impl SendQueue {
     /// unless the player turned its kind off.
     pub fn push_frame(&mut self, frame: &Frame) {
         if self.wants(frame.kind) {
-            self.push_entry(frame.wire.clone(), frame.arrival);
+            self.push_entry(frame.bytes_for(self.form), frame.arrival);
         }
     }
 
@@ -263,7 +285,7 @@ impl SendQueue {
             if !self.wants(frame.kind) {
                 continue;
             }
-            self.push_entry(frame.wire.clone(), frame.arrival);
+            self.push_entry(frame.bytes_for(self.form), frame.arrival);
         }
         self.cursor = Some(cursor);
         // Nothing to write and nothing left in the log: caught up, as in `advance` (the core
@@ -427,7 +449,7 @@ impl SendQueue {
             } else if headers < MAX_SKIPPED_HEADERS {
                 // Metadata and sequence headers are state for what follows: keep them.
                 headers += 1;
-                self.push_entry(frame.wire.clone(), frame.arrival);
+                self.push_entry(frame.bytes_for(self.form), frame.arrival);
             }
         }
         self.cursor = Some(Cursor {

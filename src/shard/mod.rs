@@ -53,6 +53,39 @@ pub struct ListenerSettings {
     /// With `proxy_protocol`: the sources allowed to connect (empty: any). Others are closed
     /// at accept ([`CloseReason::UntrustedProxy`]).
     pub trusted_proxies: Vec<IpNet>,
+    /// What the listener's connections speak.
+    pub protocol: ListenerProtocol,
+}
+
+/// The protocol of a listener's connections.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListenerProtocol {
+    #[default]
+    Rtmp,
+    /// HTTP delivery (HTTP-FLV; HLS/DASH routes) served by the shards.
+    Http,
+}
+
+impl ListenerProtocol {
+    /// The metric label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListenerProtocol::Rtmp => "rtmp",
+            ListenerProtocol::Http => "http",
+        }
+    }
+}
+
+/// Bounds and timeouts of HTTP delivery connections (see `[http_play]` in the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpSettings {
+    pub limits: crate::http::RequestLimits,
+    /// A kept-alive connection with no request for this long is closed.
+    pub keepalive_timeout: Duration,
+    /// A started request head must be complete within this.
+    pub head_timeout: Duration,
+    /// A play of a stream that has no media yet waits this long, then gets 404.
+    pub stream_wait: Duration,
 }
 
 impl ListenerSettings {
@@ -62,6 +95,15 @@ impl ListenerSettings {
             addr,
             proxy_protocol: false,
             trusted_proxies: Vec::new(),
+            protocol: ListenerProtocol::Rtmp,
+        }
+    }
+
+    /// A plain HTTP delivery listener on `addr`.
+    pub fn http(addr: SocketAddr) -> Self {
+        ListenerSettings {
+            protocol: ListenerProtocol::Http,
+            ..ListenerSettings::rtmp(addr)
         }
     }
 
@@ -117,6 +159,7 @@ pub struct ShardSettings {
     pub access: std::sync::Arc<crate::auth::AccessPolicy>,
     /// Connection, stream and command limits (`[limits]`).
     pub limits: LimitSettings,
+    pub http: HttpSettings,
 }
 
 impl Default for ShardSettings {
@@ -126,6 +169,13 @@ impl Default for ShardSettings {
 }
 
 impl ShardSettings {
+    /// Whether some listener serves HTTP (frames then also get their FLV tag form).
+    pub fn serves_http(&self) -> bool {
+        self.listeners
+            .iter()
+            .any(|l| l.protocol == ListenerProtocol::Http)
+    }
+
     /// Listens on `addrs` (plain RTMP) with every other setting at its default.
     pub fn listening_on(addrs: &[SocketAddr]) -> Self {
         ShardSettings {

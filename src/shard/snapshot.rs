@@ -88,6 +88,8 @@ impl ClientRole {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListenerConns {
     pub addr: Option<SocketAddr>,
+    /// What the listener serves: "rtmp" or "http".
+    pub protocol: &'static str,
     pub pending: u64,
     pub publishers: u64,
     pub players: u64,

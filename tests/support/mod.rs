@@ -25,6 +25,7 @@ mod cmaf;
 mod enhanced;
 mod hostile;
 mod http;
+mod http_play;
 mod media;
 mod process;
 mod server;
@@ -42,6 +43,8 @@ pub use enhanced::*;
 pub use hostile::*;
 #[allow(unused_imports)]
 pub use http::*;
+#[allow(unused_imports)]
+pub use http_play::*;
 #[allow(unused_imports)]
 pub use media::*;
 #[allow(unused_imports)]

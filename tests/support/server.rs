@@ -127,6 +127,11 @@ impl RtmpEdge {
         self.dir.path()
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.process.id()
+    }
+
     /// The child process (e.g. to send it a signal or check that it is still alive).
     pub fn process(&mut self) -> &mut Process {
         &mut self.process

@@ -8,6 +8,17 @@ use std::collections::HashSet;
 
 /// ESTABLISHED TCP connections of process `pid` whose remote port is `port`.
 pub fn established_to(pid: u32, port: u16) -> usize {
+    established(pid, port, 2)
+}
+
+/// ESTABLISHED TCP connections of process `pid` accepted on its local port `port`.
+pub fn established_on(pid: u32, port: u16) -> usize {
+    established(pid, port, 1)
+}
+
+/// ESTABLISHED sockets of `pid` whose address in column `column` of /proc/net/tcp (1 local,
+/// 2 remote) has port `port`.
+fn established(pid: u32, port: u16, column: usize) -> usize {
     let mut inodes = HashSet::new();
     if let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
         for fd in fds.filter_map(Result::ok) {
@@ -28,7 +39,8 @@ pub fn established_to(pid: u32, port: u16) -> usize {
         let text = std::fs::read_to_string(table).unwrap_or_default();
         for line in text.lines().skip(1) {
             let cols: Vec<&str> = line.split_whitespace().collect();
-            let (Some(remote), Some(state), Some(inode)) = (cols.get(2), cols.get(3), cols.get(9))
+            let (Some(remote), Some(state), Some(inode)) =
+                (cols.get(column), cols.get(3), cols.get(9))
             else {
                 continue;
             };

@@ -68,6 +68,18 @@ pub struct Plan {
     pub read_interval_ns: u64,
     /// Players whose global index is below this announce Enhanced RTMP.
     pub enhanced_players: usize,
+    /// Players play over HTTP-FLV from here instead of RTMP (`--http-flv`).
+    pub http_flv: Option<HttpFlvTarget>,
+}
+
+/// Where HTTP-FLV players GET the stream.
+#[derive(Debug, Clone)]
+pub struct HttpFlvTarget {
+    pub addr: SocketAddr,
+    /// `Host` header value.
+    pub host: String,
+    /// Path and query.
+    pub path: String,
 }
 
 /// What the threads share: the start signal, the publisher's progress, progress snapshots.

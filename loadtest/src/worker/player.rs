@@ -1,13 +1,16 @@
-//! One player: a client session playing the stream, and what it measures (setup times, first
-//! frame, per-frame latency from the SEI stamps, sequence gaps).
+//! One player: a client session playing the stream over RTMP, or an HTTP-FLV request, and
+//! what it measures (setup times, first frame, per-frame latency from the SEI stamps,
+//! sequence gaps): the same measurements for both protocols.
 //!
 //! The worker owns the socket events; a player is handed received bytes and the current
 //! time, and records into the thread's [`ThreadStats`] directly (no per-frame allocation
 //! beyond the payload `Bytes` the session hands out).
 use crate::h264::nal_length_size;
+use crate::http_flv::{FlvEvent, FlvReader};
 use crate::sei::find_stamp;
 use crate::stats::{record_ns, ThreadStats};
 use crate::worker::io::Outbox;
+use bytes::Bytes;
 use mio::net::TcpStream;
 use rtmp_edge::protocol::flv::{video_facts, VideoCodec};
 use rtmp_edge::session::{ClientEvent, ClientSession, SessionError};
@@ -35,9 +38,38 @@ pub struct PlayerRecord {
     pub published_at_play: u64,
 }
 
+/// How a player plays. (The RTMP session is kept inline: boxing it would add an allocation
+/// and an indirection to every RTMP player for a few hundred bytes per HTTP-FLV player.)
+#[allow(clippy::large_enum_variant)]
+pub enum Link {
+    Rtmp(ClientSession),
+    /// An HTTP-FLV GET; the request is sent once.
+    HttpFlv {
+        reader: FlvReader,
+        request: Option<Bytes>,
+    },
+}
+
+impl Link {
+    /// Bytes to send.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        match self {
+            Link::Rtmp(session) => session.poll_transmit(),
+            Link::HttpFlv { request, .. } => request.take(),
+        }
+    }
+
+    /// Ends the play politely (RTMP deleteStream; HTTP just closes).
+    pub fn close(&mut self) {
+        if let Link::Rtmp(session) = self {
+            session.close();
+        }
+    }
+}
+
 pub struct Player {
     pub sock: TcpStream,
-    pub session: ClientSession,
+    pub link: Link,
     pub outbox: Outbox,
     pub phase: Phase,
     pub connect_start: u64,
@@ -69,10 +101,10 @@ pub enum Ended {
 }
 
 impl Player {
-    pub fn new(sock: TcpStream, session: ClientSession, now: u64) -> Player {
+    pub fn new(sock: TcpStream, link: Link, now: u64) -> Player {
         Player {
             sock,
-            session,
+            link,
             outbox: Outbox::default(),
             phase: Phase::Connecting,
             connect_start: now,
@@ -152,34 +184,62 @@ impl Player {
         published: u64,
         stats: &mut ThreadStats,
     ) -> Result<(), Ended> {
-        if let Err(e) = self.session.handle_input(data) {
+        match &mut self.link {
+            Link::Rtmp(_) => self.rtmp_input(data, now, published, stats),
+            Link::HttpFlv { reader, .. } => {
+                if let Err(e) = reader.handle_input(data) {
+                    return Err(Ended::Error(http_error_kind(&e)));
+                }
+                loop {
+                    let Link::HttpFlv { reader, .. } = &mut self.link else {
+                        return Ok(());
+                    };
+                    match reader.poll_event() {
+                        Ok(None) => return Ok(()),
+                        Err(e) => return Err(Ended::Error(http_error_kind(&e))),
+                        Ok(Some(FlvEvent::Started)) => {
+                            // The response head is the HTTP counterpart of connect + play.
+                            self.on_connected(now, stats);
+                            self.on_play_started(now, published, stats);
+                        }
+                        Ok(Some(FlvEvent::Tag { tag_type, payload })) => {
+                            self.on_media(tag_type, &payload, now, stats)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn rtmp_input(
+        &mut self,
+        data: &[u8],
+        now: u64,
+        published: u64,
+        stats: &mut ThreadStats,
+    ) -> Result<(), Ended> {
+        let Link::Rtmp(session) = &mut self.link else {
+            return Ok(());
+        };
+        if let Err(e) = session.handle_input(data) {
             return Err(Ended::Error(self.classify(&e)));
         }
-        while let Some(event) = self.session.poll_event() {
+        loop {
+            let Link::Rtmp(session) = &mut self.link else {
+                return Ok(());
+            };
+            let Some(event) = session.poll_event() else {
+                return Ok(());
+            };
             match event {
                 ClientEvent::Media {
                     type_id, payload, ..
-                } => {
-                    stats.payload_bytes += payload.len() as u64;
-                    if type_id == 9 {
-                        self.on_video(&payload, now, stats);
-                    }
-                }
+                } => self.on_media(type_id, &payload, now, stats),
                 ClientEvent::Metadata { payload, .. } => {
                     stats.payload_bytes += payload.len() as u64;
                 }
-                ClientEvent::Connected => {
-                    self.rtmp_connected = now;
-                    record_ns(&mut stats.handshake, now.saturating_sub(self.tcp_connected));
-                }
-                ClientEvent::PlayStarted => {
-                    if self.phase != Phase::Playing {
-                        self.phase = Phase::Playing;
-                        self.play_started = now;
-                        self.published_at_play = published;
-                        stats.players_connected += 1;
-                    }
-                }
+                ClientEvent::Connected => self.on_connected(now, stats),
+                ClientEvent::PlayStarted => self.on_play_started(now, published, stats),
                 ClientEvent::Status { level, .. } => {
                     if level == "error" && self.phase != Phase::Playing {
                         return Err(Ended::Error("play_rejected"));
@@ -188,7 +248,27 @@ impl Player {
                 ClientEvent::PublishStarted => {}
             }
         }
-        Ok(())
+    }
+
+    fn on_media(&mut self, type_id: u8, payload: &[u8], now: u64, stats: &mut ThreadStats) {
+        stats.payload_bytes += payload.len() as u64;
+        if type_id == 9 {
+            self.on_video(payload, now, stats);
+        }
+    }
+
+    fn on_connected(&mut self, now: u64, stats: &mut ThreadStats) {
+        self.rtmp_connected = now;
+        record_ns(&mut stats.handshake, now.saturating_sub(self.tcp_connected));
+    }
+
+    fn on_play_started(&mut self, now: u64, published: u64, stats: &mut ThreadStats) {
+        if self.phase != Phase::Playing {
+            self.phase = Phase::Playing;
+            self.play_started = now;
+            self.published_at_play = published;
+            stats.players_connected += 1;
+        }
     }
 
     fn classify(&self, e: &SessionError) -> &'static str {
@@ -256,5 +336,13 @@ impl Player {
         } else {
             stats.frames_cached += 1;
         }
+    }
+}
+
+/// The error counter of a failed HTTP-FLV play.
+fn http_error_kind(e: &crate::http_flv::FlvReadError) -> &'static str {
+    match e {
+        crate::http_flv::FlvReadError::Status(_) => "play_rejected",
+        _ => "protocol",
     }
 }

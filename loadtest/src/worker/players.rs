@@ -5,12 +5,13 @@ use super::io::{
     connect_error_kind, connect_state, enable_rx_timestamps, io_error_kind, peek_step, read_step,
     start_connect, ConnectState, ReadStep,
 };
-use super::player::{Ended, Phase, Player};
+use super::player::{Ended, Link, Phase, Player};
 use super::run::{
     uptime_ms, Worker, ENDING_TICK_NS, MAX_CONNECTS_PER_PASS, SETUP_TIMEOUT_NS, TICK_NS,
 };
 use super::NONE;
 use crate::clock::{now_ns, real_ns};
+use crate::http_flv::FlvReader;
 use crate::stats::record_ns;
 use mio::net::TcpStream;
 use mio::{Interest, Token};
@@ -32,7 +33,12 @@ impl Worker {
     }
 
     pub(super) fn start_player(&mut self, global: u64, now: u64) {
-        let mut sock = match start_connect(self.plan.addr, true) {
+        let addr = self
+            .plan
+            .http_flv
+            .as_ref()
+            .map_or(self.plan.addr, |t| t.addr);
+        let mut sock = match start_connect(addr, true) {
             Ok(s) => TcpStream::from_std(s),
             Err(e) => {
                 self.stats.error(connect_error_kind(&e));
@@ -52,12 +58,21 @@ impl Worker {
             self.stats.players_failed += 1;
             return;
         }
-        let seed = global.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ now;
-        let mut client = self.plan.client.clone();
-        client.enhanced = (global as usize) < self.plan.enhanced_players;
-        let mut session = ClientSession::new(client, seed, uptime_ms(now));
-        session.play(&self.plan.stream);
-        entry.insert(Player::new(sock, session, now));
+        let link = match &self.plan.http_flv {
+            Some(target) => Link::HttpFlv {
+                reader: FlvReader::new(),
+                request: Some(FlvReader::request(&target.host, &target.path)),
+            },
+            None => {
+                let seed = global.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ now;
+                let mut client = self.plan.client.clone();
+                client.enhanced = (global as usize) < self.plan.enhanced_players;
+                let mut session = ClientSession::new(client, seed, uptime_ms(now));
+                session.play(&self.plan.stream);
+                Link::Rtmp(session)
+            }
+        };
+        entry.insert(Player::new(sock, link, now));
     }
 
     pub(super) fn on_player_event(&mut self, key: usize, writable: bool) {
@@ -153,7 +168,7 @@ impl Worker {
                 ReadStep::Failed(e) => return self.fail_player(key, io_error_kind(&e), now),
             }
         }
-        while let Some(out) = p.session.poll_transmit() {
+        while let Some(out) = p.link.poll_transmit() {
             if let Err(e) = p.outbox.send(&mut p.sock, &out) {
                 return self.fail_player(key, io_error_kind(&e), now);
             }
@@ -279,8 +294,8 @@ impl Worker {
         }
         let mut p = self.players.remove(key);
         if polite {
-            p.session.close();
-            while let Some(out) = p.session.poll_transmit() {
+            p.link.close();
+            while let Some(out) = p.link.poll_transmit() {
                 if p.outbox.send(&mut p.sock, &out).is_err() {
                     break;
                 }

@@ -61,6 +61,12 @@ segment_target_ms = 2000    # cut at the first keyframe at or past this (audio o
 part_target_ms = 500        # LL-HLS parts / DASH chunks last at most this (< segment_target_ms)
 window_segments = 6         # complete segments kept per stream
 max_bytes_per_stream = 33554432  # media bytes kept per stream; the oldest segments go first
+[http_play]
+listen = []                 # ADDR:PORTs the shards serve HTTP-FLV on (GET /APP/STREAM.flv)
+max_head_bytes = 8192       # largest request head; bigger: 431
+keepalive_timeout_ms = 15000 # kept-alive connection without a request: closed
+head_timeout_ms = 10000     # a request head must be complete within this
+stream_wait_ms = 5000       # a stream without media this long after the request: 404
 [relay]
 hop_limit = 8               # a publish or play named NAME?hops=N with N above this is refused
 

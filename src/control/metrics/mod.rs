@@ -82,14 +82,19 @@ pub fn render(
 }
 
 fn connections(p: &mut PromText, snapshots: &[Arc<ShardSnapshot>]) {
-    // By listener address, then role.
-    let mut by: BTreeMap<String, [u64; 3]> = BTreeMap::new();
+    // By listener address (and its protocol), then role.
+    let mut by: BTreeMap<(String, &'static str), [u64; 3]> = BTreeMap::new();
     for snap in snapshots {
         for l in &snap.listeners {
             let addr = l
                 .addr
                 .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
-            let e = by.entry(addr).or_default();
+            let protocol = if l.protocol.is_empty() {
+                "rtmp"
+            } else {
+                l.protocol
+            };
+            let e = by.entry((addr, protocol)).or_default();
             e[0] += l.publishers;
             e[1] += l.players;
             e[2] += l.pending;
@@ -98,13 +103,17 @@ fn connections(p: &mut PromText, snapshots: &[Arc<ShardSnapshot>]) {
     p.family(
         "rtmp_edge_connections",
         Kind::Gauge,
-        "Open connections by role (publisher, player, pending: before publish or play) and listener.",
+        "Open connections by role (publisher, player, pending: before publish or play), listener and its protocol (rtmp, http).",
     );
-    for (listener, counts) in &by {
+    for ((listener, protocol), counts) in &by {
         for (role, n) in ["publisher", "player", "pending"].iter().zip(counts) {
             p.sample(
                 "rtmp_edge_connections",
-                &[("role", role), ("listener", listener)],
+                &[
+                    ("role", role),
+                    ("listener", listener),
+                    ("protocol", protocol),
+                ],
                 *n as f64,
             );
         }

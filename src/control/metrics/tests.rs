@@ -35,6 +35,7 @@ pub(crate) fn sample(shard: usize) -> ShardSnapshot {
         latency_sum: Duration::from_millis(302),
         listeners: vec![ListenerConns {
             addr: Some(listener),
+            protocol: "rtmp",
             pending: 0,
             publishers: 1,
             players: shard as u64 + 1,
@@ -96,7 +97,9 @@ fn sums_over_shards_by_the_conventions() {
     assert!(text.contains("rtmp_edge_connections_closed_total{reason=\"kicked\"} 0\n"));
     assert!(text.contains("rtmp_edge_protocol_errors_total{kind=\"handshake\"} 2\n"));
     assert!(text.contains("rtmp_edge_protocol_errors_total{kind=\"amf\"} 0\n"));
-    assert!(text.contains("rtmp_edge_connections{role=\"player\",listener=\"127.0.0.1:1935\"} 3\n"));
+    assert!(text.contains(
+        "rtmp_edge_connections{role=\"player\",listener=\"127.0.0.1:1935\",protocol=\"rtmp\"} 3\n"
+    ));
     assert!(text.contains("rtmp_edge_shard_busy_seconds_total{shard=\"1\"} 1.5\n"));
     assert!(text.contains("\nrtmp_edge_streams 2\n"));
     // Histogram: 2 ms and 300 ms per shard.

@@ -19,6 +19,7 @@
 //! the header readers report what they could see, the tag readers return [`FlvError`].
 
 mod audio;
+pub mod chunked;
 mod file;
 pub mod legacy;
 mod metadata;

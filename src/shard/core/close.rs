@@ -48,11 +48,17 @@ pub enum CloseReason {
     LimitRefused,
     /// The handshake completed but no publish or play followed within the command timeout.
     CommandTimeout,
+    /// A malformed, oversized or overflowing HTTP request (answered 400 / 431 when possible).
+    HttpBadRequest,
+    /// An HTTP response without keep-alive was written whole.
+    HttpComplete,
+    /// An HTTP connection sent no (complete) request within its keep-alive or head timeout.
+    HttpIdle,
 }
 
 impl CloseReason {
     /// Every reason, for counters indexed by reason.
-    pub const ALL: [CloseReason; 21] = [
+    pub const ALL: [CloseReason; 24] = [
         CloseReason::PeerClosed,
         CloseReason::ReadError,
         CloseReason::WriteError,
@@ -74,6 +80,9 @@ impl CloseReason {
         CloseReason::AccessDenied,
         CloseReason::LimitRefused,
         CloseReason::CommandTimeout,
+        CloseReason::HttpBadRequest,
+        CloseReason::HttpComplete,
+        CloseReason::HttpIdle,
     ];
 
     /// A stable snake_case name (log field, metric label).
@@ -100,6 +109,9 @@ impl CloseReason {
             CloseReason::AccessDenied => "access_denied",
             CloseReason::LimitRefused => "limit_refused",
             CloseReason::CommandTimeout => "command_timeout",
+            CloseReason::HttpBadRequest => "http_bad_request",
+            CloseReason::HttpComplete => "http_complete",
+            CloseReason::HttpIdle => "http_idle",
         }
     }
 

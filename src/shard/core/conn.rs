@@ -3,8 +3,10 @@
 //!
 //! Kinds: inbound RTMP, and outbound relay connections (an upstream play that feeds a pulled
 //! stream, or an upstream publish that forwards a local one) running the client session.
-//! TLS and HTTP are further variants, not flags. No sockets here: a connection is its
+//! HTTP delivery connections (`Kind::Http`, see `http`) are another; TLS is a further
+//! variant, not a flag. No sockets here: a connection is its
 //! session, its role and its send queue.
+use super::http::HttpConn;
 use super::proxy_wait::ProxyWait;
 use super::schedule::Wake;
 use super::streams::{StreamId, Streams};
@@ -102,6 +104,8 @@ pub(crate) struct UpstreamConn {
 pub(crate) enum Kind {
     Rtmp(RtmpConn),
     Upstream(UpstreamConn),
+    /// An HTTP delivery connection (HTTP-FLV; HLS/DASH routes).
+    Http(HttpConn),
 }
 
 /// One connection of the core.
@@ -131,14 +135,14 @@ impl Connection {
     pub(crate) fn rtmp(&self) -> Option<&RtmpConn> {
         match &self.kind {
             Kind::Rtmp(c) => Some(c),
-            Kind::Upstream(_) => None,
+            Kind::Upstream(_) | Kind::Http(_) => None,
         }
     }
 
     pub(crate) fn rtmp_mut(&mut self) -> Option<&mut RtmpConn> {
         match &mut self.kind {
             Kind::Rtmp(c) => Some(c),
-            Kind::Upstream(_) => None,
+            Kind::Upstream(_) | Kind::Http(_) => None,
         }
     }
 
@@ -146,7 +150,24 @@ impl Connection {
     pub(crate) fn upstream_mut(&mut self) -> Option<&mut UpstreamConn> {
         match &mut self.kind {
             Kind::Upstream(c) => Some(c),
-            Kind::Rtmp(_) => None,
+            Kind::Rtmp(_) | Kind::Http(_) => None,
+        }
+    }
+
+    /// The HTTP side, if this is an HTTP delivery connection.
+    pub(crate) fn http_mut(&mut self) -> Option<&mut HttpConn> {
+        match &mut self.kind {
+            Kind::Http(c) => Some(c),
+            Kind::Rtmp(_) | Kind::Upstream(_) => None,
+        }
+    }
+
+    /// Stops playing (the stream bookkeeping is the caller's).
+    pub(crate) fn leave_stream(&mut self) {
+        match &mut self.kind {
+            Kind::Rtmp(c) => c.role = Role::Pending,
+            Kind::Http(c) => c.leave_stream(),
+            Kind::Upstream(_) => {}
         }
     }
 
@@ -158,6 +179,7 @@ impl Connection {
         match &self.kind {
             Kind::Rtmp(c) => c.peer,
             Kind::Upstream(c) => c.peer,
+            Kind::Http(c) => c.peer,
         }
     }
 
@@ -174,6 +196,10 @@ impl Connection {
                 Job::Pull { .. } => ClientRole::Publisher,
                 Job::Push { .. } => ClientRole::Player,
             },
+            Kind::Http(c) => match c.flv() {
+                Some(_) => ClientRole::Player,
+                None => ClientRole::Pending,
+            },
         }
     }
 
@@ -187,6 +213,7 @@ impl Connection {
             Kind::Upstream(c) => match c.job {
                 Job::Pull { stream } | Job::Push { stream, .. } => Some(stream),
             },
+            Kind::Http(c) => c.flv().map(|f| f.stream),
         }
     }
 
@@ -201,6 +228,7 @@ impl Connection {
                 (Job::Push { stream, .. }, Phase::Live) => Some(stream),
                 _ => None,
             },
+            Kind::Http(c) => c.flv().map(|f| f.stream),
         }
     }
 
@@ -220,6 +248,21 @@ impl Connection {
                 }
                 _ => None,
             },
+            Kind::Http(c) => c
+                .flv()
+                .and_then(|f| streams.get(f.stream).map(|s| s.logs.get(f.variant))),
+        }
+    }
+
+    /// When the play of a player started (frames from before are not fan-out latency).
+    pub(crate) fn play_since(&self) -> Option<Instant> {
+        match &self.kind {
+            Kind::Rtmp(RtmpConn {
+                role: Role::Player { since, .. },
+                ..
+            }) => Some(*since),
+            Kind::Http(c) => c.flv().map(|f| f.since),
+            _ => None,
         }
     }
 
@@ -253,6 +296,8 @@ impl Connection {
                     any = true;
                 }
             }
+            // HTTP responses are queued where they are decided.
+            Kind::Http(_) => {}
         }
         any
     }

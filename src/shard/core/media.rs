@@ -1,22 +1,22 @@
-//! The core's stream logic: publishers claiming streams (and taking them over), players
-//! joining, the encode-once fan-out into the stream's frame log, and the messages that carry
+//! The core's stream logic: publishers claiming streams (and taking them over), the players
+//! of a stream told of its sources (joining and leaving is `play`), the encode-once fan-out into the stream's frame log, and the messages that carry
 //! a stream between its home shard and the shards that play it.
 //!
 //! A new frame costs O(1) here: it is appended to the log, and the stream's list of caught-up
 //! players is handed to the flush schedule whole; no player is touched until it is written.
 use super::authorize::Held;
-use super::conn::{Role, WriteState};
+use super::conn::Role;
 use super::health::Health;
 use super::pull::PULL_SOURCE;
 use super::streams::{Home, StreamId};
 use super::{CloseReason, ShardCore};
 use crate::auth::Action;
 use crate::media::frame::{Frame, MediaKind};
-use crate::media::ingest::{FrameBuilder, Timeline};
+use crate::media::ingest::Timeline;
 use crate::media::registry::Claim;
-use crate::media::variants::{Built, Variant};
+use crate::media::variants::Built;
 use crate::protocol::message;
-use crate::session::{PlayRequest, PublishRequest, ServerEvent, MEDIA_STREAM_ID};
+use crate::session::{PublishRequest, ServerEvent, MEDIA_STREAM_ID};
 use crate::shard::mailbox::{ShardMsg, StreamKey};
 use crate::shard::snapshot::ClientRole;
 use bytes::Bytes;
@@ -120,6 +120,8 @@ impl ShardCore {
             }
         }
         let sid = self.streams.get_or_create(&key);
+        let timeline = continue_after.map_or(Timeline::Publisher, Timeline::ContinueAfter);
+        let builder = self.frame_builder(timeline);
         let Some(c) = self.conns.get_mut(id) else {
             return;
         };
@@ -130,11 +132,10 @@ impl ShardCore {
         info!(shard = self.index, peer = %rtmp.peer, stream = %key, generation, "publish started");
         self.stats.publishes += 1;
         rtmp.session.accept_publish(req.stream_id);
-        let timeline = continue_after.map_or(Timeline::Publisher, Timeline::ContinueAfter);
         rtmp.role = Role::Publisher {
             stream: sid,
             generation,
-            builder: FrameBuilder::new(self.settings.session.chunk_size, timeline),
+            builder,
             last_media: now,
             noted_timestamp: None,
         };
@@ -378,6 +379,7 @@ impl ShardCore {
             if let Some(rtmp) = self.conns.get_mut(player).and_then(|c| c.rtmp_mut()) {
                 rtmp.session.notify_unpublish(MEDIA_STREAM_ID);
             }
+            self.http_stream_ended(player);
             self.collect_output(player);
         }
     }
@@ -398,131 +400,6 @@ impl ShardCore {
                 self.stop_pull(key, generation);
             } else {
                 self.close_later(publisher, CloseReason::ReplacedByNewerPublisher);
-            }
-        }
-    }
-
-    fn on_play(&mut self, id: usize, req: PlayRequest, now: Instant) {
-        let key: StreamKey = format!("{}/{}", req.app, req.name).into();
-        let Some(hops) = self.check_hops(id, &req.query, req.stream_id, &key, false) else {
-            return;
-        };
-        if self.authorize(id, Held::Play(req.clone()), now) {
-            self.play_allowed(id, req, hops, now);
-        }
-    }
-
-    /// Starts a play that access control allowed.
-    pub(super) fn play_allowed(&mut self, id: usize, req: PlayRequest, hops: u32, now: Instant) {
-        let key: StreamKey = format!("{}/{}", req.app, req.name).into();
-        if !self.admit_stream(id, &key, req.stream_id, false) {
-            return;
-        }
-        let Some(c) = self.conns.get_mut(id) else {
-            return;
-        };
-        let Some(rtmp) = c.rtmp_mut() else {
-            return;
-        };
-        if req.stream_id != MEDIA_STREAM_ID {
-            rtmp.session
-                .reject_play(req.stream_id, "play on an unknown stream id");
-            return;
-        }
-        info!(shard = self.index, peer = %rtmp.peer, stream = %key, "play started");
-        rtmp.session.accept_play(req.stream_id, req.reset);
-        self.stats.plays += 1;
-        c.last_session = Some((ClientRole::Player, key.clone()));
-        // The play replies go out before any media.
-        c.take_session_output();
-        self.note_started(id, Action::Play, &req.app, &req.name, &req.query);
-        let can_pull = self.can_pull(&req.app);
-        let added = self.registry.add_player_or_pull(&key, self.index, can_pull);
-        let (publisher, first_on_shard) = (added.publisher, added.first_on_shard);
-        if let Some(generation) = added.pull {
-            self.start_pull(&key, &req.name, hops, generation, now);
-        }
-        if first_on_shard {
-            if let Some(p) = publisher.filter(|p| p.shard != self.index) {
-                self.outbox.push(
-                    p.shard,
-                    ShardMsg::Subscribe {
-                        key: key.clone(),
-                        from: self.index,
-                    },
-                );
-            }
-        }
-        let sid = self.streams.get_or_create(&key);
-        let (Some(c), Some(stream)) = (self.conns.get_mut(id), self.streams.get_mut(sid)) else {
-            return;
-        };
-        // A player that announced Enhanced RTMP gets every track; any other the legacy form.
-        let Some(rtmp) = c.rtmp_mut() else {
-            return;
-        };
-        let variant = if rtmp.session.client_caps().is_enhanced() {
-            Variant::Enhanced
-        } else {
-            Variant::Legacy
-        };
-        rtmp.role = Role::Player {
-            stream: sid,
-            variant,
-            since: now,
-        };
-        stream.players.push(id);
-        let log = stream.logs.get(variant);
-        if stream.source.is_some() {
-            for frame in log.headers().frames() {
-                c.queue.push_frame(frame);
-            }
-        }
-        // Start on a keyframe: at the GOP cache's, or wait for the next one (GOP cache off,
-        // or the stream has not sent its first keyframe yet): inter frames before it are
-        // undecodable.
-        match log.gop_start() {
-            Some(start) if stream.source.is_some() => c.queue.follow(start, false),
-            _ => c.queue.follow(log.end(), true),
-        }
-        self.schedule_now(id);
-    }
-
-    /// The player on `id` stops (closeStream, deleteStream or close). No-op for others.
-    pub(super) fn end_play(&mut self, id: usize) {
-        let Some(c) = self.conns.get_mut(id) else {
-            return;
-        };
-        let Some(sid) = c.playing() else {
-            return;
-        };
-        let Some(rtmp) = c.rtmp_mut() else {
-            return;
-        };
-        rtmp.role = Role::Pending;
-        c.queue.unfollow();
-        // Its caught-up entry (if any) goes stale.
-        if c.write == WriteState::Parked {
-            c.wake(id, WriteState::Parked);
-        }
-        let Some(stream) = self.streams.get_mut(sid) else {
-            return;
-        };
-        if let Some(i) = stream.players.iter().position(|&p| p == id) {
-            stream.players.swap_remove(i);
-        }
-        let key = stream.key.clone();
-        self.streams.remove_if_unused(sid);
-        let (publisher, last_on_shard) = self.registry.remove_player(&key, self.index);
-        if last_on_shard {
-            if let Some(p) = publisher.filter(|p| p.shard != self.index) {
-                self.outbox.push(
-                    p.shard,
-                    ShardMsg::Unsubscribe {
-                        key,
-                        from: self.index,
-                    },
-                );
             }
         }
     }

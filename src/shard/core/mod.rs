@@ -61,9 +61,11 @@ pub(crate) mod authorize;
 mod close;
 mod conn;
 mod health;
+mod http;
 mod limits;
 mod media;
 mod ops;
+mod play;
 mod proxy_wait;
 mod pull;
 mod push;
@@ -227,18 +229,21 @@ impl ShardCore {
     /// `peer`.
     pub fn handle_accept(&mut self, listener: usize, peer: SocketAddr, now: Instant) -> ConnId {
         self.last_now = now;
-        let uptime = now.duration_since(self.started).as_millis() as u32;
-        let session = ServerSession::new(self.settings.session.clone(), self.rng.u64(..), uptime);
-        let proxy = self
-            .settings
-            .listeners
-            .get(listener)
-            .is_some_and(|l| l.proxy_protocol);
-        let kind = Kind::Rtmp(RtmpConn {
-            peer,
-            proxy: proxy.then(ProxyWait::default),
-            session,
-            role: Role::Pending,
+        let kind = self.http_kind(listener, peer, now).unwrap_or_else(|| {
+            let uptime = now.duration_since(self.started).as_millis() as u32;
+            let session =
+                ServerSession::new(self.settings.session.clone(), self.rng.u64(..), uptime);
+            let proxy = self
+                .settings
+                .listeners
+                .get(listener)
+                .is_some_and(|l| l.proxy_protocol);
+            Kind::Rtmp(RtmpConn {
+                peer,
+                proxy: proxy.then(ProxyWait::default),
+                session,
+                role: Role::Pending,
+            })
         });
         let id = self.insert_connection(kind, listener, now);
         self.bind_admission(id);
@@ -282,6 +287,11 @@ impl ShardCore {
         }
         self.stats.bytes_in += input.len() as u64;
         c.bytes_in += input.len() as u64;
+        if c.http_mut().is_some() {
+            self.http_input(id, input, now);
+            self.close_pending();
+            return input.len();
+        }
         let Some(rtmp) = c.rtmp_mut() else {
             self.upstream_input(id, input, now);
             self.close_pending();
@@ -345,10 +355,7 @@ impl ShardCore {
             return;
         }
         let log = c.player_log(&self.streams);
-        let since = match c.rtmp().map(|r| &r.role) {
-            Some(Role::Player { since, .. }) => Some(*since),
-            _ => None,
-        };
+        let since = c.play_since();
         let (latency, sum, delivered) = (
             &mut self.latency,
             &mut self.latency_sum,
@@ -375,6 +382,8 @@ impl ShardCore {
             self.close_now(id, reason);
         } else {
             self.park(id, now);
+            // Pipelined requests that waited for this output.
+            self.http_serve(id, now);
         }
     }
 
@@ -477,6 +486,7 @@ impl ShardCore {
                 }
                 Verdict::Keep { dropped } => self.stats.frames_dropped += dropped,
             }
+            http::before_send(c, log);
             if c.queue.committed_bytes() == 0 {
                 if let Some(reason) = c.close_after_flush {
                     self.close_now(id, reason);

@@ -90,7 +90,7 @@ impl ShardCore {
         info!(shard = self.index, stream = %key, generation, "pull started");
         let app_name = key.split_once('/').map_or("", |(a, _)| a);
         self.start_recording(sid, key, app_name, name);
-        let chunk_size = self.settings.session.chunk_size;
+        let builder = self.frame_builder(Timeline::Publisher);
         self.pulls.insert(
             key.clone(),
             Pull {
@@ -101,7 +101,7 @@ impl ShardCore {
                 next: 0,
                 tried: 0,
                 conn: None,
-                builder: FrameBuilder::new(chunk_size, Timeline::Publisher),
+                builder,
                 live: false,
                 ever_live: false,
                 round: 0,
@@ -127,9 +127,15 @@ impl ShardCore {
             pull.retry_at = None;
             // A new upstream session continues the timeline the players saw (a builder that
             // built nothing yet already does).
-            if let Some(last) = pull.builder.last_timestamp() {
-                let timeline = Timeline::ContinueAfter(last);
-                pull.builder = FrameBuilder::new(self.settings.session.chunk_size, timeline);
+            let continued = pull
+                .builder
+                .last_timestamp()
+                .map(|last| self.frame_builder(Timeline::ContinueAfter(last)));
+            let Some(pull) = self.pulls.get_mut(&key) else {
+                continue;
+            };
+            if let Some(builder) = continued {
+                pull.builder = builder;
             }
             let (sid, name) = (pull.sid, pull.name.clone());
             let index = pull.order.get(pull.next).copied();
@@ -365,6 +371,7 @@ impl ShardCore {
                 rtmp.session
                     .reject_play(MEDIA_STREAM_ID, "stream not found on any origin");
             }
+            self.http_not_found(player);
             self.end_play(player);
             self.collect_output(player);
         }

@@ -39,6 +39,7 @@ impl ShardCore {
             .iter()
             .map(|l| ListenerConns {
                 addr: Some(l.addr),
+                protocol: l.protocol.as_str(),
                 ..ListenerConns::default()
             })
             .collect();

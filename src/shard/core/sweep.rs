@@ -4,6 +4,7 @@
 //! takeover continues from, relay connections' connect/handshake/play timeouts and pulls'
 //! idle close.
 use super::conn::{Kind, Phase, Role, WriteState};
+use super::http::{self, HttpSweep};
 use super::upstream::phase_timeout;
 use super::{CloseReason, ShardCore};
 use crate::media::queue::Verdict;
@@ -13,11 +14,29 @@ use tracing::info;
 impl ShardCore {
     pub(super) fn sweep(&mut self, now: Instant) {
         let s = &self.settings;
+        let mut missing = Vec::new();
         for (id, c) in self.conns.iter_mut() {
             let waiting_on_socket = matches!(c.write, WriteState::InFlight | WriteState::Blocked);
             let log = c.player_log(&self.streams);
             let rtmp = match &mut c.kind {
                 Kind::Rtmp(rtmp) => rtmp,
+                Kind::Http(_) => {
+                    let peer = c.peer();
+                    match http::sweep(c, log, s, now, &mut self.stats.frames_dropped) {
+                        HttpSweep::Keep => {}
+                        HttpSweep::StreamMissing => missing.push(id),
+                        HttpSweep::Kick => {
+                            info!(shard = self.index, %peer, "HTTP player too slow: disconnecting");
+                            self.stats.players_kicked += 1;
+                            self.closing.push((id, CloseReason::PlayerTooSlow));
+                        }
+                        HttpSweep::Close(why) => {
+                            self.stats.timeouts += 1;
+                            self.closing.push((id, why));
+                        }
+                    }
+                    continue;
+                }
                 Kind::Upstream(up) => {
                     let mut why = phase_timeout(&s.relay, up, now);
                     if waiting_on_socket {
@@ -97,6 +116,9 @@ impl ShardCore {
                 }
                 self.closing.push((id, why));
             }
+        }
+        for id in missing {
+            self.http_not_found(id);
         }
         self.sweep_pulls(now);
     }

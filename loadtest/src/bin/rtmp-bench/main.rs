@@ -134,6 +134,11 @@ struct Cli {
     /// All raw runs and the medians as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Also run rtmp-edge with HTTP-FLV players (rows `rtmp-edge (DRIVER) http-flv`), side by
+    /// side with its RTMP players: the publisher publishes over RTMP, the players GET
+    /// /live/bench.flv from the shards' HTTP listener.
+    #[arg(long)]
+    http_flv: bool,
     /// Only this server: rtmp-edge or nginx-rtmp.
     #[arg(long)]
     only: Option<String>,
@@ -245,8 +250,19 @@ fn plan(cli: &Cli) -> Result<Vec<(ServerKind, usize)>, String> {
                         write_merge_ms,
                         adaptive_merge_max_ms,
                         show_merge,
+                        http_flv: false,
                     };
                     once.push((server, players));
+                    if cli.http_flv {
+                        let http = ServerKind::Edge {
+                            io,
+                            write_merge_ms,
+                            adaptive_merge_max_ms,
+                            show_merge,
+                            http_flv: true,
+                        };
+                        once.push((http, players));
+                    }
                 }
             }
         }
@@ -529,6 +545,7 @@ mod tests {
             write_merge_ms,
             adaptive_merge_max_ms: 20,
             show_merge,
+            http_flv: false,
         }
     }
 

@@ -163,7 +163,10 @@ pub fn run_once(
     let (window_start, window_end) = load.window()?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let port = procs::free_port()?;
-    let mut server_guard = server.start(bins, dir, port, load.server, nofile)?;
+    let http_port = server.http_flv().then(procs::free_port).transpose()?;
+    let mut server_guard = server.start(bins, dir, port, http_port, load.server, nofile)?;
+    // Deliveries are counted on the sockets of the port the players use.
+    let delivery_port = http_port.unwrap_or(port);
     let json_path = dir.join("loadtest.json");
     let _ = std::fs::remove_file(&json_path);
     let log_path = dir.join("loadtest.log");
@@ -187,6 +190,10 @@ pub fn run_once(
         .arg(load.read_interval_ms.to_string())
         .arg("--json")
         .arg(&json_path);
+    if let Some(http_port) = http_port {
+        cmd.arg("--http-flv")
+            .arg(format!("http://127.0.0.1:{http_port}/live/bench.flv"));
+    }
     let t0 = Instant::now();
     let mut loadtest = procs::spawn("rtmp-loadtest", cmd, load.loadtest, &log_path)?;
     let failed = |e: String, log: &Path| {
@@ -200,7 +207,7 @@ pub fn run_once(
     let at = |s: f64| t0 + Duration::from_secs_f64(s);
     let sampled = (|| {
         procs::sleep_until(at(window_start), &mut [&mut server_guard, &mut loadtest])?;
-        let out0 = SocketSample::take(port)?;
+        let out0 = SocketSample::take(delivery_port)?;
         let busy0 = procfs::system_busy_ticks();
         let s0 = Sample::take(server_guard.pid())?;
         let l0 = Sample::take(loadtest.pid())?;
@@ -208,7 +215,7 @@ pub fn run_once(
         let busy1 = procfs::system_busy_ticks();
         let s1 = Sample::take(server_guard.pid())?;
         let l1 = Sample::take(loadtest.pid())?;
-        let out1 = SocketSample::take(port)?;
+        let out1 = SocketSample::take(delivery_port)?;
         let out = (out1.mbps_since(&out0), out1.sent_fallbacks);
         Ok::<_, String>((s0, s1, l0, l1, busy0.zip(busy1), out))
     })();

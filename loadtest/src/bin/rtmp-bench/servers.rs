@@ -46,11 +46,14 @@ impl Io {
 pub enum ServerKind {
     /// `adaptive_merge_max_ms` only acts with `write_merge_ms` 0 (rtmp-edge's default: 20).
     /// `show_merge`: the label names the merge setting (in a sweep, where it varies).
+    /// `http_flv`: the players play HTTP-FLV from the shards' HTTP listener (`--http-play`)
+    /// instead of RTMP; the publisher publishes over RTMP either way.
     Edge {
         io: Io,
         write_merge_ms: u32,
         adaptive_merge_max_ms: u32,
         show_merge: bool,
+        http_flv: bool,
     },
     Nginx,
 }
@@ -80,8 +83,10 @@ impl ServerKind {
                 write_merge_ms,
                 adaptive_merge_max_ms,
                 show_merge,
+                http_flv,
             } => {
-                let name = format!("rtmp-edge ({})", io.name());
+                let protocol = if http_flv { " http-flv" } else { "" };
+                let name = format!("rtmp-edge ({}){protocol}", io.name());
                 match (show_merge, write_merge_ms) {
                     (false, _) => name,
                     (true, 0) if adaptive_merge_max_ms > 0 => {
@@ -94,6 +99,11 @@ impl ServerKind {
         }
     }
 
+    /// Whether the players play HTTP-FLV.
+    pub fn http_flv(&self) -> bool {
+        matches!(self, ServerKind::Edge { http_flv: true, .. })
+    }
+
     /// rtmp-edge's I/O driver; None for nginx-rtmp.
     pub fn io(&self) -> Option<Io> {
         match self {
@@ -102,13 +112,15 @@ impl ServerKind {
         }
     }
 
-    /// Writes the config into `dir`, starts the server on `port` placed as `place` says, and
-    /// waits until it listens. `nofile` is the open-file limit the children inherit.
+    /// Writes the config into `dir`, starts the server on `port` (and HTTP delivery on
+    /// `http_port`) placed as `place` says, and waits until it listens. `nofile` is the
+    /// open-file limit the children inherit.
     pub fn start(
         &self,
         bins: &Binaries,
         dir: &Path,
         port: u16,
+        http_port: Option<u16>,
         place: Placement,
         nofile: u64,
     ) -> Result<Guard, String> {
@@ -135,6 +147,9 @@ impl ServerKind {
                     .arg(&config)
                     .arg("--io")
                     .arg(io.name());
+                if let Some(http_port) = http_port {
+                    cmd.arg("--http-play").arg(format!("127.0.0.1:{http_port}"));
+                }
                 (cmd, dir.join("rtmp-edge.log"))
             }
             ServerKind::Nginx => {
@@ -245,6 +260,7 @@ mod tests {
             write_merge_ms,
             adaptive_merge_max_ms,
             show_merge,
+            http_flv: false,
         };
         assert_eq!(edge(Io::Epoll, 0, 20, false).label(), "rtmp-edge (epoll)");
         assert_eq!(edge(Io::Uring, 50, 20, false).label(), "rtmp-edge (uring)");
@@ -257,6 +273,15 @@ mod tests {
             "rtmp-edge (uring) adaptive<=20"
         );
         assert_eq!(ServerKind::Nginx.label(), "nginx-rtmp");
+        let http = ServerKind::Edge {
+            io: Io::Epoll,
+            write_merge_ms: 0,
+            adaptive_merge_max_ms: 20,
+            show_merge: false,
+            http_flv: true,
+        };
+        assert_eq!(http.label(), "rtmp-edge (epoll) http-flv");
+        assert!(http.http_flv() && !edge(Io::Epoll, 0, 20, false).http_flv());
         assert_eq!(Io::parse("uring"), Ok(Io::Uring));
         assert!(Io::parse("kqueue").is_err());
     }

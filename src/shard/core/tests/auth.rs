@@ -291,6 +291,7 @@ fn ip_rules_judge_the_proxy_protocol_source() {
             addr: "127.0.0.1:1936".parse().unwrap(),
             proxy_protocol: true,
             trusted_proxies: Vec::new(),
+            protocol: Default::default(),
         });
     });
     let denied = h.connect(0, 1);

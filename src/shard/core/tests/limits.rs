@@ -112,6 +112,7 @@ fn behind_a_proxy_the_header_source_is_what_per_ip_limits_count() {
             addr: "127.0.0.1:1936".parse().unwrap(),
             proxy_protocol: true,
             trusted_proxies: Vec::new(),
+            protocol: Default::default(),
         }];
         s.limits.max_connections_per_ip = 1;
         s.limits.exempt.clear();

@@ -246,6 +246,7 @@ fn a_missing_proxy_header_times_out() {
             addr: proxied,
             proxy_protocol: true,
             trusted_proxies: Vec::new(),
+            protocol: Default::default(),
         });
     });
     let partial = h.raw(0, 1);
@@ -385,6 +386,7 @@ fn closing_everything_leaves_no_streams_behind() {
     assert!(h.cores[0].registry.is_empty(), "registry entries leaked");
 }
 
+mod http;
 mod observe;
 mod record;
 mod relay;
