@@ -347,7 +347,7 @@ fn hint(dotted: &str) -> Option<String> {
 
 /// The tables of [`Config`], in the order serde reports them.
 const TABLES: &[&str] = &[
-    "server", "socket", "publish", "play", "timeouts", "log", "http", "agent", "relay",
+    "server", "socket", "publish", "play", "timeouts", "log", "http", "agent", "relay", "tls",
 ];
 
 /// Keys of one table, or the table names when `table` is `None`.

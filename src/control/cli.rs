@@ -83,6 +83,10 @@ pub struct Cli {
     /// Print the commented default configuration and exit.
     #[arg(long)]
     pub print_default_config: bool,
+
+    /// RTMPS: --tls-listen, --tls-cert, --tls-key, --tls-ca (see `tls`).
+    #[command(flatten)]
+    pub tls: super::tls::TlsFlags,
 }
 
 impl Cli {
@@ -169,6 +173,7 @@ impl Cli {
             config.publish.takeover = true;
         }
         config.add_relay_flags(&self.origin, &self.push);
+        self.tls.apply(&mut config, &mut from_flags);
 
         let problems = config.validate();
         if problems.is_empty() {

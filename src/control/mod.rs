@@ -29,6 +29,7 @@ pub mod metrics;
 mod relay;
 pub mod reload;
 mod settings;
+pub mod tls;
 mod validate;
 
 pub use check::Diagnostic;

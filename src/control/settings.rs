@@ -23,6 +23,8 @@ impl Config {
                         .iter()
                         .filter_map(|t| super::validate::parse_trusted(t))
                         .collect(),
+                    // TLS listeners and their certificates: `Config::shard_settings_with_tls`.
+                    tls: None,
                 })
                 .collect(),
             io: self.server.io,
@@ -54,6 +56,7 @@ impl Config {
             max_gop_bytes: self.play.queue_max_bytes.min(MAX_GOP_BYTES),
             write_stall_timeout: self.play.write_stall_timeout(),
             relay: self.relay_settings(),
+            tls_client: None,
         }
     }
 }

@@ -50,6 +50,8 @@ pub struct ListenerSettings {
     /// With `proxy_protocol`: the sources allowed to connect (empty: any). Others are closed
     /// at accept ([`CloseReason::UntrustedProxy`]).
     pub trusted_proxies: Vec<IpNet>,
+    /// RTMPS: connections speak TLS with this certificate (None: plain RTMP).
+    pub tls: Option<core::TlsServer>,
 }
 
 impl ListenerSettings {
@@ -59,6 +61,7 @@ impl ListenerSettings {
             addr,
             proxy_protocol: false,
             trusted_proxies: Vec::new(),
+            tls: None,
         }
     }
 
@@ -108,6 +111,9 @@ pub struct ShardSettings {
     pub write_stall_timeout: Duration,
     /// Origins to pull from and targets to push to, per app.
     pub relay: crate::relay::RelaySettings,
+    /// How `rtmps://` upstreams are verified (the configured CA or the system roots); None
+    /// when no upstream is `rtmps://`.
+    pub tls_client: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl Default for ShardSettings {

@@ -80,6 +80,10 @@ pub struct ShardStats {
     pub frames_dropped: u64,
     pub players_kicked: u64,
     pub timeouts: u64,
+    /// RTMPS: TLS handshakes completed (inbound and upstream).
+    pub tls_handshakes: u64,
+    /// RTMPS: connections closed for a TLS error (also counted by close reason).
+    pub tls_errors: u64,
     /// Closes by reason, indexed by `CloseReason::index`.
     pub closed_by_reason: [u64; CloseReason::ALL.len()],
     /// Time the shard's event loop spent working (not waiting for events).

@@ -55,6 +55,13 @@ max_labelled_streams = 100  # at most this many streams labelled (most players f
 listen = ""                 # ADDR:PORT for the HAProxy agent-check ("up 73%" / "drain"); "" = off
 max_players = 20000         # players at full load (weight falls to 0% there)
 max_mbps = 10000            # outgoing Mbit/s at full load
+
+[tls]
+listen = []                 # ADDR:PORT of RTMPS listeners (RTMP inside TLS), e.g. ["0.0.0.0:443"]
+cert = ""                   # PEM certificate chain of the TLS listeners (read again on SIGHUP)
+key = ""                    # PEM private key of cert
+ca_file = ""                # PEM CAs that rtmps:// origins and push targets must chain to; "" = system roots
+
 [relay]
 hop_limit = 8               # a publish or play named NAME?hops=N with N above this is refused
 

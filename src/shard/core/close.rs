@@ -42,11 +42,14 @@ pub enum CloseReason {
     UpstreamIdle,
     /// A push ended because its stream's publisher left.
     PushEnded,
+    /// A TLS error (bad records, handshake failure, certificate refused) on an RTMPS
+    /// connection.
+    TlsError,
 }
 
 impl CloseReason {
     /// Every reason, for counters indexed by reason.
-    pub const ALL: [CloseReason; 18] = [
+    pub const ALL: [CloseReason; 19] = [
         CloseReason::PeerClosed,
         CloseReason::ReadError,
         CloseReason::WriteError,
@@ -65,6 +68,7 @@ impl CloseReason {
         CloseReason::UpstreamFailed,
         CloseReason::UpstreamIdle,
         CloseReason::PushEnded,
+        CloseReason::TlsError,
     ];
 
     /// A stable snake_case name (log field, metric label).
@@ -88,6 +92,7 @@ impl CloseReason {
             CloseReason::UpstreamFailed => "upstream_failed",
             CloseReason::UpstreamIdle => "upstream_idle",
             CloseReason::PushEnded => "push_ended",
+            CloseReason::TlsError => "tls_error",
         }
     }
 

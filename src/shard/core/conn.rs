@@ -3,7 +3,7 @@
 //!
 //! Kinds: inbound RTMP, and outbound relay connections (an upstream play that feeds a pulled
 //! stream, or an upstream publish that forwards a local one) running the client session.
-//! TLS and HTTP are further variants, not flags. No sockets here: a connection is its
+//! HTTP is a further variant; TLS is a layer any kind can run inside (`Connection::tls`). No sockets here: a connection is its
 //! session, its role and its send queue.
 use super::proxy_wait::ProxyWait;
 use super::schedule::Wake;
@@ -122,6 +122,8 @@ pub(crate) struct Connection {
     pub bytes_out: u64,
     /// The last publish or play it started, for the access log.
     pub last_session: Option<(ClientRole, StreamKey)>,
+    /// RTMPS: the TLS layer between the socket and the session (see `tls`).
+    pub tls: Option<Box<super::tls::TlsLayer>>,
 }
 
 impl Connection {

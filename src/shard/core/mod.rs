@@ -64,6 +64,7 @@ mod streams;
 mod sweep;
 #[cfg(test)]
 mod tests;
+mod tls;
 mod transmit;
 mod upstream;
 
@@ -72,6 +73,7 @@ use conn::{Connection, Kind, Role, RtmpConn, WriteState};
 use proxy_wait::ProxyWait;
 use schedule::FlushSchedule;
 use streams::{StreamId, Streams};
+pub use tls::{TlsError, TlsServer, TLS_BUFFER};
 pub use transmit::{Transmit, MAX_IOVECS};
 pub use upstream::Connect;
 
@@ -220,6 +222,7 @@ impl ShardCore {
             role: Role::Pending,
         });
         let id = self.insert_connection(kind, listener, now);
+        self.start_tls_server(id, listener);
         self.stats.accepted += 1;
         debug!(shard = self.index, %peer, conn = id, "accepted");
         ConnId(id)
@@ -243,6 +246,7 @@ impl ShardCore {
             bytes_in: 0,
             bytes_out: 0,
             last_session: None,
+            tls: None,
         })
     }
 
@@ -260,39 +264,44 @@ impl ShardCore {
         }
         self.stats.bytes_in += input.len() as u64;
         c.bytes_in += input.len() as u64;
-        let Some(rtmp) = c.rtmp_mut() else {
-            self.upstream_input(id, input, now);
-            self.close_pending();
-            return input.len();
-        };
         let mut rest = input;
-        if rtmp.proxy.is_some() {
+        if c.rtmp().is_some_and(|r| r.proxy.is_some()) {
             match self.proxy_input(id, input) {
                 Some(start) => rest = input.get(start..).unwrap_or_default(),
                 None => return input.len(),
             }
-            if rest.is_empty() {
-                return input.len();
-            }
+        }
+        // The PROXY header comes before TLS on the wire; the session sees only plaintext.
+        if self.conns.get(id).is_some_and(|c| c.tls.is_some()) {
+            self.tls_input(id, rest, now);
+        } else {
+            self.plain_input(id, rest, now);
+        }
+        self.close_pending();
+        input.len()
+    }
+
+    /// Plaintext for the session of `id` (after any PROXY header and TLS).
+    fn plain_input(&mut self, id: usize, input: &[u8], now: Instant) {
+        if input.is_empty() {
+            return;
         }
         let Some(c) = self.conns.get_mut(id) else {
-            return input.len();
+            return;
         };
         let Some(rtmp) = c.rtmp_mut() else {
-            return input.len();
+            return self.upstream_input(id, input, now);
         };
-        if let Err(e) = rtmp.session.handle_input(rest) {
+        if let Err(e) = rtmp.session.handle_input(input) {
             info!(shard = self.index, peer = %rtmp.peer, error = %e, "closing connection after protocol error");
             self.stats.protocol_errors += 1;
             self.stats.protocol_errors_by_kind[ProtocolErrorKind::of(&e).index()] += 1;
             c.close_after_flush = Some(CloseReason::ProtocolError);
             c.take_session_output();
             self.schedule_now(id);
-            return input.len();
+            return;
         }
         self.process_session(id, now);
-        self.close_pending();
-        input.len()
     }
 
     /// A send handed out by `poll_transmit` took `written` bytes (possibly fewer than it
@@ -311,26 +320,26 @@ impl ShardCore {
             Some(Role::Player { since, .. }) => Some(*since),
             _ => None,
         };
-        let (latency, sum, delivered) = (
-            &mut self.latency,
-            &mut self.latency_sum,
-            &mut self.stats.frames_delivered,
-        );
-        c.queue.advance_with(written, log, |arrival| {
-            *delivered += 1;
-            // Frames from before the play started (the startup GOP) are not fan-out latency.
-            if since.is_some_and(|since| arrival >= since) {
-                let d = now.saturating_duration_since(arrival);
-                latency.saturating_record((d.as_micros() as u64).max(1));
-                *sum += d;
+        match c.tls.as_mut() {
+            // The plaintext left the queue when it was sealed (see `tls`).
+            Some(tls) => tls.advance(written),
+            None => {
+                let record = delivery_recorder(
+                    &mut self.latency,
+                    &mut self.latency_sum,
+                    &mut self.stats.frames_delivered,
+                    since,
+                    now,
+                );
+                c.queue.advance_with(written, log, record);
             }
-        });
+        }
         self.stats.bytes_out += written as u64;
         c.bytes_out += written as u64;
         if written > 0 {
             c.last_write = now;
         }
-        if !c.queue.is_idle(log) {
+        if !c.is_idle(log) {
             let wake = c.wake(id, WriteState::Due { urgent: true });
             self.schedule.urgent(wake);
         } else if let Some(reason) = c.close_after_flush {
@@ -437,7 +446,11 @@ impl ShardCore {
                 }
                 Verdict::Keep { dropped } => self.stats.frames_dropped += dropped,
             }
-            if c.queue.committed_bytes() == 0 {
+            self.seal_tls(id, now);
+            let Some(c) = self.conns.get_mut(id) else {
+                continue;
+            };
+            if c.wire().committed_bytes() == 0 {
                 if let Some(reason) = c.close_after_flush {
                     self.close_now(id, reason);
                 } else {
@@ -448,7 +461,7 @@ impl ShardCore {
             c.wake(id, WriteState::InFlight);
             self.flush_started.get_or_insert(now);
             // Re-borrow immutably for the returned view.
-            let queue = &self.conns[id].queue;
+            let queue = self.conns[id].wire();
             return Some(Transmit::new(ConnId(id), queue));
         }
         None
@@ -574,6 +587,25 @@ impl ShardCore {
                 self.connects.retain(|x| x.conn.0 != id);
                 self.upstream_gone(id, up, reason, self.last_now);
             }
+        }
+    }
+}
+
+/// What records the delivery of a frame once its last byte left the queue: counts it and,
+/// for frames that arrived after the play started (not the startup GOP), its fan-out latency.
+fn delivery_recorder<'a>(
+    latency: &'a mut Histogram<u64>,
+    sum: &'a mut Duration,
+    delivered: &'a mut u64,
+    since: Option<Instant>,
+    now: Instant,
+) -> impl FnMut(Instant) + 'a {
+    move |arrival| {
+        *delivered += 1;
+        if since.is_some_and(|since| arrival >= since) {
+            let d = now.saturating_duration_since(arrival);
+            latency.saturating_record((d.as_micros() as u64).max(1));
+            *sum += d;
         }
     }
 }

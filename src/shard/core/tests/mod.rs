@@ -240,6 +240,7 @@ fn a_missing_proxy_header_times_out() {
             addr: proxied,
             proxy_protocol: true,
             trusted_proxies: Vec::new(),
+            tls: None,
         });
     });
     let partial = h.raw(0, 1);
@@ -381,3 +382,4 @@ fn closing_everything_leaves_no_streams_behind() {
 
 mod observe;
 mod relay;
+mod tls;

@@ -16,6 +16,7 @@ fn proxied(trusted: &[&str]) -> ListenerSettings {
         addr: "127.0.0.1:1936".parse().unwrap(),
         proxy_protocol: true,
         trusted_proxies: trusted.iter().map(|t| t.parse().unwrap()).collect(),
+        tls: None,
     }
 }
 
