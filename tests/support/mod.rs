@@ -24,6 +24,7 @@ mod media;
 mod process;
 mod server;
 mod sockets;
+mod tls;
 
 // A test crate that uses only some helpers must not warn about the rest.
 #[allow(unused_imports)]
@@ -36,6 +37,8 @@ pub use process::*;
 pub use server::*;
 #[allow(unused_imports)]
 pub use sockets::*;
+#[allow(unused_imports)]
+pub use tls::*;
 
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, TcpListener};
