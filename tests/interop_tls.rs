@@ -71,36 +71,37 @@ fn a_certificate_reload_on_sighup_keeps_a_playing_tls_connection() {
     assert!(server.edge.log().contains("configuration reloaded"));
 }
 
-#[test]
-fn an_edge_pulls_over_rtmps_from_an_origin_tls_listener() {
-    let origin = TlsEdge::start(1, "", &[]);
-    let origin_url = format!("rtmps://127.0.0.1:{}/{APP}", origin.tls_port);
-    let ca = origin.cert.cert.display().to_string();
-    let edge = RtmpEdge::start_with_args(2, "", &["--origin", &origin_url, "--tls-ca", &ca]);
-    let dir = TempDir::new("interop-tls-pull");
-    let mut publisher = ffmpeg_publish_testsrc(&origin.edge.url(APP, "pulled"), SECONDS + 4.0, &[]);
-    sleep_secs(1.5);
-    let out = dir.join("edge.flv");
-    let mut player = ffmpeg_record(&edge.url(APP, "pulled"), &out, SECONDS);
+/// An edge relays over rtmps:// to or from a TLS listener of another rtmp-edge (verified
+/// against its certificate as the CA): with `--origin` it pulls (FFmpeg publishes to the
+/// origin, plays from the edge), with `--push` it pushes (publishes to the edge, plays from
+/// the target).
+fn relay_over_tls(flag: &str, stream: &str) {
+    let tls_end = TlsEdge::start(1, "", &[]);
+    let upstream = format!("rtmps://127.0.0.1:{}/{APP}", tls_end.tls_port);
+    let ca = tls_end.cert.cert.display().to_string();
+    let edge = RtmpEdge::start_with_args(2, "", &[flag, &upstream, "--tls-ca", &ca]);
+    let (publish_to, play_from) = match flag {
+        "--origin" => (&tls_end.edge, &edge),
+        _ => (&edge, &tls_end.edge),
+    };
+    let dir = TempDir::new("interop-tls-relay");
+    let mut publisher = ffmpeg_publish_testsrc(&publish_to.url(APP, stream), SECONDS + 4.0, &[]);
+    sleep_secs(2.0);
+    let out = dir.join("relayed.flv");
+    let mut player = ffmpeg_record(&play_from.url(APP, stream), &out, SECONDS);
     player.wait_success(LIMIT);
     publisher.wait_success(LIMIT);
     assert_recording(&out, SECONDS);
 }
 
 #[test]
+fn an_edge_pulls_over_rtmps_from_an_origin_tls_listener() {
+    relay_over_tls("--origin", "pulled");
+}
+
+#[test]
 fn an_edge_pushes_over_rtmps_to_a_tls_listener() {
-    let target = TlsEdge::start(1, "", &[]);
-    let push_url = format!("rtmps://127.0.0.1:{}/{APP}", target.tls_port);
-    let ca = target.cert.cert.display().to_string();
-    let edge = RtmpEdge::start_with_args(1, "", &["--push", &push_url, "--tls-ca", &ca]);
-    let dir = TempDir::new("interop-tls-push");
-    let mut publisher = ffmpeg_publish_testsrc(&edge.url(APP, "pushed"), SECONDS + 4.0, &[]);
-    sleep_secs(2.0);
-    let out = dir.join("target.flv");
-    let mut player = ffmpeg_record(&target.edge.url(APP, "pushed"), &out, SECONDS);
-    player.wait_success(LIMIT);
-    publisher.wait_success(LIMIT);
-    assert_recording(&out, SECONDS);
+    relay_over_tls("--push", "pushed");
 }
 
 #[test]

@@ -35,7 +35,7 @@
 //! The fan-out latency histogram is recorded here, in `handle_written`: each frame carries
 //! the `now` of the input that completed it, and the write that takes its last byte records
 //! the difference, once per frame per player.
-use crate::media::log::LogLimits;
+use crate::media::log::{FrameLog, LogLimits};
 use crate::media::queue::{SendQueue, Verdict};
 use crate::media::registry::Registry;
 use crate::session::{ServerEvent, ServerSession};
@@ -315,25 +315,15 @@ impl ShardCore {
         if c.write != WriteState::InFlight {
             return;
         }
-        let log = c.player_log(&self.streams);
-        let since = match c.rtmp().map(|r| &r.role) {
-            Some(Role::Player { since, .. }) => Some(*since),
-            _ => None,
-        };
-        match c.tls.as_mut() {
+        self.with_delivery(id, now, |c, log, record| match c.tls.as_mut() {
             // The plaintext left the queue when it was sealed (see `tls`).
             Some(tls) => tls.advance(written),
-            None => {
-                let record = delivery_recorder(
-                    &mut self.latency,
-                    &mut self.latency_sum,
-                    &mut self.stats.frames_delivered,
-                    since,
-                    now,
-                );
-                c.queue.advance_with(written, log, record);
-            }
-        }
+            None => c.queue.advance_with(written, log, record),
+        });
+        let Some(c) = self.conns.get_mut(id) else {
+            return;
+        };
+        let log = c.player_log(&self.streams);
         self.stats.bytes_out += written as u64;
         c.bytes_out += written as u64;
         if written > 0 {
@@ -491,6 +481,38 @@ impl ShardCore {
 
     // ---- internals shared by the steps ----
 
+    /// Runs `f` on connection `id` with its log and a recorder for the frames whose last byte
+    /// leaves its queue: it counts them and, for frames that arrived after the play started
+    /// (not the startup GOP), records their fan-out latency.
+    fn with_delivery(
+        &mut self,
+        id: usize,
+        now: Instant,
+        f: impl FnOnce(&mut Connection, Option<&FrameLog>, &mut dyn FnMut(Instant)),
+    ) {
+        let Some(c) = self.conns.get_mut(id) else {
+            return;
+        };
+        let log = c.player_log(&self.streams);
+        let since = match c.rtmp().map(|r| &r.role) {
+            Some(Role::Player { since, .. }) => Some(*since),
+            _ => None,
+        };
+        let (latency, sum, delivered) = (
+            &mut self.latency,
+            &mut self.latency_sum,
+            &mut self.stats.frames_delivered,
+        );
+        f(c, log, &mut |arrival| {
+            *delivered += 1;
+            if since.is_some_and(|since| arrival >= since) {
+                let d = now.saturating_duration_since(arrival);
+                latency.saturating_record((d.as_micros() as u64).max(1));
+                *sum += d;
+            }
+        });
+    }
+
     /// Drains the session's events and output after input.
     fn process_session(&mut self, id: usize, now: Instant) {
         let mut events = std::mem::take(&mut self.events);
@@ -587,25 +609,6 @@ impl ShardCore {
                 self.connects.retain(|x| x.conn.0 != id);
                 self.upstream_gone(id, up, reason, self.last_now);
             }
-        }
-    }
-}
-
-/// What records the delivery of a frame once its last byte left the queue: counts it and,
-/// for frames that arrived after the play started (not the startup GOP), its fan-out latency.
-fn delivery_recorder<'a>(
-    latency: &'a mut Histogram<u64>,
-    sum: &'a mut Duration,
-    delivered: &'a mut u64,
-    since: Option<Instant>,
-    now: Instant,
-) -> impl FnMut(Instant) + 'a {
-    move |arrival| {
-        *delivered += 1;
-        if since.is_some_and(|since| arrival >= since) {
-            let d = now.saturating_duration_since(arrival);
-            latency.saturating_record((d.as_micros() as u64).max(1));
-            *sum += d;
         }
     }
 }

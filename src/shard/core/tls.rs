@@ -16,8 +16,8 @@
 //! Handshake: a TLS client is `Role::Pending` until it publishes or plays, so the handshake
 //! timeout covers the TLS handshake too; an upstream's TLS handshake falls in its handshake
 //! phase. A TLS error closes at once with [`CloseReason::TlsError`].
-use super::conn::{Connection, Role};
-use super::{delivery_recorder, CloseReason, ShardCore, MAX_IOVECS};
+use super::conn::Connection;
+use super::{CloseReason, ShardCore, MAX_IOVECS};
 use crate::media::log::FrameLog;
 use crate::media::queue::SendQueue;
 use bytes::Bytes;
@@ -264,25 +264,11 @@ impl ShardCore {
 
     /// Seals what `id` has to send (see [`TlsLayer::seal`]); no-op without TLS.
     pub(super) fn seal_tls(&mut self, id: usize, now: Instant) {
-        let Some(c) = self.conns.get_mut(id) else {
-            return;
-        };
-        let log = c.player_log(&self.streams);
-        let since = match c.rtmp().map(|r| &r.role) {
-            Some(Role::Player { since, .. }) => Some(*since),
-            _ => None,
-        };
-        let Some(tls) = c.tls.as_mut() else {
-            return;
-        };
-        let record = delivery_recorder(
-            &mut self.latency,
-            &mut self.latency_sum,
-            &mut self.stats.frames_delivered,
-            since,
-            now,
-        );
-        tls.seal(&mut c.queue, log, record);
+        self.with_delivery(id, now, |c, log, record| {
+            if let Some(tls) = c.tls.as_mut() {
+                tls.seal(&mut c.queue, log, record);
+            }
+        });
     }
 
     /// A TLS error (or a TLS layer that could not start) on `id`: closed at once.

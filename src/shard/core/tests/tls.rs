@@ -39,6 +39,14 @@ fn with_tls_listener(s: &mut ShardSettings, server: &TlsServer) {
 
 const TLS: usize = 1;
 
+/// A TLS player of `cam` on shard 0 whose play went out.
+fn tls_player(h: &mut Harness, client: Arc<rustls::ClientConfig>) -> usize {
+    let player = h.connect_tls(0, TLS, client);
+    h.client(player).play("cam");
+    h.drive();
+    player
+}
+
 #[test]
 fn publish_and_play_over_tls_beside_plain_players() {
     let (server, client) = pair();
@@ -82,9 +90,7 @@ fn ciphertext_in_flight_stays_pinned_until_written() {
     let (server, client) = pair();
     let mut h = Harness::new(|s| with_tls_listener(s, &server));
     let publisher = h.publisher(0, "cam");
-    let player = h.connect_tls(0, TLS, client);
-    h.client(player).play("cam");
-    h.drive();
+    let player = tls_player(&mut h, client);
     h.wires[player].mode = Mode::Hold;
     h.headers(publisher);
     h.stream(publisher, 0, 30, 10, 2000);
@@ -154,9 +160,7 @@ fn a_reload_gives_new_handshakes_the_new_certificate_and_keeps_running_ones() {
     let (new, new_client) = pair();
     let mut h = Harness::new(|s| with_tls_listener(s, &old));
     let publisher = h.publisher(0, "cam");
-    let before = h.connect_tls(0, TLS, old_client.clone());
-    h.client(before).play("cam");
-    h.drive();
+    let before = tls_player(&mut h, old_client.clone());
     h.headers(publisher);
     h.stream(publisher, 0, 10, 10, 500);
     h.drive();
@@ -193,9 +197,7 @@ fn a_slow_tls_player_keeps_bounded_buffers_and_the_policy_applies() {
         with_tls_listener(s, &server);
     });
     let publisher = h.publisher(0, "cam");
-    let player = h.connect_tls(0, TLS, client);
-    h.client(player).play("cam");
-    h.drive();
+    let player = tls_player(&mut h, client);
     h.wires[player].mode = Mode::Blocked;
     h.headers(publisher);
     for second in 0..20u32 {
