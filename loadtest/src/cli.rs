@@ -77,6 +77,16 @@ pub struct Cli {
     /// the others are legacy players (what a relay that keeps a legacy variant must serve).
     #[arg(long, default_value_t = 0)]
     pub enhanced_players: usize,
+
+    /// RTMPS players: play over TLS from this port of the --url host (the publisher stays
+    /// plain on --url). The server's certificate must name the --url host.
+    #[arg(long, value_name = "PORT")]
+    pub tls_port: Option<u16>,
+
+    /// With --tls-port: PEM CA certificates to verify the server with (default: the system
+    /// roots).
+    #[arg(long, value_name = "PEM")]
+    pub tls_ca: Option<PathBuf>,
 }
 
 /// Longest `--read-interval-ms`: a minute unread would only measure the socket buffer.
@@ -109,6 +119,9 @@ pub struct Settings {
     pub read_interval_ms: u64,
     /// Players (the first ones) that announce Enhanced RTMP.
     pub enhanced_players: usize,
+    /// RTMPS players on this port of the --url host.
+    pub tls_port: Option<u16>,
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl Cli {
@@ -134,6 +147,18 @@ impl Cli {
             return Err(format!(
                 "--read-interval-ms must be at most {MAX_READ_INTERVAL_MS}"
             ));
+        }
+        if url.tls {
+            return Err(
+                "--url: the publisher speaks plain RTMP; use --tls-port for RTMPS players".into(),
+            );
+        }
+        if self.tls_port.is_some() && self.read_interval_ms > 0 {
+            // Arrival marks count socket bytes, which TLS makes differ from the session's.
+            return Err("--read-interval-ms does not combine with --tls-port".into());
+        }
+        if self.tls_ca.is_some() && self.tls_port.is_none() {
+            return Err("--tls-ca needs --tls-port".into());
         }
         if self.no_publish && self.players == 0 {
             return Err("--no-publish with --players 0 has nothing to do".into());
@@ -166,6 +191,8 @@ impl Cli {
             batch_us: self.batch_us.min(100_000),
             read_interval_ms: self.read_interval_ms,
             enhanced_players: self.enhanced_players,
+            tls_port: self.tls_port,
+            tls_ca: self.tls_ca,
         })
     }
 }

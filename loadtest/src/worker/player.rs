@@ -7,6 +7,7 @@
 use crate::h264::nal_length_size;
 use crate::sei::find_stamp;
 use crate::stats::{record_ns, ThreadStats};
+use crate::tls::PlayerTls;
 use crate::worker::io::Outbox;
 use mio::net::TcpStream;
 use rtmp_edge::protocol::flv::{video_facts, VideoCodec};
@@ -39,6 +40,8 @@ pub struct Player {
     pub sock: TcpStream,
     pub session: ClientSession,
     pub outbox: Outbox,
+    /// RTMPS: the TLS between the socket and the session (`--tls-port`).
+    pub tls: Option<PlayerTls>,
     pub phase: Phase,
     pub connect_start: u64,
     pub tcp_connected: u64,
@@ -69,11 +72,17 @@ pub enum Ended {
 }
 
 impl Player {
-    pub fn new(sock: TcpStream, session: ClientSession, now: u64) -> Player {
+    pub fn new(
+        sock: TcpStream,
+        session: ClientSession,
+        tls: Option<PlayerTls>,
+        now: u64,
+    ) -> Player {
         Player {
             sock,
             session,
             outbox: Outbox::default(),
+            tls,
             phase: Phase::Connecting,
             connect_start: now,
             tcp_connected: 0,
@@ -113,6 +122,39 @@ impl Player {
             self.arrivals.pop_back();
         }
         self.arrivals.push_back((end, at));
+    }
+
+    /// Bytes read from the socket: decrypted first with TLS, then [`Player::handle_read`].
+    pub fn handle_wire(
+        &mut self,
+        data: &[u8],
+        at: u64,
+        published: u64,
+        stats: &mut ThreadStats,
+    ) -> Result<(), Ended> {
+        let Some(mut tls) = self.tls.take() else {
+            return self.handle_read(data, at, published, stats);
+        };
+        let result = match tls.open(data) {
+            Ok(plain) => self.handle_read(plain, at, published, stats),
+            Err(_) => Err(Ended::Error("tls")),
+        };
+        self.tls = Some(tls);
+        result
+    }
+
+    /// The next bytes to write: session output, sealed (with the handshake's own records)
+    /// when TLS.
+    pub fn poll_output(&mut self) -> Option<bytes::Bytes> {
+        let Some(tls) = self.tls.as_mut() else {
+            return self.session.poll_transmit();
+        };
+        while let Some(out) = self.session.poll_transmit() {
+            if let Some(sealed) = tls.seal(&out) {
+                return Some(sealed);
+            }
+        }
+        tls.seal(&[])
     }
 
     /// Feeds `data`, just read at stream offset `rx_offset` with arrival time `at` (of its

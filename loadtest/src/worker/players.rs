@@ -12,6 +12,7 @@ use super::run::{
 use super::NONE;
 use crate::clock::{now_ns, real_ns};
 use crate::stats::record_ns;
+use crate::tls::PlayerTls;
 use mio::net::TcpStream;
 use mio::{Interest, Token};
 use rtmp_edge::session::ClientSession;
@@ -32,7 +33,7 @@ impl Worker {
     }
 
     pub(super) fn start_player(&mut self, global: u64, now: u64) {
-        let mut sock = match start_connect(self.plan.addr, true) {
+        let mut sock = match start_connect(self.plan.player_addr, true) {
             Ok(s) => TcpStream::from_std(s),
             Err(e) => {
                 self.stats.error(connect_error_kind(&e));
@@ -57,7 +58,17 @@ impl Worker {
         client.enhanced = (global as usize) < self.plan.enhanced_players;
         let mut session = ClientSession::new(client, seed, uptime_ms(now));
         session.play(&self.plan.stream);
-        entry.insert(Player::new(sock, session, now));
+        let tls = match self.plan.tls.as_ref().map(PlayerTls::new).transpose() {
+            Ok(tls) => tls,
+            Err(e) => {
+                eprintln!("rtmp-loadtest: TLS: {e}");
+                self.stats.error("local");
+                self.stats.players_failed += 1;
+                let _ = self.poll.registry().deregister(&mut sock);
+                return;
+            }
+        };
+        entry.insert(Player::new(sock, session, tls, now));
     }
 
     pub(super) fn on_player_event(&mut self, key: usize, writable: bool) {
@@ -137,7 +148,7 @@ impl Worker {
                     // is one, else the time we read it (earlier parts by the arrival marks).
                     let at = arrival(rx_real_ns, self.real_minus_mono);
                     if let Err(Ended::Error(kind)) =
-                        p.handle_read(&self.buf[..n], at, published, &mut self.stats)
+                        p.handle_wire(&self.buf[..n], at, published, &mut self.stats)
                     {
                         return self.fail_player(key, kind, now);
                     }
@@ -153,7 +164,7 @@ impl Worker {
                 ReadStep::Failed(e) => return self.fail_player(key, io_error_kind(&e), now),
             }
         }
-        while let Some(out) = p.session.poll_transmit() {
+        while let Some(out) = p.poll_output() {
             if let Err(e) = p.outbox.send(&mut p.sock, &out) {
                 return self.fail_player(key, io_error_kind(&e), now);
             }
@@ -280,7 +291,7 @@ impl Worker {
         let mut p = self.players.remove(key);
         if polite {
             p.session.close();
-            while let Some(out) = p.session.poll_transmit() {
+            while let Some(out) = p.poll_output() {
                 if p.outbox.send(&mut p.sock, &out).is_err() {
                     break;
                 }

@@ -163,7 +163,12 @@ pub fn run_once(
     let (window_start, window_end) = load.window()?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let port = procs::free_port()?;
-    let mut server_guard = server.start(bins, dir, port, load.server, nofile)?;
+    let tls_port = if server.tls() {
+        Some(procs::free_port()?)
+    } else {
+        None
+    };
+    let mut server_guard = server.start(bins, dir, port, tls_port, load.server, nofile)?;
     let json_path = dir.join("loadtest.json");
     let _ = std::fs::remove_file(&json_path);
     let log_path = dir.join("loadtest.log");
@@ -187,6 +192,14 @@ pub fn run_once(
         .arg(load.read_interval_ms.to_string())
         .arg("--json")
         .arg(&json_path);
+    if let Some(tls_port) = tls_port {
+        cmd.arg("--tls-port")
+            .arg(tls_port.to_string())
+            .arg("--tls-ca")
+            .arg(dir.join("bench-cert.pem"));
+    }
+    // What the players' sockets delivered: the TLS listener's, when they play over TLS.
+    let port = tls_port.unwrap_or(port);
     let t0 = Instant::now();
     let mut loadtest = procs::spawn("rtmp-loadtest", cmd, load.loadtest, &log_path)?;
     let failed = |e: String, log: &Path| {

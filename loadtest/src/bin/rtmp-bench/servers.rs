@@ -51,6 +51,8 @@ pub enum ServerKind {
         write_merge_ms: u32,
         adaptive_merge_max_ms: u32,
         show_merge: bool,
+        /// RTMPS: players play from a TLS listener (the publisher stays plain).
+        tls: bool,
     },
     Nginx,
 }
@@ -80,8 +82,10 @@ impl ServerKind {
                 write_merge_ms,
                 adaptive_merge_max_ms,
                 show_merge,
+                tls,
             } => {
-                let name = format!("rtmp-edge ({})", io.name());
+                let tls = if tls { " TLS" } else { "" };
+                let name = format!("rtmp-edge ({}){tls}", io.name());
                 match (show_merge, write_merge_ms) {
                     (false, _) => name,
                     (true, 0) if adaptive_merge_max_ms > 0 => {
@@ -94,6 +98,11 @@ impl ServerKind {
         }
     }
 
+    /// Whether players play over RTMPS (rtmp-edge with a TLS listener).
+    pub fn tls(&self) -> bool {
+        matches!(self, ServerKind::Edge { tls: true, .. })
+    }
+
     /// rtmp-edge's I/O driver; None for nginx-rtmp.
     pub fn io(&self) -> Option<Io> {
         match self {
@@ -103,12 +112,15 @@ impl ServerKind {
     }
 
     /// Writes the config into `dir`, starts the server on `port` placed as `place` says, and
-    /// waits until it listens. `nofile` is the open-file limit the children inherit.
+    /// waits until it listens. `nofile` is the open-file limit the children inherit. With
+    /// `tls_port`, rtmp-edge also listens for RTMPS there with the certificate of
+    /// [`bench_cert`].
     pub fn start(
         &self,
         bins: &Binaries,
         dir: &Path,
         port: u16,
+        tls_port: Option<u16>,
         place: Placement,
         nofile: u64,
     ) -> Result<Guard, String> {
@@ -135,6 +147,15 @@ impl ServerKind {
                     .arg(&config)
                     .arg("--io")
                     .arg(io.name());
+                if let Some(tls_port) = tls_port {
+                    let (cert, key) = bench_cert(dir)?;
+                    cmd.arg("--tls-listen")
+                        .arg(format!("127.0.0.1:{tls_port}"))
+                        .arg("--tls-cert")
+                        .arg(cert)
+                        .arg("--tls-key")
+                        .arg(key);
+                }
                 (cmd, dir.join("rtmp-edge.log"))
             }
             ServerKind::Nginx => {
@@ -157,6 +178,21 @@ impl ServerKind {
         }
         Ok(guard)
     }
+}
+
+/// A self-signed certificate for 127.0.0.1 (rcgen), written as `bench-cert.pem` and
+/// `bench-key.pem` in `dir`: the server presents it, the load tester trusts it (`--tls-ca`).
+pub fn bench_cert(dir: &Path) -> Result<(PathBuf, PathBuf), String> {
+    let generated = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
+        .map_err(|e| format!("certificate: {e}"))?;
+    let (cert, key) = (dir.join("bench-cert.pem"), dir.join("bench-key.pem"));
+    for (path, text) in [
+        (&cert, generated.cert.pem()),
+        (&key, generated.key_pair.serialize_pem()),
+    ] {
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok((cert, key))
 }
 
 /// rtmp-edge settings matching nginx-rtmp's: one shard, chunk size 4096, loopback only.
@@ -245,6 +281,7 @@ mod tests {
             write_merge_ms,
             adaptive_merge_max_ms,
             show_merge,
+            tls: false,
         };
         assert_eq!(edge(Io::Epoll, 0, 20, false).label(), "rtmp-edge (epoll)");
         assert_eq!(edge(Io::Uring, 50, 20, false).label(), "rtmp-edge (uring)");
@@ -257,6 +294,15 @@ mod tests {
             "rtmp-edge (uring) adaptive<=20"
         );
         assert_eq!(ServerKind::Nginx.label(), "nginx-rtmp");
+        let tls = ServerKind::Edge {
+            io: Io::Epoll,
+            write_merge_ms: 0,
+            adaptive_merge_max_ms: 20,
+            show_merge: false,
+            tls: true,
+        };
+        assert_eq!(tls.label(), "rtmp-edge (epoll) TLS");
+        assert!(tls.tls());
         assert_eq!(Io::parse("uring"), Ok(Io::Uring));
         assert!(Io::parse("kqueue").is_err());
     }
