@@ -10,7 +10,7 @@ mod support;
 use serde_json::Value;
 use std::process::Command;
 use std::time::Duration;
-use support::{tool, Nginx, Process, RtmpEdge, RtmpServer, TempDir};
+use support::{tool, Nginx, Process, RtmpEdge, RtmpServer, TempDir, TlsEdge};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rtmp-loadtest");
 
@@ -113,6 +113,24 @@ fn rtmp_edge_fifty_players() {
     // the sequence header before it.
     assert_eq!(f(&v, "first_frame_keyframe_ratio"), 1.0, "{v}");
     assert_eq!(v["read_interval_ms"], 0, "{v}");
+}
+
+/// RTMPS players (`--tls-port`, verifying rtmp-edge's test certificate with `--tls-ca`) get
+/// every frame of the plain publisher, from the GOP cache on.
+#[test]
+fn rtmp_edge_tls_players() {
+    let server = TlsEdge::start(1, "", &[]);
+    let (port, ca) = (
+        server.tls_port.to_string(),
+        server.cert.cert.display().to_string(),
+    );
+    let v = play_and_check(
+        &server.edge,
+        "tls",
+        20,
+        &["--tls-port", &port, "--tls-ca", &ca],
+    );
+    assert_eq!(f(&v, "first_frame_keyframe_ratio"), 1.0, "{v}");
 }
 
 /// Players that read in bursts (200 ms unread, then everything at once) still get every
