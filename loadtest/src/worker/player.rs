@@ -124,25 +124,6 @@ impl Player {
         self.arrivals.push_back((end, at));
     }
 
-    /// Bytes read from the socket: decrypted first with TLS, then [`Player::handle_read`].
-    pub fn handle_wire(
-        &mut self,
-        data: &[u8],
-        at: u64,
-        published: u64,
-        stats: &mut ThreadStats,
-    ) -> Result<(), Ended> {
-        let Some(mut tls) = self.tls.take() else {
-            return self.handle_read(data, at, published, stats);
-        };
-        let result = match tls.open(data) {
-            Ok(plain) => self.handle_read(plain, at, published, stats),
-            Err(_) => Err(Ended::Error("tls")),
-        };
-        self.tls = Some(tls);
-        result
-    }
-
     /// The next bytes to write: session output, sealed (with the handshake's own records)
     /// when TLS.
     pub fn poll_output(&mut self) -> Option<bytes::Bytes> {

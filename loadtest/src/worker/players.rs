@@ -147,9 +147,15 @@ impl Worker {
                     // Each chunk is timed on its own: the kernel's arrival stamp when there
                     // is one, else the time we read it (earlier parts by the arrival marks).
                     let at = arrival(rx_real_ns, self.real_minus_mono);
-                    if let Err(Ended::Error(kind)) =
-                        p.handle_wire(&self.buf[..n], at, published, &mut self.stats)
-                    {
+                    // RTMPS: the records are decrypted before the session sees them.
+                    let (data, mut tls) = (&self.buf[..n], p.tls.take());
+                    let result = match tls.as_mut().map(|t| t.open(data)) {
+                        None => p.handle_read(data, at, published, &mut self.stats),
+                        Some(Ok(plain)) => p.handle_read(plain, at, published, &mut self.stats),
+                        Some(Err(_)) => Err(Ended::Error("tls")),
+                    };
+                    p.tls = tls;
+                    if let Err(Ended::Error(kind)) = result {
                         return self.fail_player(key, kind, now);
                     }
                     if !more {
