@@ -35,7 +35,7 @@
 //! The fan-out latency histogram is recorded here, in `handle_written`: each frame carries
 //! the `now` of the input that completed it, and the write that takes its last byte records
 //! the difference, once per frame per player.
-use crate::media::log::{FrameLog, LogLimits};
+use crate::media::log::LogLimits;
 use crate::media::queue::{SendQueue, Verdict};
 use crate::media::registry::Registry;
 use crate::session::{ServerEvent, ServerSession};
@@ -480,38 +480,6 @@ impl ShardCore {
     }
 
     // ---- internals shared by the steps ----
-
-    /// Runs `f` on connection `id` with its log and a recorder for the frames whose last byte
-    /// leaves its queue: it counts them and, for frames that arrived after the play started
-    /// (not the startup GOP), records their fan-out latency.
-    fn with_delivery(
-        &mut self,
-        id: usize,
-        now: Instant,
-        f: impl FnOnce(&mut Connection, Option<&FrameLog>, &mut dyn FnMut(Instant)),
-    ) {
-        let Some(c) = self.conns.get_mut(id) else {
-            return;
-        };
-        let log = c.player_log(&self.streams);
-        let since = match c.rtmp().map(|r| &r.role) {
-            Some(Role::Player { since, .. }) => Some(*since),
-            _ => None,
-        };
-        let (latency, sum, delivered) = (
-            &mut self.latency,
-            &mut self.latency_sum,
-            &mut self.stats.frames_delivered,
-        );
-        f(c, log, &mut |arrival| {
-            *delivered += 1;
-            if since.is_some_and(|since| arrival >= since) {
-                let d = now.saturating_duration_since(arrival);
-                latency.saturating_record((d.as_micros() as u64).max(1));
-                *sum += d;
-            }
-        });
-    }
 
     /// Drains the session's events and output after input.
     fn process_session(&mut self, id: usize, now: Instant) {
