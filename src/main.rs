@@ -25,7 +25,13 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&config.log);
-    let settings = config.shard_settings();
+    let settings = match config.shard_settings_with_tls() {
+        Ok(settings) => settings,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::from(2);
+        }
+    };
     let shards = settings.shards;
     if config.server.proxy_protocol && config.server.trusted_proxies.is_empty() {
         warn!(

@@ -82,6 +82,15 @@ pub struct Cli {
     /// URL; the publisher still publishes to --url. Same measurements (SEI latency, gaps).
     #[arg(long, value_name = "URL")]
     pub http_flv: Option<String>,
+    /// RTMPS players: play over TLS from this port of the --url host (the publisher stays
+    /// plain on --url). The server's certificate must name the --url host.
+    #[arg(long, value_name = "PORT")]
+    pub tls_port: Option<u16>,
+
+    /// With --tls-port: PEM CA certificates to verify the server with (default: the system
+    /// roots).
+    #[arg(long, value_name = "PEM")]
+    pub tls_ca: Option<PathBuf>,
 }
 
 /// Longest `--read-interval-ms`: a minute unread would only measure the socket buffer.
@@ -116,6 +125,9 @@ pub struct Settings {
     pub enhanced_players: usize,
     /// `(authority, path)` of the HTTP-FLV URL players play instead of RTMP.
     pub http_flv: Option<(String, String)>,
+    /// RTMPS players on this port of the --url host.
+    pub tls_port: Option<u16>,
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl Cli {
@@ -147,6 +159,21 @@ impl Cli {
             return Err(format!(
                 "--read-interval-ms must be at most {MAX_READ_INTERVAL_MS}"
             ));
+        }
+        if url.tls {
+            return Err(
+                "--url: the publisher speaks plain RTMP; use --tls-port for RTMPS players".into(),
+            );
+        }
+        if self.tls_port.is_some() && self.read_interval_ms > 0 {
+            // Arrival marks count socket bytes, which TLS makes differ from the session's.
+            return Err("--read-interval-ms does not combine with --tls-port".into());
+        }
+        if self.tls_port.is_some() && self.http_flv.is_some() {
+            return Err("--http-flv players speak plain HTTP: not with --tls-port".into());
+        }
+        if self.tls_ca.is_some() && self.tls_port.is_none() {
+            return Err("--tls-ca needs --tls-port".into());
         }
         if self.no_publish && self.players == 0 {
             return Err("--no-publish with --players 0 has nothing to do".into());
@@ -180,6 +207,8 @@ impl Cli {
             read_interval_ms: self.read_interval_ms,
             enhanced_players: self.enhanced_players,
             http_flv,
+            tls_port: self.tls_port,
+            tls_ca: self.tls_ca,
         })
     }
 }

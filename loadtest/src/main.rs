@@ -16,6 +16,7 @@ mod report;
 mod sei;
 mod source;
 mod stats;
+mod tls;
 mod worker;
 
 use clap::Parser;
@@ -103,8 +104,18 @@ fn run(settings: Settings) -> Result<ExitCode, String> {
     let url = &settings.url;
     let mut client = ClientConfig::new(&url.app, &url.tc_url());
     client.flash_ver = "LNX 9,0,124,2".to_string();
+    // RTMPS players: the same host, its TLS port.
+    let (player_addr, tls) = match settings.tls_port {
+        Some(port) => {
+            let plan = tls::TlsPlan::new(&settings.url.host, settings.tls_ca.as_deref())?;
+            (SocketAddr::new(addr.ip(), port), Some(plan))
+        }
+        None => (addr, None),
+    };
     let plan = Arc::new(Plan {
         addr,
+        player_addr,
+        tls,
         stream: url.stream.clone(),
         client,
         players: settings.players,

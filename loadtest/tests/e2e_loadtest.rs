@@ -10,7 +10,7 @@ mod support;
 use serde_json::Value;
 use std::process::Command;
 use std::time::Duration;
-use support::{tool, HttpEdge, Nginx, Process, RtmpEdge, RtmpServer, TempDir};
+use support::{tool, HttpEdge, Nginx, Process, RtmpEdge, RtmpServer, TempDir, TlsEdge};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rtmp-loadtest");
 
@@ -122,6 +122,24 @@ fn rtmp_edge_http_flv_players() {
     let server = HttpEdge::start(2, "", &[]);
     let url = server.http_url("/live/httpflv.flv");
     let v = play_and_check(&server.edge, "httpflv", 20, &["--http-flv", &url]);
+    assert_eq!(f(&v, "first_frame_keyframe_ratio"), 1.0, "{v}");
+}
+
+/// RTMPS players (`--tls-port`, verifying rtmp-edge's test certificate with `--tls-ca`) get
+/// every frame of the plain publisher, from the GOP cache on.
+#[test]
+fn rtmp_edge_tls_players() {
+    let server = TlsEdge::start(1, "", &[]);
+    let (port, ca) = (
+        server.tls_port.to_string(),
+        server.cert.cert.display().to_string(),
+    );
+    let v = play_and_check(
+        &server.edge,
+        "tls",
+        20,
+        &["--tls-port", &port, "--tls-ca", &ca],
+    );
     assert_eq!(f(&v, "first_frame_keyframe_ratio"), 1.0, "{v}");
 }
 

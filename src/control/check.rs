@@ -359,6 +359,7 @@ const TABLES: &[&str] = &[
     "http_play",
     "relay",
     "limits",
+    "tls",
 ];
 
 /// Keys of one table, or the table names when `table` is `None`.

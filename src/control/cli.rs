@@ -100,6 +100,10 @@ pub struct Cli {
     #[arg(long, value_name = "SECRET")]
     pub play_secret: Vec<String>,
 
+    /// RTMPS: --tls-listen, --tls-cert, --tls-key, --tls-ca (see `tls`).
+    #[command(flatten)]
+    pub tls: super::tls::TlsFlags,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -205,6 +209,7 @@ impl Cli {
         self.limits.apply(&mut config, &mut from_flags);
         config.add_relay_flags(&self.origin, &self.push);
         config.add_access_flags(&self.publish_secret, &self.play_secret);
+        self.tls.apply(&mut config, &mut from_flags);
 
         let problems = config.validate();
         if problems.is_empty() {

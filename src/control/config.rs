@@ -48,6 +48,8 @@ pub struct Config {
     pub http_play: HttpPlayConfig,
     pub relay: super::relay::RelayConfig,
     pub limits: LimitsConfig,
+    /// `[tls]`: RTMPS listeners and upstream verification (see `tls`).
+    pub tls: super::tls::TlsConfig,
     /// `[[app]]` tables: origins and push targets per app (see `relay`).
     #[serde(rename = "app", skip_serializing_if = "Vec::is_empty")]
     pub apps: Vec<super::relay::AppConfig>,

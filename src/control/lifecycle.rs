@@ -111,7 +111,14 @@ impl Lifecycle {
                 "SIGHUP: this key changed; it takes effect only after a restart"
             );
         }
-        let shards = self.shards.reload(new.shard_settings());
+        let settings = match new.shard_settings_with_tls() {
+            Ok(s) => s,
+            Err(e) => {
+                error!("SIGHUP: TLS files refused, the running configuration stays: {e}");
+                return None;
+            }
+        };
+        let shards = self.shards.reload(settings);
         if let Some(agent) = &self.agent {
             agent.set_capacity(Capacity::from(&new.agent));
         }

@@ -33,6 +33,7 @@ mod relay;
 pub mod reload;
 mod settings;
 pub mod sign;
+pub mod tls;
 mod validate;
 
 pub use check::Diagnostic;

@@ -3,7 +3,8 @@
 //! Pure functions of two validated configs; no I/O. The shards take the runtime settings
 //! from [`Config::shard_settings`] through their mailboxes (limits, timeouts, write merge,
 //! max connections, PROXY trust, socket options of new connections); the agent takes its
-//! capacity. Everything listed in [`RESTART_KEYS`] is bound to sockets, threads, the
+//! capacity; TLS certificates and keys are read again (new handshakes use them). Everything
+//! listed in [`RESTART_KEYS`] is bound to sockets, threads, the
 //! encode-once wire format or state built once at start: a change there is logged as
 //! needing a restart and the running value stays.
 use super::config::Config;
@@ -22,6 +23,7 @@ pub const RESTART_KEYS: &[&str] = &[
     "http.stream_labels",
     "http.max_labelled_streams",
     "agent.listen",
+    "tls.listen",
 ];
 
 /// The keys of [`RESTART_KEYS`] whose value differs between the running config and `new`.
@@ -40,6 +42,7 @@ pub fn restart_needed(running: &Config, new: &Config) -> Vec<&'static str> {
         r.http.stream_labels != n.http.stream_labels,
         r.http.max_labelled_streams != n.http.max_labelled_streams,
         r.agent.listen != n.agent.listen,
+        r.tls.listen != n.tls.listen,
     ];
     RESTART_KEYS
         .iter()

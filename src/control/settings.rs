@@ -25,6 +25,8 @@ impl Config {
                         .filter_map(|t| super::validate::parse_trusted(t))
                         .collect(),
                     protocol: ListenerProtocol::Rtmp,
+                    // TLS listeners and their certificates: `Config::shard_settings_with_tls`.
+                    tls: None,
                 })
                 .chain(
                     self.http_play
@@ -76,6 +78,7 @@ impl Config {
             access: std::sync::Arc::new(access),
             limits: self.limit_settings(),
             http: self.http_play.settings(),
+            tls_client: None,
         }
     }
 }

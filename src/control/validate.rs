@@ -323,6 +323,7 @@ impl Config {
         self.validate_relay(&mut out);
         self.validate_record(&mut out);
         self.validate_access(&mut out);
+        self.validate_tls(&mut out);
         out
     }
 }
@@ -336,10 +337,15 @@ fn check_listen(listen: &[String], out: &mut Vec<ConfigProblem>) {
             reason: "is empty: give at least one ADDR:PORT, e.g. [\"0.0.0.0:1935\"]".to_owned(),
         });
     }
+    check_addrs("server.listen", listen, out);
+}
+
+/// Each entry of the list `key` must be an `ADDR:PORT`, listed once.
+pub(crate) fn check_addrs(key: &'static str, listen: &[String], out: &mut Vec<ConfigProblem>) {
     let mut seen = HashSet::new();
     for (i, text) in listen.iter().enumerate() {
         let problem = |reason: &str| ConfigProblem {
-            key: "server.listen",
+            key,
             index: Some(i),
             value: format!("{text:?}"),
             reason: reason.to_owned(),

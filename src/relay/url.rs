@@ -1,5 +1,6 @@
 //! Parsing of `rtmp://HOST[:PORT]/APP/STREAM[?QUERY]` into what a client session needs, and
 //! of `rtmp://HOST[:PORT]/APP` (an origin or push target, the stream left to the caller).
+//! `rtmps://` (RTMP over TLS, default port 443) parses the same way with `tls` set.
 //!
 //! The first path segment is the application, everything after it (slashes and query
 //! included) is the stream name, as FFmpeg and OBS split it. Pure string work: no name
@@ -8,6 +9,8 @@
 use std::fmt;
 
 pub const DEFAULT_PORT: u16 = 1935;
+/// The port of `rtmps://` URLs without one (what FFmpeg and the CDNs use).
+pub const DEFAULT_TLS_PORT: u16 = 443;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RtmpUrl {
@@ -17,11 +20,13 @@ pub struct RtmpUrl {
     pub app: String,
     /// Stream name, with its `?query` if any.
     pub stream: String,
+    /// `rtmps://`: RTMP inside TLS; `host` is the name the server's certificate must carry.
+    pub tls: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UrlError {
-    #[error("URL must start with rtmp://")]
+    #[error("URL must start with rtmp:// or rtmps://")]
     Scheme,
     #[error("URL has no host")]
     NoHost,
@@ -35,9 +40,9 @@ pub enum UrlError {
 
 impl RtmpUrl {
     pub fn parse(url: &str) -> Result<RtmpUrl, UrlError> {
-        let rest = strip_scheme(url).ok_or(UrlError::Scheme)?;
+        let (rest, tls) = strip_scheme(url).ok_or(UrlError::Scheme)?;
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let (host, port) = split_host_port(authority)?;
+        let (host, port) = split_host_port(authority, tls)?;
         if host.is_empty() {
             return Err(UrlError::NoHost);
         }
@@ -50,14 +55,15 @@ impl RtmpUrl {
             port,
             app: app.to_string(),
             stream: stream.to_string(),
+            tls,
         })
     }
 
     /// Parses `rtmp://HOST[:PORT]/APP` (a trailing slash allowed); `stream` is left empty.
     pub fn parse_app(url: &str) -> Result<RtmpUrl, UrlError> {
-        let rest = strip_scheme(url).ok_or(UrlError::Scheme)?;
+        let (rest, tls) = strip_scheme(url).ok_or(UrlError::Scheme)?;
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let (host, port) = split_host_port(authority)?;
+        let (host, port) = split_host_port(authority, tls)?;
         if host.is_empty() {
             return Err(UrlError::NoHost);
         }
@@ -70,12 +76,14 @@ impl RtmpUrl {
             port,
             app: app.to_string(),
             stream: String::new(),
+            tls,
         })
     }
 
     /// The `tcUrl` sent in connect: everything up to and including the application.
     pub fn tc_url(&self) -> String {
-        format!("rtmp://{}/{}", self.authority(), self.app)
+        let scheme = if self.tls { "rtmps" } else { "rtmp" };
+        format!("{scheme}://{}/{}", self.authority(), self.app)
     }
 
     /// `host:port` as a socket address string (IPv6 hosts bracketed).
@@ -94,12 +102,19 @@ impl fmt::Display for RtmpUrl {
     }
 }
 
-fn strip_scheme(url: &str) -> Option<&str> {
+/// The rest after `rtmp://` or `rtmps://`, and whether it was `rtmps`.
+fn strip_scheme(url: &str) -> Option<(&str, bool)> {
     let (scheme, rest) = url.split_once("://")?;
-    scheme.eq_ignore_ascii_case("rtmp").then_some(rest)
+    if scheme.eq_ignore_ascii_case("rtmp") {
+        Some((rest, false))
+    } else if scheme.eq_ignore_ascii_case("rtmps") {
+        Some((rest, true))
+    } else {
+        None
+    }
 }
 
-fn split_host_port(authority: &str) -> Result<(&str, u16), UrlError> {
+fn split_host_port(authority: &str, tls: bool) -> Result<(&str, u16), UrlError> {
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         let (host, after) = v6.split_once(']').ok_or(UrlError::NoHost)?;
         match after.strip_prefix(':') {
@@ -114,6 +129,7 @@ fn split_host_port(authority: &str) -> Result<(&str, u16), UrlError> {
         }
     };
     let port = match port {
+        None if tls => DEFAULT_TLS_PORT,
         None => DEFAULT_PORT,
         Some(p) => match p.parse::<u16>() {
             Ok(port) if port != 0 => port,
@@ -145,6 +161,19 @@ mod tests {
         assert_eq!(u.port, 1935);
         assert_eq!(u.app, "app");
         assert_eq!(u.stream, "a/b?key=1");
+    }
+
+    #[test]
+    fn rtmps() {
+        let u = RtmpUrl::parse("rtmps://live.example.com/app/key").unwrap();
+        assert!(u.tls);
+        assert_eq!(u.port, 443);
+        assert_eq!(u.tc_url(), "rtmps://live.example.com:443/app");
+        let u = RtmpUrl::parse_app("RTMPS://127.0.0.1:1936/live").unwrap();
+        assert!(u.tls);
+        assert_eq!(u.port, 1936);
+        assert!(!RtmpUrl::parse("rtmp://h/a/s").unwrap().tls);
+        assert_eq!(RtmpUrl::parse("rtmpt://h/a/s"), Err(UrlError::Scheme));
     }
 
     #[test]

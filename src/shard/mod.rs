@@ -55,6 +55,8 @@ pub struct ListenerSettings {
     pub trusted_proxies: Vec<IpNet>,
     /// What the listener's connections speak.
     pub protocol: ListenerProtocol,
+    /// RTMPS: connections speak TLS with this certificate (None: plain RTMP).
+    pub tls: Option<core::TlsServer>,
 }
 
 /// The protocol of a listener's connections.
@@ -96,6 +98,7 @@ impl ListenerSettings {
             proxy_protocol: false,
             trusted_proxies: Vec::new(),
             protocol: ListenerProtocol::Rtmp,
+            tls: None,
         }
     }
 
@@ -160,6 +163,9 @@ pub struct ShardSettings {
     /// Connection, stream and command limits (`[limits]`).
     pub limits: LimitSettings,
     pub http: HttpSettings,
+    /// How `rtmps://` upstreams are verified (the configured CA or the system roots); None
+    /// when no upstream is `rtmps://`.
+    pub tls_client: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl Default for ShardSettings {

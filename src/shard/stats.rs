@@ -83,6 +83,10 @@ pub struct ShardStats {
     pub timeouts: u64,
     /// Refusals by the limit that made them, indexed by `LimitKind::index`.
     pub limit_refused: [u64; super::LimitKind::ALL.len()],
+    /// RTMPS: TLS handshakes completed (inbound and upstream).
+    pub tls_handshakes: u64,
+    /// RTMPS: connections closed for a TLS error (also counted by close reason).
+    pub tls_errors: u64,
     /// Closes by reason, indexed by `CloseReason::index`.
     pub closed_by_reason: [u64; CloseReason::ALL.len()],
     /// Time the shard's event loop spent working (not waiting for events).

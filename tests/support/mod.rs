@@ -31,6 +31,7 @@ mod process;
 mod server;
 mod sockets;
 mod static_http;
+mod tls;
 
 // A test crate that uses only some helpers must not warn about the rest.
 #[allow(unused_imports)]
@@ -55,6 +56,8 @@ pub use server::*;
 pub use sockets::*;
 #[allow(unused_imports)]
 pub use static_http::*;
+#[allow(unused_imports)]
+pub use tls::*;
 
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, TcpListener};

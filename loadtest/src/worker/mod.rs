@@ -52,7 +52,12 @@ pub const NONE: u64 = u64::MAX;
 /// The immutable plan every thread follows.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// The publisher's address (`--url`).
     pub addr: SocketAddr,
+    /// The players' address: `addr`, or its TLS port with `--tls-port`.
+    pub player_addr: SocketAddr,
+    /// RTMPS players (`--tls-port`): how they verify the server.
+    pub tls: Option<crate::tls::TlsPlan>,
     pub stream: String,
     pub client: ClientConfig,
     pub players: usize,

@@ -9,6 +9,7 @@ use crate::h264::nal_length_size;
 use crate::http_flv::{FlvEvent, FlvReader};
 use crate::sei::find_stamp;
 use crate::stats::{record_ns, ThreadStats};
+use crate::tls::PlayerTls;
 use crate::worker::io::Outbox;
 use bytes::Bytes;
 use mio::net::TcpStream;
@@ -71,6 +72,8 @@ pub struct Player {
     pub sock: TcpStream,
     pub link: Link,
     pub outbox: Outbox,
+    /// RTMPS: the TLS between the socket and the session (`--tls-port`).
+    pub tls: Option<PlayerTls>,
     pub phase: Phase,
     pub connect_start: u64,
     pub tcp_connected: u64,
@@ -101,11 +104,12 @@ pub enum Ended {
 }
 
 impl Player {
-    pub fn new(sock: TcpStream, link: Link, now: u64) -> Player {
+    pub fn new(sock: TcpStream, link: Link, tls: Option<PlayerTls>, now: u64) -> Player {
         Player {
             sock,
             link,
             outbox: Outbox::default(),
+            tls,
             phase: Phase::Connecting,
             connect_start: now,
             tcp_connected: 0,
@@ -145,6 +149,20 @@ impl Player {
             self.arrivals.pop_back();
         }
         self.arrivals.push_back((end, at));
+    }
+
+    /// The next bytes to write: the link's output (RTMP session or HTTP request), sealed (with the handshake's own records)
+    /// when TLS.
+    pub fn poll_output(&mut self) -> Option<bytes::Bytes> {
+        let Some(tls) = self.tls.as_mut() else {
+            return self.link.poll_transmit();
+        };
+        while let Some(out) = self.link.poll_transmit() {
+            if let Some(sealed) = tls.seal(&out) {
+                return Some(sealed);
+            }
+        }
+        tls.seal(&[])
     }
 
     /// Feeds `data`, just read at stream offset `rx_offset` with arrival time `at` (of its

@@ -13,6 +13,7 @@ use super::NONE;
 use crate::clock::{now_ns, real_ns};
 use crate::http_flv::FlvReader;
 use crate::stats::record_ns;
+use crate::tls::PlayerTls;
 use mio::net::TcpStream;
 use mio::{Interest, Token};
 use rtmp_edge::session::ClientSession;
@@ -37,7 +38,7 @@ impl Worker {
             .plan
             .http_flv
             .as_ref()
-            .map_or(self.plan.addr, |t| t.addr);
+            .map_or(self.plan.player_addr, |t| t.addr);
         let mut sock = match start_connect(addr, true) {
             Ok(s) => TcpStream::from_std(s),
             Err(e) => {
@@ -72,7 +73,17 @@ impl Worker {
                 Link::Rtmp(session)
             }
         };
-        entry.insert(Player::new(sock, link, now));
+        let tls = match self.plan.tls.as_ref().map(PlayerTls::new).transpose() {
+            Ok(tls) => tls,
+            Err(e) => {
+                eprintln!("rtmp-loadtest: TLS: {e}");
+                self.stats.error("local");
+                self.stats.players_failed += 1;
+                let _ = self.poll.registry().deregister(&mut sock);
+                return;
+            }
+        };
+        entry.insert(Player::new(sock, link, tls, now));
     }
 
     pub(super) fn on_player_event(&mut self, key: usize, writable: bool) {
@@ -151,9 +162,15 @@ impl Worker {
                     // Each chunk is timed on its own: the kernel's arrival stamp when there
                     // is one, else the time we read it (earlier parts by the arrival marks).
                     let at = arrival(rx_real_ns, self.real_minus_mono);
-                    if let Err(Ended::Error(kind)) =
-                        p.handle_read(&self.buf[..n], at, published, &mut self.stats)
-                    {
+                    // RTMPS: the records are decrypted before the session sees them.
+                    let (data, mut tls) = (&self.buf[..n], p.tls.take());
+                    let result = match tls.as_mut().map(|t| t.open(data)) {
+                        None => p.handle_read(data, at, published, &mut self.stats),
+                        Some(Ok(plain)) => p.handle_read(plain, at, published, &mut self.stats),
+                        Some(Err(_)) => Err(Ended::Error("tls")),
+                    };
+                    p.tls = tls;
+                    if let Err(Ended::Error(kind)) = result {
                         return self.fail_player(key, kind, now);
                     }
                     if !more {
@@ -168,7 +185,7 @@ impl Worker {
                 ReadStep::Failed(e) => return self.fail_player(key, io_error_kind(&e), now),
             }
         }
-        while let Some(out) = p.link.poll_transmit() {
+        while let Some(out) = p.poll_output() {
             if let Err(e) = p.outbox.send(&mut p.sock, &out) {
                 return self.fail_player(key, io_error_kind(&e), now);
             }
@@ -295,7 +312,7 @@ impl Worker {
         let mut p = self.players.remove(key);
         if polite {
             p.link.close();
-            while let Some(out) = p.link.poll_transmit() {
+            while let Some(out) = p.poll_output() {
                 if p.outbox.send(&mut p.sock, &out).is_err() {
                     break;
                 }

@@ -169,7 +169,7 @@ fn every_unknown_key_and_wrong_type_is_reported_not_only_the_first() {
         vec![
             (2, "[server] unknown field `shard`, expected one of `listen`, `shards`, `pin_shards`, `max_connections`, `chunk_size`, `window_ack_size`, `proxy_protocol`, `trusted_proxies`, `drain_timeout_ms`, `io`; did you mean `shards`?".to_owned()),
             (3, "server.chunk_size".to_owned()),
-            (4, "unknown field `plya`, expected one of `server`, `socket`, `publish`, `play`, `timeouts`, `log`, `http`, `agent`, `hls`, `http_play`, `relay`, `limits`; did you mean `play`?".to_owned()),
+            (4, "unknown field `plya`, expected one of `server`, `socket`, `publish`, `play`, `timeouts`, `log`, `http`, `agent`, `hls`, `http_play`, `relay`, `limits`, `tls`; did you mean `play`?".to_owned()),
             (7, "[play] unknown field `write_merg_ms`, expected one of `write_merge_ms`, `adaptive_merge_max_ms`, `queue_max_ms`, `queue_max_bytes`, `kick_after_ms`, `gop_cache`, `write_stall_timeout_ms`; did you mean `write_merge_ms`?".to_owned()),
             (8, "play.gop_cache".to_owned()),
         ],

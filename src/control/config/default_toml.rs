@@ -67,6 +67,12 @@ max_head_bytes = 8192       # largest request head; bigger: 431
 keepalive_timeout_ms = 15000 # kept-alive connection without a request: closed
 head_timeout_ms = 10000     # a request head must be complete within this
 stream_wait_ms = 5000       # a stream without media this long after the request: 404
+[tls]
+listen = []                 # ADDR:PORT of RTMPS listeners (RTMP inside TLS), e.g. ["0.0.0.0:443"]
+cert = ""                   # PEM certificate chain of the TLS listeners (read again on SIGHUP)
+key = ""                    # PEM private key of cert
+ca_file = ""                # PEM CAs that rtmps:// origins and push targets must chain to; "" = system roots
+
 [relay]
 hop_limit = 8               # a publish or play named NAME?hops=N with N above this is refused
 

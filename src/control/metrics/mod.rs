@@ -128,7 +128,7 @@ fn sum(snapshots: &[Arc<ShardSnapshot>], f: impl Fn(&ShardStats) -> u64) -> f64 
 type Counter = (&'static str, &'static str, fn(&ShardStats) -> u64);
 
 fn counters(p: &mut PromText, snapshots: &[Arc<ShardSnapshot>]) {
-    let plain: [Counter; 12] = [
+    let plain: [Counter; 14] = [
         (
             "rtmp_edge_connections_accepted_total",
             "Connections accepted.",
@@ -182,6 +182,16 @@ fn counters(p: &mut PromText, snapshots: &[Arc<ShardSnapshot>]) {
             "rtmp_edge_reconnect_requests_total",
             "Clients asked to reconnect elsewhere when a drain started (Enhanced RTMP).",
             |s| s.reconnect_requests,
+        ),
+        (
+            "rtmp_edge_tls_handshakes_total",
+            "RTMPS: TLS handshakes completed (TLS listeners and rtmps:// upstreams).",
+            |s| s.tls_handshakes,
+        ),
+        (
+            "rtmp_edge_tls_errors_total",
+            "RTMPS: connections closed for a TLS error (bad records, handshake or certificate).",
+            |s| s.tls_errors,
         ),
     ];
     for (name, help, f) in plain {

@@ -54,11 +54,14 @@ pub enum CloseReason {
     HttpComplete,
     /// An HTTP connection sent no (complete) request within its keep-alive or head timeout.
     HttpIdle,
+    /// A TLS error (bad records, handshake failure, certificate refused) on an RTMPS
+    /// connection.
+    TlsError,
 }
 
 impl CloseReason {
     /// Every reason, for counters indexed by reason.
-    pub const ALL: [CloseReason; 24] = [
+    pub const ALL: [CloseReason; 25] = [
         CloseReason::PeerClosed,
         CloseReason::ReadError,
         CloseReason::WriteError,
@@ -83,6 +86,7 @@ impl CloseReason {
         CloseReason::HttpBadRequest,
         CloseReason::HttpComplete,
         CloseReason::HttpIdle,
+        CloseReason::TlsError,
     ];
 
     /// A stable snake_case name (log field, metric label).
@@ -112,6 +116,7 @@ impl CloseReason {
             CloseReason::HttpBadRequest => "http_bad_request",
             CloseReason::HttpComplete => "http_complete",
             CloseReason::HttpIdle => "http_idle",
+            CloseReason::TlsError => "tls_error",
         }
     }
 

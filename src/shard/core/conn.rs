@@ -3,8 +3,8 @@
 //!
 //! Kinds: inbound RTMP, and outbound relay connections (an upstream play that feeds a pulled
 //! stream, or an upstream publish that forwards a local one) running the client session.
-//! HTTP delivery connections (`Kind::Http`, see `http`) are another; TLS is a further
-//! variant, not a flag. No sockets here: a connection is its
+//! HTTP delivery connections (`Kind::Http`, see `http`) are another; TLS is a layer any kind
+//! can run inside (`Connection::tls`). No sockets here: a connection is its
 //! session, its role and its send queue.
 use super::http::HttpConn;
 use super::proxy_wait::ProxyWait;
@@ -128,6 +128,8 @@ pub(crate) struct Connection {
     pub bytes_out: u64,
     /// The last publish or play it started, for the access log.
     pub last_session: Option<(ClientRole, StreamKey)>,
+    /// RTMPS: the TLS layer between the socket and the session (see `tls`).
+    pub tls: Option<Box<super::tls::TlsLayer>>,
 }
 
 impl Connection {

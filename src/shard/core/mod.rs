@@ -76,6 +76,7 @@ mod streams;
 mod sweep;
 #[cfg(test)]
 mod tests;
+mod tls;
 mod transmit;
 mod upstream;
 
@@ -86,6 +87,7 @@ pub use limits::{LimitKind, LimitSettings, PeerTable};
 use proxy_wait::ProxyWait;
 use schedule::FlushSchedule;
 use streams::{StreamId, Streams};
+pub use tls::{TlsError, TlsServer, TLS_BUFFER};
 pub use transmit::{Transmit, MAX_IOVECS};
 pub use upstream::Connect;
 
@@ -247,6 +249,7 @@ impl ShardCore {
         });
         let id = self.insert_connection(kind, listener, now);
         self.bind_admission(id);
+        self.start_tls_server(id, listener);
         self.stats.accepted += 1;
         debug!(shard = self.index, %peer, conn = id, "accepted");
         ConnId(id)
@@ -270,6 +273,7 @@ impl ShardCore {
             bytes_in: 0,
             bytes_out: 0,
             last_session: None,
+            tls: None,
         })
     }
 
@@ -292,28 +296,39 @@ impl ShardCore {
             self.close_pending();
             return input.len();
         }
-        let Some(rtmp) = c.rtmp_mut() else {
-            self.upstream_input(id, input, now);
-            self.close_pending();
-            return input.len();
-        };
         let mut rest = input;
-        if rtmp.proxy.is_some() {
+        if c.rtmp().is_some_and(|r| r.proxy.is_some()) {
             match self.proxy_input(id, input) {
                 Some(start) => rest = input.get(start..).unwrap_or_default(),
                 None => return input.len(),
             }
-            if rest.is_empty() {
-                return input.len();
-            }
         }
-        if self.is_authorizing(id) {
-            self.hold_input(id, rest, now);
+        // The PROXY header comes before TLS on the wire; the session sees only plaintext.
+        if self.conns.get(id).is_some_and(|c| c.tls.is_some()) {
+            self.tls_input(id, rest, now);
         } else {
-            self.session_input(id, rest, now);
+            self.plain_input(id, rest, now);
         }
         self.close_pending();
         input.len()
+    }
+
+    /// Plaintext for the session of `id` (after any PROXY header and TLS).
+    fn plain_input(&mut self, id: usize, input: &[u8], now: Instant) {
+        if input.is_empty() {
+            return;
+        }
+        let Some(c) = self.conns.get_mut(id) else {
+            return;
+        };
+        if c.rtmp_mut().is_none() {
+            return self.upstream_input(id, input, now);
+        }
+        if self.is_authorizing(id) {
+            self.hold_input(id, input, now);
+        } else {
+            self.session_input(id, input, now);
+        }
     }
 
     /// Bytes for the session of inbound connection `id`, and what follows from them.
@@ -354,28 +369,21 @@ impl ShardCore {
         if c.write != WriteState::InFlight {
             return;
         }
-        let log = c.player_log(&self.streams);
-        let since = c.play_since();
-        let (latency, sum, delivered) = (
-            &mut self.latency,
-            &mut self.latency_sum,
-            &mut self.stats.frames_delivered,
-        );
-        c.queue.advance_with(written, log, |arrival| {
-            *delivered += 1;
-            // Frames from before the play started (the startup GOP) are not fan-out latency.
-            if since.is_some_and(|since| arrival >= since) {
-                let d = now.saturating_duration_since(arrival);
-                latency.saturating_record((d.as_micros() as u64).max(1));
-                *sum += d;
-            }
+        self.with_delivery(id, now, |c, log, record| match c.tls.as_mut() {
+            // The plaintext left the queue when it was sealed (see `tls`).
+            Some(tls) => tls.advance(written),
+            None => c.queue.advance_with(written, log, record),
         });
+        let Some(c) = self.conns.get_mut(id) else {
+            return;
+        };
+        let log = c.player_log(&self.streams);
         self.stats.bytes_out += written as u64;
         c.bytes_out += written as u64;
         if written > 0 {
             c.last_write = now;
         }
-        if !c.queue.is_idle(log) {
+        if !c.is_idle(log) {
             let wake = c.wake(id, WriteState::Due { urgent: true });
             self.schedule.urgent(wake);
         } else if let Some(reason) = c.close_after_flush {
@@ -487,7 +495,11 @@ impl ShardCore {
                 Verdict::Keep { dropped } => self.stats.frames_dropped += dropped,
             }
             http::before_send(c, log);
-            if c.queue.committed_bytes() == 0 {
+            self.seal_tls(id, now);
+            let Some(c) = self.conns.get_mut(id) else {
+                continue;
+            };
+            if c.wire().committed_bytes() == 0 {
                 if let Some(reason) = c.close_after_flush {
                     self.close_now(id, reason);
                 } else {
@@ -498,7 +510,7 @@ impl ShardCore {
             c.wake(id, WriteState::InFlight);
             self.flush_started.get_or_insert(now);
             // Re-borrow immutably for the returned view.
-            let queue = &self.conns[id].queue;
+            let queue = self.conns[id].wire();
             return Some(Transmit::new(ConnId(id), queue));
         }
         None

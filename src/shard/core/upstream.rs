@@ -55,6 +55,10 @@ impl ShardCore {
                 up.phase_since = now;
                 debug!(shard = self.index, peer = %up.peer, stream = %up.key, "upstream connected");
                 self.collect_output(conn.0);
+                // An rtmps:// upstream starts with the TLS ClientHello.
+                if self.conns.get(conn.0).is_some_and(|c| c.tls.is_some()) {
+                    self.schedule_now(conn.0);
+                }
             }
             Err(e) => {
                 info!(shard = self.index, peer = %up.peer, stream = %up.key, error = %e, "upstream connect failed");
@@ -98,6 +102,9 @@ impl ShardCore {
             phase_since: now,
         });
         let id = self.insert_connection(kind, NO_LISTENER, now);
+        if to.url.tls && !self.start_tls_client(id, &to.url.host) {
+            return None;
+        }
         self.connects.push_back(Connect {
             conn: ConnId(id),
             addr: to.addr,

@@ -17,6 +17,10 @@
 //! - rtmp-edge: `--shards 1 --io DRIVER` (each of `--io`, default `epoll`; rows
 //!   `rtmp-edge (epoll)`, `rtmp-edge (uring)`, each with its own ratios to nginx-rtmp),
 //!   generated config: chunk_size 4096, `write_merge_ms` as given.
+//! - `--tls`: rtmp-edge once more per driver with its players over RTMPS (a TLS listener,
+//!   a self-signed certificate made per run that the load tester trusts with `--tls-ca`;
+//!   the publisher stays plain), rows `rtmp-edge (DRIVER) TLS`: the CPU per delivered Gbps
+//!   of TLS next to plain RTMP.
 //! - Players read as data comes, or in bursts with `--read-interval-ms N` (passed to the load
 //!   tester, shown in the table's title).
 //! - nginx-rtmp (Debian `libnginx-mod-rtmp`): `daemon off; master_process off;` so the pid is
@@ -181,6 +185,11 @@ struct Cli {
     /// the discarded ones are in the JSON).
     #[arg(long, default_value_t = 2)]
     noisy_retries: usize,
+    /// Also run rtmp-edge with its players over RTMPS (a TLS listener with a certificate made
+    /// per run; the publisher stays plain), side by side with the plain runs: rows
+    /// `rtmp-edge (DRIVER) TLS`.
+    #[arg(long)]
+    tls: bool,
     /// Refuse plans expected to take longer than this many minutes.
     #[arg(long, default_value_t = 60.0)]
     max_minutes: f64,
@@ -245,23 +254,21 @@ fn plan(cli: &Cli) -> Result<Vec<(ServerKind, usize)>, String> {
         if edge || show_merge {
             for &io in &drivers {
                 for &write_merge_ms in merges {
-                    let server = ServerKind::Edge {
-                        io,
-                        write_merge_ms,
-                        adaptive_merge_max_ms,
-                        show_merge,
-                        http_flv: false,
-                    };
-                    once.push((server, players));
-                    if cli.http_flv {
-                        let http = ServerKind::Edge {
+                    // Plain RTMP players, then HTTP-FLV and RTMPS players when asked for.
+                    let kinds = [(false, false), (true, false), (false, true)];
+                    for (http_flv, tls) in kinds
+                        .into_iter()
+                        .filter(|&(h, t)| (!h || cli.http_flv) && (!t || cli.tls))
+                    {
+                        let server = ServerKind::Edge {
                             io,
                             write_merge_ms,
                             adaptive_merge_max_ms,
                             show_merge,
-                            http_flv: true,
+                            http_flv,
+                            tls,
                         };
-                        once.push((http, players));
+                        once.push((server, players));
                     }
                 }
             }
@@ -546,6 +553,7 @@ mod tests {
             adaptive_merge_max_ms: 20,
             show_merge,
             http_flv: false,
+            tls: false,
         }
     }
 

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::procfs::{self, Sample};
 use crate::procs::{self, Placement};
-use crate::servers::{Binaries, ServerKind};
+use crate::servers::{Binaries, PlayerPorts, ServerKind};
 use crate::sockets::SocketSample;
 
 /// Publisher connect and publish before players start.
@@ -163,10 +163,13 @@ pub fn run_once(
     let (window_start, window_end) = load.window()?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let port = procs::free_port()?;
-    let http_port = server.http_flv().then(procs::free_port).transpose()?;
-    let mut server_guard = server.start(bins, dir, port, http_port, load.server, nofile)?;
+    let extra = PlayerPorts {
+        http: server.http_flv().then(procs::free_port).transpose()?,
+        tls: server.tls().then(procs::free_port).transpose()?,
+    };
+    let mut server_guard = server.start(bins, dir, port, extra, load.server, nofile)?;
     // Deliveries are counted on the sockets of the port the players use.
-    let delivery_port = http_port.unwrap_or(port);
+    let delivery_port = extra.http.or(extra.tls).unwrap_or(port);
     let json_path = dir.join("loadtest.json");
     let _ = std::fs::remove_file(&json_path);
     let log_path = dir.join("loadtest.log");
@@ -190,9 +193,15 @@ pub fn run_once(
         .arg(load.read_interval_ms.to_string())
         .arg("--json")
         .arg(&json_path);
-    if let Some(http_port) = http_port {
+    if let Some(http_port) = extra.http {
         cmd.arg("--http-flv")
             .arg(format!("http://127.0.0.1:{http_port}/live/bench.flv"));
+    }
+    if let Some(tls_port) = extra.tls {
+        cmd.arg("--tls-port")
+            .arg(tls_port.to_string())
+            .arg("--tls-ca")
+            .arg(dir.join("bench-cert.pem"));
     }
     let t0 = Instant::now();
     let mut loadtest = procs::spawn("rtmp-loadtest", cmd, load.loadtest, &log_path)?;

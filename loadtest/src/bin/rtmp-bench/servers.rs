@@ -53,9 +53,19 @@ pub enum ServerKind {
         write_merge_ms: u32,
         adaptive_merge_max_ms: u32,
         show_merge: bool,
+        /// Players play HTTP-FLV from an HTTP listener.
         http_flv: bool,
+        /// RTMPS: players play from a TLS listener (the publisher stays plain).
+        tls: bool,
     },
     Nginx,
+}
+
+/// The listeners players use besides the RTMP port: HTTP-FLV, RTMPS.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlayerPorts {
+    pub http: Option<u16>,
+    pub tls: Option<u16>,
 }
 
 /// Where the server binaries are.
@@ -84,8 +94,13 @@ impl ServerKind {
                 adaptive_merge_max_ms,
                 show_merge,
                 http_flv,
+                tls,
             } => {
-                let protocol = if http_flv { " http-flv" } else { "" };
+                let protocol = match (http_flv, tls) {
+                    (true, _) => " http-flv",
+                    (false, true) => " TLS",
+                    (false, false) => "",
+                };
                 let name = format!("rtmp-edge ({}){protocol}", io.name());
                 match (show_merge, write_merge_ms) {
                     (false, _) => name,
@@ -104,6 +119,11 @@ impl ServerKind {
         matches!(self, ServerKind::Edge { http_flv: true, .. })
     }
 
+    /// Whether players play over RTMPS (rtmp-edge with a TLS listener).
+    pub fn tls(&self) -> bool {
+        matches!(self, ServerKind::Edge { tls: true, .. })
+    }
+
     /// rtmp-edge's I/O driver; None for nginx-rtmp.
     pub fn io(&self) -> Option<Io> {
         match self {
@@ -112,15 +132,16 @@ impl ServerKind {
         }
     }
 
-    /// Writes the config into `dir`, starts the server on `port` (and HTTP delivery on
-    /// `http_port`) placed as `place` says, and waits until it listens. `nofile` is the
-    /// open-file limit the children inherit.
+    /// Writes the config into `dir`, starts the server on `port` (and the player listeners
+    /// of `extra`) placed as `place` says, and waits until it listens. `nofile` is the
+    /// open-file limit the children inherit. With `extra.tls`, rtmp-edge also listens for
+    /// RTMPS there with the certificate of [`bench_cert`].
     pub fn start(
         &self,
         bins: &Binaries,
         dir: &Path,
         port: u16,
-        http_port: Option<u16>,
+        extra: PlayerPorts,
         place: Placement,
         nofile: u64,
     ) -> Result<Guard, String> {
@@ -147,8 +168,17 @@ impl ServerKind {
                     .arg(&config)
                     .arg("--io")
                     .arg(io.name());
-                if let Some(http_port) = http_port {
+                if let Some(http_port) = extra.http {
                     cmd.arg("--http-play").arg(format!("127.0.0.1:{http_port}"));
+                }
+                if let Some(tls_port) = extra.tls {
+                    let (cert, key) = bench_cert(dir)?;
+                    cmd.arg("--tls-listen")
+                        .arg(format!("127.0.0.1:{tls_port}"))
+                        .arg("--tls-cert")
+                        .arg(cert)
+                        .arg("--tls-key")
+                        .arg(key);
                 }
                 (cmd, dir.join("rtmp-edge.log"))
             }
@@ -172,6 +202,21 @@ impl ServerKind {
         }
         Ok(guard)
     }
+}
+
+/// A self-signed certificate for 127.0.0.1 (rcgen), written as `bench-cert.pem` and
+/// `bench-key.pem` in `dir`: the server presents it, the load tester trusts it (`--tls-ca`).
+pub fn bench_cert(dir: &Path) -> Result<(PathBuf, PathBuf), String> {
+    let generated = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
+        .map_err(|e| format!("certificate: {e}"))?;
+    let (cert, key) = (dir.join("bench-cert.pem"), dir.join("bench-key.pem"));
+    for (path, text) in [
+        (&cert, generated.cert.pem()),
+        (&key, generated.key_pair.serialize_pem()),
+    ] {
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok((cert, key))
 }
 
 /// rtmp-edge settings matching nginx-rtmp's: one shard, chunk size 4096, loopback only.
@@ -261,6 +306,7 @@ mod tests {
             adaptive_merge_max_ms,
             show_merge,
             http_flv: false,
+            tls: false,
         };
         assert_eq!(edge(Io::Epoll, 0, 20, false).label(), "rtmp-edge (epoll)");
         assert_eq!(edge(Io::Uring, 50, 20, false).label(), "rtmp-edge (uring)");
@@ -273,15 +319,19 @@ mod tests {
             "rtmp-edge (uring) adaptive<=20"
         );
         assert_eq!(ServerKind::Nginx.label(), "nginx-rtmp");
-        let http = ServerKind::Edge {
+        let with = |http_flv, tls| ServerKind::Edge {
             io: Io::Epoll,
             write_merge_ms: 0,
             adaptive_merge_max_ms: 20,
             show_merge: false,
-            http_flv: true,
+            http_flv,
+            tls,
         };
+        let (http, tls) = (with(true, false), with(false, true));
         assert_eq!(http.label(), "rtmp-edge (epoll) http-flv");
         assert!(http.http_flv() && !edge(Io::Epoll, 0, 20, false).http_flv());
+        assert_eq!(tls.label(), "rtmp-edge (epoll) TLS");
+        assert!(tls.tls() && !http.tls());
         assert_eq!(Io::parse("uring"), Ok(Io::Uring));
         assert!(Io::parse("kqueue").is_err());
     }

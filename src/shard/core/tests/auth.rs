@@ -292,6 +292,7 @@ fn ip_rules_judge_the_proxy_protocol_source() {
             proxy_protocol: true,
             trusted_proxies: Vec::new(),
             protocol: Default::default(),
+            tls: None,
         });
     });
     let denied = h.connect(0, 1);

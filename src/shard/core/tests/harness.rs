@@ -79,6 +79,8 @@ pub(super) struct Wire {
     pub error: Option<String>,
     /// Media this wire's client published, in order.
     pub sent: Vec<Media>,
+    /// RTMPS: the client's TLS between its session and the wire (see `connect_tls`).
+    pub tls: Option<rustls::ClientConnection>,
 }
 
 pub(super) struct Harness {
@@ -247,8 +249,23 @@ impl Harness {
             transmits: 0,
             error: None,
             sent: Vec::new(),
+            tls: None,
         });
         i
+    }
+
+    /// Like [`Harness::connect`] on a TLS listener: the client session speaks through a
+    /// rustls client that trusts `config`'s roots and expects the name `localhost`.
+    pub fn connect_tls(
+        &mut self,
+        shard: usize,
+        listener: usize,
+        config: Arc<rustls::ClientConfig>,
+    ) -> usize {
+        let w = self.connect(shard, listener);
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        self.wires[w].tls = Some(rustls::ClientConnection::new(config, name).unwrap());
+        w
     }
 
     /// A publisher of `name` on `shard` whose publish was accepted.
@@ -419,7 +436,22 @@ impl Harness {
             let Some(client) = w.client.as_mut().filter(|_| w.closed.is_none()) else {
                 continue;
             };
+            let mut out = Vec::new();
             while let Some(bytes) = client.poll_transmit() {
+                out.push(bytes.to_vec());
+            }
+            if let Some(tls) = w.tls.as_mut() {
+                // The plaintext waits in rustls until the handshake is done.
+                for bytes in out.drain(..) {
+                    std::io::Write::write_all(&mut tls.writer(), &bytes).unwrap();
+                }
+                let mut sealed = Vec::new();
+                while tls.wants_write() {
+                    tls.write_tls(&mut sealed).unwrap();
+                }
+                out.push(sealed);
+            }
+            for bytes in out.into_iter().filter(|b| !b.is_empty()) {
                 moved = true;
                 let used = self.cores[w.shard].handle_input(w.conn, &bytes, now);
                 assert_eq!(used, bytes.len());
@@ -553,6 +585,22 @@ impl Harness {
 /// Bytes the socket took, to the client.
 fn deliver(w: &mut Wire, bytes: &[u8]) {
     w.received.extend_from_slice(bytes);
+    let mut plain = Vec::new();
+    let bytes = match w.tls.as_mut() {
+        Some(tls) => {
+            let mut input = bytes;
+            while !input.is_empty() {
+                tls.read_tls(&mut input).unwrap();
+                if let Err(e) = tls.process_new_packets() {
+                    w.error = Some(format!("TLS: {e}"));
+                    return;
+                }
+                let _ = std::io::Read::read_to_end(&mut tls.reader(), &mut plain);
+            }
+            &plain[..]
+        }
+        None => bytes,
+    };
     let Some(client) = w.client.as_mut().filter(|_| w.error.is_none()) else {
         return;
     };

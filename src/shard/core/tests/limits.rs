@@ -113,6 +113,7 @@ fn behind_a_proxy_the_header_source_is_what_per_ip_limits_count() {
             proxy_protocol: true,
             trusted_proxies: Vec::new(),
             protocol: Default::default(),
+            tls: None,
         }];
         s.limits.max_connections_per_ip = 1;
         s.limits.exempt.clear();

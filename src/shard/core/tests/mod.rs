@@ -247,6 +247,7 @@ fn a_missing_proxy_header_times_out() {
             proxy_protocol: true,
             trusted_proxies: Vec::new(),
             protocol: Default::default(),
+            tls: None,
         });
     });
     let partial = h.raw(0, 1);
@@ -390,3 +391,4 @@ mod http;
 mod observe;
 mod record;
 mod relay;
+mod tls;

@@ -17,6 +17,7 @@ fn proxied(trusted: &[&str]) -> ListenerSettings {
         proxy_protocol: true,
         trusted_proxies: trusted.iter().map(|t| t.parse().unwrap()).collect(),
         protocol: Default::default(),
+        tls: None,
     }
 }
 
