@@ -3,7 +3,9 @@
 # (librtmp), GStreamer with rtmp2sink/rtmp2src, nginx with the rtmp module, HAProxy, and
 # promtool (Debian's prometheus package) to validate the /metrics output; and, from PyPI,
 # imageio-ffmpeg (pinned), whose static FFmpeg 9 build publishes and plays Enhanced RTMP v2
-# (HEVC/AV1/VP9 + Opus, multitrack) for tests/interop_enhanced.rs.
+# (HEVC/AV1/VP9 + Opus, multitrack) for tests/interop_enhanced.rs; and for the short fuzz
+# run (fuzz/ci-short-run.sh) the Rust nightly toolchain (rustup) and cargo-fuzz (pinned,
+# `cargo install --locked`).
 #
 # Idempotent and fast when everything is present: it checks the binaries, the nginx rtmp module
 # and the GStreamer elements first and only runs apt-get (as root) when something is missing.
@@ -45,6 +47,8 @@ GST_ELEMENTS=(
 )
 # FFmpeg 9.0.2 with Enhanced RTMP v2 (keep in step with tests/support/enhanced.rs).
 IMAGEIO_FFMPEG_VERSION=0.8.1
+# cargo-fuzz for fuzz/ (keep in step with fuzz/README.md).
+CARGO_FUZZ_VERSION=0.13.2
 NGINX_MODULE_DIRS=(/usr/lib/nginx/modules /usr/lib64/nginx/modules /usr/share/nginx/modules)
 
 check_only=0
@@ -94,9 +98,33 @@ print(f.get_ffmpeg_exe())" 2>/dev/null)" || return 1
     [ -x "$exe" ] && "$exe" -hide_banner -version >/dev/null 2>&1 && echo "$exe"
 }
 
+# The fuzz tools: prints one line per missing piece.
+missing_fuzz() {
+    command -v rustup >/dev/null || { echo "rustup (to install the nightly toolchain)"; return; }
+    rustup toolchain list 2>/dev/null | grep -q '^nightly' || echo "Rust nightly toolchain"
+    [ "$(cargo fuzz --version 2>/dev/null)" = "cargo-fuzz $CARGO_FUZZ_VERSION" ] ||
+        echo "cargo-fuzz $CARGO_FUZZ_VERSION"
+}
+
+# Installs what missing_fuzz reports (rustup and cargo are the caller's, not apt's).
+install_fuzz() {
+    local todo
+    todo="$(missing_fuzz)"
+    [ -z "$todo" ] && return 0
+    if ! command -v rustup >/dev/null; then
+        echo "install-test-deps: rustup not found; install the Rust toolchain with rustup" >&2
+        return 1
+    fi
+    rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+    if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+        cargo install --locked --force "cargo-fuzz@$CARGO_FUZZ_VERSION"
+    fi
+}
+
 # Prints one line per missing piece; empty output means all present.
 missing() {
     local bin element
+    missing_fuzz
     ffmpeg9 >/dev/null || echo "python3 package imageio-ffmpeg==$IMAGEIO_FFMPEG_VERSION (FFmpeg 9)"
     for bin in "${BINARIES[@]}"; do
         find_bin "$bin" >/dev/null || echo "binary $bin"
@@ -121,6 +149,17 @@ if [ -n "$todo" ]; then
 fi
 if [ "$check_only" = 1 ]; then
     exit 1
+fi
+
+# The fuzz tools come from rustup and crates.io, not apt: install them first, and stop here
+# if they were all that was missing.
+if [ -n "$(missing_fuzz)" ]; then
+    install_fuzz || exit 1
+    todo="$(missing)"
+    if [ -z "$todo" ] && [ "$force" = 0 ]; then
+        echo "install-test-deps: all test dependencies installed"
+        exit 0
+    fi
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
