@@ -18,6 +18,7 @@ to a few tens of KiB, so the whole corpus stays small. Output is not bit-for-bit
 reproducible (encoders, timing), but its shape is.
 
 Usage: fuzz/make_seeds.py [--keep-old]   (run from anywhere; builds the binaries it needs)
+Env: SEEDS_DIR (fuzz/seeds) where the seeds go; without --keep-old it is emptied first.
 """
 import hashlib
 import os
@@ -30,7 +31,7 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SEEDS = os.path.join(ROOT, "fuzz", "seeds")
+SEEDS = os.environ.get("SEEDS_DIR", os.path.join(ROOT, "fuzz", "seeds"))
 HANDSHAKE = 1 + 2 * 1536
 # Longest seed of a whole stream; chunk and session seeds are cut here.
 STREAM_CAP = 48 * 1024
@@ -390,9 +391,9 @@ def main():
                     "num-buffers=40", "!", "fakesink"], timeout=20))
             if os.path.exists(loadtest):
                 through("loadtest", lambda: run("rtmp-loadtest", [
-                    loadtest, cap.url("lt"), "--players", "1", "--duration", "1"], timeout=30))
+                    loadtest, "--url", cap.url("lt"), "--players", "1", "--duration", "1"], timeout=30))
                 through("loadtest-enhanced", lambda: run("rtmp-loadtest", [
-                    loadtest, cap.url("lte"), "--players", "1", "--duration", "1",
+                    loadtest, "--url", cap.url("lte"), "--players", "1", "--duration", "1",
                     "--enhanced-players", "1"], timeout=30))
             feeder.wait(timeout=30)
         if have("gst-launch-1.0"):
