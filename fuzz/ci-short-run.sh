@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
 # The short fuzz run CI makes (tuning/test-all.sh calls it): builds every target once, then
-# runs each for FUZZ_SECONDS (15) from its committed seeds, in a scratch corpus. One line per
+# runs each for FUZZ_SECONDS (10) from its committed seeds, in a scratch corpus. One line per
 # target, "fuzz TARGET: ok" or "fuzz TARGET: FAILED ..." (a crash, a leak of memory past the
 # RSS limit, a timeout, or a build failure fails it), then "== fuzz targets: P passed, F failed".
 # Exits 1 if any target failed. Needs the nightly toolchain and cargo-fuzz
 # (tuning/install-test-deps.sh installs both).
 #
-# Env: FUZZ_SECONDS (15), SANITIZER (none: the fuzzed code has no unsafe; `address` builds
+# Env: FUZZ_SECONDS (10), SANITIZER (none: the fuzzed code has no unsafe; `address` builds
 # and runs slower), FUZZ_OUT (a temporary dir: corpora, logs, crash inputs, kept on failure).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-seconds=${FUZZ_SECONDS:-15}
+seconds=${FUZZ_SECONDS:-10}
 sanitizer=${SANITIZER:-none}
 out=${FUZZ_OUT:-$(mktemp -d /tmp/rtmp-edge-fuzz-ci.XXXXXX)}
 mkdir -p "$out"
-targets=$(sed -n 's/^name = "\([a-z0-9_]*\)"$/\1/p' fuzz/Cargo.toml | grep -v '^rtmp-edge-fuzz$')
+targets=$(cargo +nightly fuzz list) || { echo "fuzz: cargo +nightly fuzz list failed" >&2; exit 1; }
 # More codegen units than cargo-fuzz's default of 1: a faster build for a short run.
 build=(cargo +nightly fuzz build -s "$sanitizer" --codegen-units 16 --target-dir "$out/target")
 

@@ -48,7 +48,7 @@ echo "== RTMP_EDGE_TEST_IO=uring cargo test --workspace --test '*' $*"
 RTMP_EDGE_TEST_IO=uring cargo test --workspace --test '*' "$@" 2>&1 | tee -a "$log" || status=$?
 # A short run of every fuzz target (nightly + cargo-fuzz); each target is one test, and a
 # crash fails it. Its "fuzz TARGET: ok|FAILED" lines are counted below.
-echo "== fuzz/ci-short-run.sh (FUZZ_SECONDS=${FUZZ_SECONDS:-15} per target)"
+echo "== fuzz/ci-short-run.sh (FUZZ_SECONDS=${FUZZ_SECONDS:-10} per target)"
 ./fuzz/ci-short-run.sh 2>&1 | tee -a "$log" || status=1
 # One closing line for the whole workspace (cargo prints one per test binary, the last of
 # which is often an empty doc-test run), the fuzz targets included.
