@@ -5,7 +5,8 @@
 //! handshake, bit 2 announces Enhanced RTMP, bit 3 sends a frame once publishing started and
 //! closes politely once playing started; bit 6 feeds the input once more in pieces the first
 //! byte sizes. Checks that no input panics, that all input is consumed, that an error is
-//! sticky, and that the events and the error do not depend on how the input is split.
+//! sticky, and, without bit 3, that the events and the error do not depend on how the input is
+//! split (with it, the client's own sends and close land wherever the input was cut).
 #![no_main]
 
 use bytes::Bytes;
@@ -56,7 +57,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let whole = run_session(new(policy), &[input], policy);
-    if policy & 64 != 0 {
+    if policy & 64 != 0 && policy & 8 == 0 {
         let [_, pieces] = splits(policy, input);
         let split = run_session(new(policy), &pieces, policy);
         assert_eq!(split.events, whole.events);

@@ -5,8 +5,10 @@
 //! bit 2 asks for a play reset, bit 3 tells a player its stream was published, bit 4 that it
 //! was unpublished, bit 5 asks a reconnect-capable client to reconnect; bit 6 feeds the input
 //! once more in pieces the first byte sizes. Checks that no input panics, that all input is
-//! consumed, that an error is sticky, and that the events and the error do not depend on how
-//! the input is split.
+//! consumed, that an error is sticky, and, when publishes and plays are both accepted, that the
+//! events and the error do not depend on how the input is split. (A refusal changes what later
+//! input means, e.g. media after a refused publish is dropped, and it lands wherever the input
+//! was cut: with refusals the events may rightly differ.)
 #![no_main]
 
 use bytes::Bytes;
@@ -59,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let whole = run_session(new(), &[input], policy);
-    if policy & 64 != 0 {
+    if policy & 64 != 0 && policy & 3 == 3 {
         let [_, pieces] = splits(policy, input);
         let split = run_session(new(), &pieces, policy);
         assert_eq!(split.events, whole.events);
