@@ -60,7 +60,8 @@ fuzz_target!(|data: &[u8]| {
     if policy & 64 != 0 && policy & 8 == 0 {
         let [_, pieces] = splits(policy, input);
         let split = run_session(new(policy), &pieces, policy);
-        assert_eq!(split.events, whole.events);
+        // Compared as text: a NaN (a play's start, say) is never equal to itself.
+        assert_eq!(format!("{:?}", split.events), format!("{:?}", whole.events));
         assert_eq!(split.error, whole.error);
     }
 });

@@ -64,7 +64,8 @@ fuzz_target!(|data: &[u8]| {
     if policy & 64 != 0 && policy & 3 == 3 {
         let [_, pieces] = splits(policy, input);
         let split = run_session(new(), &pieces, policy);
-        assert_eq!(split.events, whole.events);
+        // Compared as text: a NaN (a play's start, say) is never equal to itself.
+        assert_eq!(format!("{:?}", split.events), format!("{:?}", whole.events));
         assert_eq!(split.error, whole.error);
     }
 });
