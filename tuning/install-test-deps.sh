@@ -7,6 +7,8 @@
 # (tests/browser_playback.rs): Debian's chromium (with its H.264/AAC decoders), node + npm, and
 # `npm ci` in tests/browser (hls.js, dash.js, mpegts.js, puppeteer-core, pinned by its
 # package-lock.json; PUPPETEER_SKIP_DOWNLOAD: no browser download, it drives /usr/bin/chromium).
+# For the short fuzz run (fuzz/ci-short-run.sh): the Rust nightly toolchain (rustup) and
+# cargo-fuzz (pinned, `cargo install --locked`).
 #
 # Idempotent and fast when everything is present: it checks the binaries, the nginx rtmp module,
 # the GStreamer elements and the installed npm packages (against the lockfile) first, and only
@@ -51,6 +53,8 @@ GST_ELEMENTS=(
 )
 # FFmpeg 9.0.2 with Enhanced RTMP v2 (keep in step with tests/support/enhanced.rs).
 IMAGEIO_FFMPEG_VERSION=0.8.1
+# cargo-fuzz for fuzz/ (keep in step with fuzz/README.md).
+CARGO_FUZZ_VERSION=0.13.2
 NGINX_MODULE_DIRS=(/usr/lib/nginx/modules /usr/lib64/nginx/modules /usr/share/nginx/modules)
 BROWSER_DIR="$(cd "$(dirname "$0")/../tests/browser" && pwd)"
 npm_line="npm packages of tests/browser"
@@ -115,9 +119,33 @@ for (const [path, meta] of Object.entries(lock.packages)) {
 }' 2>/dev/null)
 }
 
+# The fuzz tools: prints one line per missing piece.
+missing_fuzz() {
+    command -v rustup >/dev/null || { echo "rustup (to install the nightly toolchain)"; return; }
+    rustup toolchain list 2>/dev/null | grep -q '^nightly' || echo "Rust nightly toolchain"
+    [ "$(cargo fuzz --version 2>/dev/null)" = "cargo-fuzz $CARGO_FUZZ_VERSION" ] ||
+        echo "cargo-fuzz $CARGO_FUZZ_VERSION"
+}
+
+# Installs what missing_fuzz reports (rustup and cargo are the caller's, not apt's).
+install_fuzz() {
+    local todo
+    todo="$(missing_fuzz)"
+    [ -z "$todo" ] && return 0
+    if ! command -v rustup >/dev/null; then
+        echo "install-test-deps: rustup not found; install the Rust toolchain with rustup" >&2
+        return 1
+    fi
+    rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+    if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+        cargo install --locked --force "cargo-fuzz@$CARGO_FUZZ_VERSION"
+    fi
+}
+
 # Prints one line per missing piece; empty output means all present.
 missing() {
     local bin element
+    missing_fuzz
     ffmpeg9 >/dev/null || echo "python3 package imageio-ffmpeg==$IMAGEIO_FFMPEG_VERSION (FFmpeg 9)"
     for bin in "${BINARIES[@]}"; do
         find_bin "$bin" >/dev/null || echo "binary $bin"
@@ -161,6 +189,16 @@ finish() {
     echo "install-test-deps: all test dependencies installed (nginx rtmp module: $(nginx_rtmp_module))"
     exit 0
 }
+
+# The fuzz tools come from rustup and crates.io, not apt: install them first, and stop here
+# if they were all that was missing.
+if [ -n "$(missing_fuzz)" ]; then
+    install_fuzz || exit 1
+    todo="$(missing)"
+    if [ -z "$todo" ] && [ "$force" = 0 ]; then
+        finish "the fuzz tools"
+    fi
+fi
 
 # Only the npm packages missing: no apt-get and no root needed.
 if [ "$force" = 0 ] && [ -z "$(echo "$todo" | grep -v "^$npm_line")" ]; then

@@ -1,13 +1,17 @@
-//! Fuzzes the chunk decoder on arbitrary bytes.
+//! Fuzz target: the chunk decoder and message classification on arbitrary bytes.
 //!
 //! Checks that no input panics, that every message respects the size limit and its header's
-//! length, that the consumed counts keep the contract, and that the result does not depend on
-//! how the input is split (once in two at a position the first byte picks, once in small
-//! pieces). Never does I/O; the decoder's limits keep memory small.
+//! length, that the consumed counts keep the contract, that the result does not depend on how
+//! the input is split (in two at a position the first byte picks, and in small pieces), and
+//! that every reassembled message classifies (control, command, data, media) or fails with an
+//! error. Never does I/O; the decoder's limits keep memory small.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use rtmp_edge::protocol::amf::Limits;
 use rtmp_edge::protocol::chunk::{ChunkDecoder, ChunkError, RawMessage};
+use rtmp_edge::protocol::message::Message;
+use rtmp_edge_fuzz::splits;
 
 const MAX_MESSAGE: u32 = 1 << 16;
 const MAX_STREAMS: usize = 8;
@@ -38,15 +42,15 @@ fn run(pieces: &[&[u8]]) -> (Vec<RawMessage>, Option<ChunkError>) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&split, input)) = data.split_first() else {
+    let Some((&selector, input)) = data.split_first() else {
         return;
     };
     let whole = run(&[input]);
-
-    let at = usize::from(split) * input.len() / 255;
-    let (a, b) = input.split_at(at);
-    assert_eq!(run(&[a, b]), whole, "split at {at}");
-
-    let pieces: Vec<&[u8]> = input.chunks(usize::from(split % 7) + 1).collect();
-    assert_eq!(run(&pieces), whole, "pieces of {}", split % 7 + 1);
+    for pieces in splits(selector, input) {
+        assert_eq!(run(&pieces), whole, "split into {} pieces", pieces.len());
+    }
+    let limits = Limits::default();
+    for msg in &whole.0 {
+        let _ = Message::decode(msg, &limits);
+    }
 });

@@ -614,11 +614,17 @@ impl ShardCore {
         }
     }
 
-    /// Forgets `id` and tells the driver to close it.
+    /// Forgets `id` and tells the driver to close it, unless the driver never heard of it:
+    /// an outbound connection whose connect `poll_connect` has not handed out yet has no
+    /// socket, so forgetting it withdraws the connect and there is nothing to close (a close
+    /// of an id the driver does not hold could hit the socket of a later connection).
     fn close_now(&mut self, id: usize, reason: CloseReason) {
         if self.conns.contains(id) {
+            let unannounced = self.connects.iter().any(|c| c.conn.0 == id);
             self.forget(id, reason);
-            self.closed.push_back((ConnId(id), reason));
+            if !unannounced {
+                self.closed.push_back((ConnId(id), reason));
+            }
         }
     }
 

@@ -342,3 +342,25 @@ fn with_takeover_a_local_publisher_replaces_a_pull() {
         );
     }
 }
+
+/// Found by fuzz/fuzz_targets/shard_core.rs: a push retry queued by the relay timers and
+/// withdrawn by the publisher's idle close in the same `handle_timeout` came out of
+/// `poll_close` although the driver had never been handed its connect (the harness fails on
+/// a close of an unknown connection).
+#[test]
+fn a_push_retry_withdrawn_before_its_connect_is_not_closed_by_the_driver() {
+    let mut h = Harness::with_origins(1, |s| {
+        push_to(&[2])(s);
+        s.publisher_idle_timeout = 2 * SEC;
+    });
+    h.down.insert(2);
+    let p = live_publisher(&mut h, 0, "cam");
+    h.stream(p, 0, 1, 25, 300);
+    assert_eq!(h.connects.len(), 1, "the first push connect, refused");
+    // One step past the retry and the idle timeout: the retry is queued, then the idle
+    // publisher is closed, and the push with it.
+    h.advance(5 * SEC);
+    assert_eq!(h.wires[p].closed, Some(CloseReason::PublisherIdle));
+    assert_eq!(h.connects.len(), 1, "the withdrawn retry was connected");
+    assert_eq!(h.cores[0].connections(), 0);
+}
