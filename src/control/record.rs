@@ -21,7 +21,7 @@ use std::time::Duration;
 pub struct RecordConfig {
     /// Files go to `DIR/APP/STREAM/STREAM-YYYYMMDD-HHMMSS.flv` (UTC); an absolute path.
     pub dir: String,
-    /// `flv` (`mp4` needs the CMAF segmenter, not in this build).
+    /// `flv` or `mp4` (fragmented MP4).
     pub format: RecordFormat,
     /// A file ends at the first keyframe this many seconds (media time) after it began;
     /// 0 = one file per publish.

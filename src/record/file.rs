@@ -11,7 +11,8 @@ use std::time::SystemTime;
 /// One open recording file.
 pub enum RecordFile {
     Flv(FlvFile),
-    Mp4(Mp4File),
+    /// Boxed: the segmenter state is large, the FLV writer small.
+    Mp4(Box<Mp4File>),
 }
 
 impl RecordFile {
@@ -26,7 +27,7 @@ impl RecordFile {
         let name = |n| file_name(stream, wall, ext, n);
         Ok(match format {
             RecordFormat::Flv => RecordFile::Flv(FlvFile::create(dir, name)?),
-            RecordFormat::Mp4 => RecordFile::Mp4(Mp4File::create(dir, name, wall)?),
+            RecordFormat::Mp4 => RecordFile::Mp4(Box::new(Mp4File::create(dir, name, wall)?)),
         })
     }
 
@@ -65,7 +66,7 @@ impl RecordFile {
     pub fn close(self) -> io::Result<u64> {
         match self {
             RecordFile::Flv(f) => f.close().map(|()| 0),
-            RecordFile::Mp4(f) => f.close(),
+            RecordFile::Mp4(f) => (*f).close(),
         }
     }
 }
