@@ -45,6 +45,33 @@ fn files_with(dir: &Path, ext: &str) -> Vec<PathBuf> {
     files
 }
 
+/// Asserts that each of `files` (2 s splits of a `seconds`-long test publish at 25 fps) holds
+/// H.264 + AAC from a keyframe, and `more` of it; and that together they hold the publish.
+fn assert_split_files(files: &[PathBuf], seconds: f64, more: impl Fn(&Path)) {
+    let mut total = 0;
+    for (i, file) in files.iter().enumerate() {
+        let last = i + 1 == files.len();
+        // The last one holds what was left.
+        let want = if last { 1..=80 } else { 40..=80 };
+        let streams = assert_h264_aac(file, want, true, if last { 1 } else { 40 });
+        total += stream_of(&streams, "video").map_or(0, |v| v.frames);
+        let keys = ffprobe_video_keyflags(file);
+        assert_eq!(
+            keys.first(),
+            Some(&true),
+            "{} starts without a keyframe",
+            file.display()
+        );
+        more(file);
+        eprintln!("{}: {streams:?}", file.display());
+    }
+    let range = expected_video_frames(seconds);
+    assert!(
+        range.contains(&total),
+        "{total} video frames in all, want {range:?}"
+    );
+}
+
 /// Waits until the server's log has `line` `count` times.
 fn wait_for_log(edge: &RtmpEdge, line: &str, count: usize) {
     let deadline = Instant::now() + CLOSE_LIMIT;
@@ -74,32 +101,15 @@ fn split_files_each_play_on_their_own_and_unrecorded_apps_write_nothing() {
 
     let files = flv_files(&rec.path().join(APP).join(&name));
     assert!(files.len() >= 2, "split into {files:?}");
-    let mut total = 0;
-    for (i, file) in files.iter().enumerate() {
+    for file in &files {
         assert_flv_file(file);
         let file_name = file.file_name().unwrap().to_string_lossy().into_owned();
         assert!(
             file_name.starts_with(&format!("{name}-20")) && file_name.ends_with(".flv"),
             "{file_name}"
         );
-        let last = i + 1 == files.len();
-        // 2 s files of 25 fps; the last one holds what was left.
-        let want = if last { 1..=80 } else { 40..=80 };
-        let streams = assert_h264_aac(file, want, true, if last { 1 } else { 40 });
-        total += stream_of(&streams, "video").map_or(0, |v| v.frames);
-        let keys = ffprobe_video_keyflags(file);
-        assert_eq!(
-            keys.first(),
-            Some(&true),
-            "{file_name} starts without a keyframe"
-        );
-        eprintln!("{file_name}: {streams:?}");
     }
-    let range = expected_video_frames(seconds);
-    assert!(
-        range.contains(&total),
-        "{total} video frames in all, want {range:?}"
-    );
+    assert_split_files(&files, seconds, |_| {});
     // The app without recording has no directory, and nothing else appeared.
     let entries: Vec<_> = std::fs::read_dir(rec.path())
         .unwrap()
@@ -190,31 +200,14 @@ fn mp4_split_files_each_play_on_their_own_without_decode_errors() {
 
     let files = files_with(&rec.path().join(APP).join(&name), "mp4");
     assert!(files.len() >= 2, "split into {files:?}");
-    let mut total = 0;
-    for (i, file) in files.iter().enumerate() {
-        let file_name = file.file_name().unwrap().to_string_lossy().into_owned();
-        let last = i + 1 == files.len();
-        let want = if last { 1..=80 } else { 40..=80 };
-        let streams = assert_h264_aac(file, want, true, if last { 1 } else { 40 });
-        total += stream_of(&streams, "video").map_or(0, |v| v.frames);
-        let keys = ffprobe_video_keyflags(file);
-        assert_eq!(
-            keys.first(),
-            Some(&true),
-            "{file_name} starts without a keyframe"
-        );
+    assert_split_files(&files, seconds, |file| {
         let errors = decode_errors(file, None);
         assert!(
             errors.trim().is_empty(),
-            "{file_name} decodes with:\n{errors}"
+            "{} decodes with:\n{errors}",
+            file.display()
         );
-        eprintln!("{file_name}: {streams:?}");
-    }
-    let range = expected_video_frames(seconds);
-    assert!(
-        range.contains(&total),
-        "{total} video frames in all, want {range:?}"
-    );
+    });
     assert!(
         !edge.log().contains("recording stopped"),
         "{}",
