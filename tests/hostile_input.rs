@@ -193,13 +193,13 @@ const CASES: &[Case] = &[
     ("stream names with path tricks", |a, n| {
         let long = vec![b'x'; 10_000];
         let mut out = Vec::new();
-        // Not UTF-8: AMF strings keep their valid prefix (as for metadata), so this name
-        // is empty, and refused as such.
+        // Not UTF-8: refused as such (never published as its valid prefix, "cam").
         for name in [
             &b"../../etc/passwd"[..],
             b"a\0b",
             &long,
             &[0xFF, 0xFE, b'a'],
+            b"cam\xFFx",
         ] {
             let mut p = peer(n, a);
             p.handshake().unwrap();

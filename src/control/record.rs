@@ -21,7 +21,7 @@ use std::time::Duration;
 pub struct RecordConfig {
     /// Files go to `DIR/APP/STREAM/STREAM-YYYYMMDD-HHMMSS.flv` (UTC); an absolute path.
     pub dir: String,
-    /// `flv` (`mp4` needs the CMAF segmenter, not in this build).
+    /// `flv` or `mp4` (fragmented MP4).
     pub format: RecordFormat,
     /// A file ends at the first keyframe this many seconds (media time) after it began;
     /// 0 = one file per publish.
@@ -128,14 +128,6 @@ impl Config {
                     "must be an absolute directory path, like \"/var/lib/rtmp-edge/rec\"",
                 ));
             }
-            if r.format == RecordFormat::Mp4 {
-                out.push(problem(
-                    "app.record.format",
-                    "\"mp4\"".to_owned(),
-                    "is not available: mp4 recording needs the CMAF segmenter, which this \
-                     build does not have; use \"flv\"",
-                ));
-            }
             if r.split_after_s > MAX_SPLIT_S {
                 out.push(problem(
                     "app.record.split_after_s",
@@ -203,12 +195,8 @@ mod tests {
               path, like \"/var/lib/rtmp-edge/rec\""
             ]
         );
-        let p = problems("[[app]]\nrecord = { format = \"mp4\" }\n");
-        assert_eq!(p.len(), 1);
-        assert!(
-            p[0].contains("mp4 recording needs the CMAF segmenter"),
-            "{p:?}"
-        );
+        let p = problems("[[app]]\nrecord = { dir = \"/rec\", format = \"mp4\" }\n");
+        assert!(p.is_empty(), "mp4 is a valid format: {p:?}");
         let p = problems(
             "[[app]]\nrecord_dir = \"/r\"\nrecord_split_s = 999999999\n\
              record_max_queue_bytes = 10\n",

@@ -16,10 +16,26 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// Size of the write buffer: large writes, few syscalls.
-const BUFFER: usize = 256 << 10;
+pub(crate) const BUFFER: usize = 256 << 10;
 
 /// Names tried for one file (`NAME`, `NAME-1`, ...) before giving up.
 const ATTEMPTS: u32 = 16;
+
+/// Creates `dir` (with its parents) and a new file in it named `name(attempt)`: an existing
+/// file is never overwritten, the next attempt's name is tried instead (every format).
+pub(crate) fn create_new(dir: &Path, name: impl Fn(u32) -> String) -> io::Result<(PathBuf, File)> {
+    std::fs::create_dir_all(dir)?;
+    let mut last = None;
+    for attempt in 0..ATTEMPTS {
+        let path = dir.join(name(attempt));
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(file) => return Ok((path, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no file name left")))
+}
 
 /// An open FLV file being written.
 pub struct FlvFile {
@@ -31,17 +47,8 @@ impl FlvFile {
     /// Creates `dir` (with its parents) and a new file in it named `name(attempt)`: an
     /// existing file is never overwritten, the next attempt's name is tried instead.
     pub fn create(dir: &Path, name: impl Fn(u32) -> String) -> io::Result<FlvFile> {
-        std::fs::create_dir_all(dir)?;
-        let mut last = None;
-        for attempt in 0..ATTEMPTS {
-            let path = dir.join(name(attempt));
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(file) => return Ok(FlvFile::from_file(path, file)),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| io::Error::other("no file name left")))
+        let (path, file) = create_new(dir, name)?;
+        Ok(FlvFile::from_file(path, file))
     }
 
     /// Writes into an already open `file` (known as `path` in messages).

@@ -16,6 +16,8 @@
 //! - [`split`]: which frame opens a file, which one starts the next, the header cache that
 //!   begins every file and the per-file timestamp rebase (pure).
 //! - [`flv`]: the FLV file writer (buffered writes, fsync on close).
+//! - [`mp4`]: the fragmented-MP4 file writer (a CMAF segmenter per file, on the recorder
+//!   thread); [`file`]: the open file of either format.
 //! - [`recorder`]: the recorder thread: events in, files out, errors and [`RecorderStats`].
 //!
 //! Call order: [`recorder::Recorder::spawn`] once at start gives the sink; each shard core
@@ -30,7 +32,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
+pub mod file;
 pub mod flv;
+pub mod mp4;
 pub mod naming;
 pub mod recorder;
 pub mod split;
@@ -44,8 +48,7 @@ pub enum RecordFormat {
     /// FLV: the tag bodies are the RTMP message payloads as published.
     #[default]
     Flv,
-    /// Fragmented MP4; needs the CMAF segmenter, which this build does not have yet (the
-    /// configuration check refuses it).
+    /// Fragmented MP4 (CMAF fragments behind one init segment per file).
     Mp4,
 }
 

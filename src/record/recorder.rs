@@ -10,12 +10,12 @@
 //!
 //! Call order: [`Recorder::spawn`], hand the sink to the shards, [`Recorder::stats`] for
 //! the metrics; [`Recorder::join`] after the shards stopped (their sinks dropped).
-use super::flv::FlvFile;
-use super::naming::{file_name, stream_dir};
+use super::file::RecordFile;
+use super::naming::stream_dir;
 use super::split::{Action, Splitter};
 use super::{
-    Counter, RecordEvent, RecordFormat, RecordFrame, RecordQueue, RecordSettings, RecordSink,
-    RecordingId, StopReason,
+    Counter, RecordEvent, RecordFrame, RecordQueue, RecordSettings, RecordSink, RecordingId,
+    StopReason,
 };
 use std::collections::HashMap;
 use std::io;
@@ -95,7 +95,7 @@ struct Recording {
     settings: Arc<RecordSettings>,
     queue: Arc<RecordQueue>,
     splitter: Splitter,
-    file: Option<FlvFile>,
+    file: Option<RecordFile>,
     failed: bool,
 }
 
@@ -176,8 +176,9 @@ impl Worker {
         }
         if let Some(file) = rec.file.take() {
             let path = file.path().display().to_string();
-            if let Err(e) = file.close() {
-                return fail(rec, &e, &path, &self.stats);
+            match file.close() {
+                Ok(n) => self.stats.bytes.add(n),
+                Err(e) => return fail(rec, &e, &path, &self.stats),
             }
             info!(
                 app = rec.app,
@@ -209,6 +210,11 @@ fn write_frames(
         let written = match rec.splitter.push(f) {
             Action::Skip => 0,
             Action::Write(t) => match &mut rec.file {
+                Some(file) if file.needs_new_file_for(f) => {
+                    // Kept by the splitter: the next file begins with it.
+                    rec.splitter.split_at_next_opening();
+                    0
+                }
                 Some(file) => file.write_frame(f, t).map_err(|e| at(e, file))?,
                 None => 0,
             },
@@ -229,7 +235,7 @@ fn open_next(
 ) -> Result<u64, (io::Error, String)> {
     if let Some(old) = rec.file.take() {
         let path = old.path().display().to_string();
-        old.close().map_err(|e| (e, path.clone()))?;
+        stats.bytes.add(old.close().map_err(|e| (e, path.clone()))?);
         info!(
             app = rec.app,
             stream = rec.stream,
@@ -238,16 +244,8 @@ fn open_next(
         );
     }
     let dir = stream_dir(&rec.settings.dir, &rec.app, &rec.stream);
-    let ext = rec.settings.format.extension();
-    let mut file = match rec.settings.format {
-        RecordFormat::Flv => FlvFile::create(&dir, |n| file_name(&rec.stream, wall, ext, n)),
-        // The fMP4 writer plugs in here; the configuration check refuses mp4 until then.
-        RecordFormat::Mp4 => Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "mp4 recording needs the CMAF segmenter",
-        )),
-    }
-    .map_err(|e| (e, dir.display().to_string()))?;
+    let mut file = RecordFile::create(rec.settings.format, &dir, &rec.stream, wall)
+        .map_err(|e| (e, dir.display().to_string()))?;
     stats.files.add(1);
     info!(app = rec.app, stream = rec.stream, path = %file.path().display(), "recording file opened");
     let (audio, video) = rec.splitter.av_flags();
@@ -260,7 +258,7 @@ fn open_next(
     Ok(n)
 }
 
-fn at(e: io::Error, file: &FlvFile) -> (io::Error, String) {
+fn at(e: io::Error, file: &RecordFile) -> (io::Error, String) {
     (e, file.path().display().to_string())
 }
 

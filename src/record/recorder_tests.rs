@@ -3,7 +3,7 @@
 use super::*;
 use crate::media::frame::MediaKind;
 use crate::protocol::flv::{parse_file_header, read_file_header, TagIter, TAG_SCRIPT, TAG_VIDEO};
-use crate::record::temp_dir;
+use crate::record::{temp_dir, RecordFormat};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -196,5 +196,74 @@ fn a_disk_that_fails_mid_recording_keeps_the_files_written_so_far() {
     }
     let t = stats.totals();
     assert_eq!((t.active, t.queue_full, t.write_errors), (0, 1, 1), "{t:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn mp4_files_split_at_keyframes_and_at_a_configuration_change_each_with_its_own_init() {
+    use crate::http::cmaf::fixtures::{avc_seq, AVCC};
+    use crate::record::mp4::tests::{box_kinds, frame as mp4_frame, headers, media};
+    let dir = temp_dir("mp4-split");
+    let stats = Arc::new(RecorderStats::default());
+    let mut w = Worker::new(stats.clone());
+    let queue = Arc::new(RecordQueue::default());
+    let settings = Arc::new(RecordSettings {
+        format: RecordFormat::Mp4,
+        ..(*settings(&dir, 2)).clone()
+    });
+    w.handle(
+        RecordEvent::Start {
+            id: ID,
+            app: "live".into(),
+            stream: "cam".into(),
+            settings,
+            queue: queue.clone(),
+        },
+        UNIX_EPOCH,
+    );
+    // 6 s of media; a changed AVC configuration at 2.5 s makes the 3 s keyframe split too.
+    let mut other = AVCC.to_vec();
+    other[3] = 0x28;
+    let mut frames = headers();
+    for m in media(6) {
+        if m.timestamp == 2520 && m.kind == MediaKind::Video {
+            frames.push(mp4_frame(
+                MediaKind::Video,
+                2500,
+                true,
+                true,
+                avc_seq(&other),
+            ));
+        }
+        frames.push(m);
+    }
+    for (i, chunk) in frames.chunks(75).enumerate() {
+        send(&mut w, chunk.to_vec(), i as u64, &queue);
+    }
+    stop(&mut w, StopReason::Ended);
+    let t = stats.totals();
+    // 0-2 s (duration), 2-3 s (configuration), 3-5 s (duration), 5-6 s.
+    assert_eq!(
+        (t.active, t.write_errors, t.files_opened),
+        (0, 0, 4),
+        "{t:?}"
+    );
+    let got = files(&dir.join("live/cam"));
+    assert_eq!(got.len(), 4, "{got:?}");
+    let mut total = 0;
+    for path in &got {
+        assert_eq!(path.extension().and_then(|e| e.to_str()), Some("mp4"));
+        let bytes = std::fs::read(path).unwrap();
+        total += bytes.len() as u64;
+        let kinds = box_kinds(&bytes);
+        assert_eq!(&kinds[..2], &[b"ftyp".into(), b"moov".into()], "{kinds:?}");
+        assert_eq!(kinds.iter().filter(|k| **k == b"moov".into()).count(), 1);
+        assert!(
+            kinds.len() >= 4,
+            "{} has fragments: {kinds:?}",
+            path.display()
+        );
+    }
+    assert_eq!(t.bytes_written, total);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -37,6 +37,8 @@ pub struct Splitter {
     has_audio: bool,
     /// The open file's first timestamp; None while no file is open.
     base: Option<u32>,
+    /// The next opening frame starts a new file whatever the duration.
+    split_wanted: bool,
 }
 
 impl Splitter {
@@ -47,6 +49,7 @@ impl Splitter {
             has_video: false,
             has_audio: false,
             base: None,
+            split_wanted: false,
         }
     }
 
@@ -78,14 +81,22 @@ impl Splitter {
             None => Action::Skip,
             Some(base) => {
                 let t = rel(f, base);
-                if opens && self.split_after_ms.is_some_and(|s| u64::from(t) >= s) {
+                let due = self.split_after_ms.is_some_and(|s| u64::from(t) >= s);
+                if opens && (due || self.split_wanted) {
                     self.base = Some(f.timestamp);
+                    self.split_wanted = false;
                     Action::Open
                 } else {
                     Action::Write(t)
                 }
             }
         }
+    }
+
+    /// Makes the next frame a file could open on start a new file (a configuration the
+    /// open file cannot take arrived).
+    pub fn split_at_next_opening(&mut self) {
+        self.split_wanted = true;
     }
 
     /// What a new file begins with: metadata first, then video, then audio configuration.

@@ -1,9 +1,11 @@
 //! What a stream or app name may be. Names become stream keys (`app/name`), log fields and
 //! metric labels, and operators map them to files and URLs, so names that look like paths
 //! out of a directory, carry control characters or run long are refused at the request, with
-//! a status the client can read. (Names that are not UTF-8 never get here: the AMF decoder
-//! rejects them, which closes the connection.) A publish or play before createStream is
-//! refused the same way ([`Refusal`]). Pure functions; no I/O.
+//! a status the client can read. Names that were not UTF-8 on the wire are refused too: the
+//! AMF decoder keeps such text with U+FFFD in place of each invalid sequence (metadata
+//! stays readable), and a name with U+FFFD is refused here rather than mapped onto another
+//! stream's name (`cam\xFFx` and `cam\xFEx` would otherwise be one stream). A publish or play
+//! before createStream is refused the same way ([`Refusal`]). Pure functions; no I/O.
 
 /// Why the session refused a publish or play itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -23,6 +25,8 @@ pub enum NameProblem {
     TooLong(usize),
     #[error("name contains a control character")]
     ControlCharacter,
+    #[error("name is not valid UTF-8")]
+    NotUtf8,
     #[error("name contains a '.' or '..' path segment or a backslash")]
     PathTrick,
 }
@@ -36,6 +40,9 @@ pub fn check_name(name: &str, max_bytes: usize) -> Result<(), NameProblem> {
     }
     if name.len() > max_bytes {
         return Err(NameProblem::TooLong(max_bytes));
+    }
+    if name.contains(char::REPLACEMENT_CHARACTER) {
+        return Err(NameProblem::NotUtf8);
     }
     if name.chars().any(char::is_control) {
         return Err(NameProblem::ControlCharacter);
@@ -71,6 +78,7 @@ mod tests {
             (long.as_str(), NameProblem::TooLong(64)),
             ("a\0b", NameProblem::ControlCharacter),
             ("a\nb", NameProblem::ControlCharacter),
+            ("cam\u{fffd}x", NameProblem::NotUtf8),
             ("../etc/passwd", NameProblem::PathTrick),
             ("a/../../b", NameProblem::PathTrick),
             ("./a", NameProblem::PathTrick),

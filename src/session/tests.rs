@@ -488,3 +488,39 @@ fn a_path_trick_in_the_app_name_closes_the_connection() {
         .unwrap_err();
     assert!(matches!(err, SessionError::Refused(_)), "{err}");
 }
+
+#[test]
+fn a_publish_of_a_name_that_is_not_utf8_is_refused_not_renamed() {
+    use crate::session::names::{NameProblem, Refusal};
+    let publish = Command::new(
+        "publish",
+        0.0,
+        AmfValue::Null,
+        vec![AmfValue::string("camZx"), AmfValue::string("live")],
+    );
+    let create = Command::new("createStream", 2.0, AmfValue::Null, vec![]);
+    let mut bytes = raw_client_bytes(&[(0, connect_command()), (0, create), (1, publish)]);
+    // The same length on the wire: "cam\xFFx" (0xFF is never UTF-8).
+    let at = bytes
+        .windows(5)
+        .position(|w| w == b"camZx")
+        .expect("the name on the wire");
+    bytes[at + 3] = 0xff;
+    let mut server = ServerSession::new(SessionConfig::default(), 9, 0);
+    server.handle_input(&bytes).unwrap();
+    let events: Vec<_> = std::iter::from_fn(|| server.poll_event()).collect();
+    assert!(
+        events.contains(&ServerEvent::Refused(Refusal::Name(NameProblem::NotUtf8))),
+        "{events:?}"
+    );
+    assert!(!events.iter().any(|e| matches!(e, ServerEvent::Publish(_))));
+    let replies = server_replies(&mut server);
+    let status = replies.last().expect("a status");
+    assert_eq!(status.name, "onStatus");
+    let code = status.args.first().and_then(|i| i.get("code"));
+    assert_eq!(
+        code.and_then(AmfValue::as_str),
+        Some("NetStream.Publish.BadName")
+    );
+    assert_eq!(server.publishing_stream(), None);
+}

@@ -102,12 +102,12 @@ log_refusals_per_s = 5      # refusal log lines per second per shard; the rest a
 # connect_timeout_ms = 3000
 # handshake_timeout_ms = 5000  # TCP connect until connect is answered
 # play_timeout_ms = 5000       # connect answered until first media / Publish.Start
-# Recording (off unless set): DIR/APP/STREAM/STREAM-YYYYMMDD-HHMMSS.flv (UTC)
+# Recording (off unless set): DIR/APP/STREAM/STREAM-YYYYMMDD-HHMMSS.flv|.mp4 (UTC)
 # record = { dir = "/var/lib/rtmp-edge/rec", format = "flv", split_after_s = 600, max_queue_bytes = 67108864 }
 # (or the flat keys record_dir, record_format, record_split_s, record_max_queue_bytes;
 #  split_after_s: a new file at the first keyframe after this many seconds, 0 = never;
 #  max_queue_bytes: per stream, not yet written; beyond it the recording stops, the stream goes on;
-#  format "mp4" needs the CMAF segmenter, not in this build)
+#  format: "flv", or "mp4" (fragmented MP4: one init, then a fragment per keyframe interval))
 #
 # Access control of the app (see the README's "Access control"; the same keys under
 # [app.access.play] for players). Named apps without a "*" table: other apps are refused.

@@ -14,6 +14,7 @@
 //! building an [`AmfValue`] first.
 
 use super::{amf3, wire, AmfValue, DecodeError, Limits};
+use std::borrow::Cow;
 
 /// AMF0 type markers.
 pub mod marker {
@@ -119,7 +120,7 @@ impl<'a> Decoder<'a> {
         match marker {
             NUMBER => Ok(AmfValue::Number(wire::f64(&mut self.rest)?)),
             BOOLEAN => Ok(AmfValue::Boolean(wire::u8(&mut self.rest)? != 0)),
-            STRING => Ok(AmfValue::String(self.short_str()?.to_owned())),
+            STRING => Ok(AmfValue::String(self.short_str()?.into_owned())),
             OBJECT => {
                 let slot = self.open(start, depth)?;
                 let properties = self.properties(depth, 0)?;
@@ -164,16 +165,16 @@ impl<'a> Decoder<'a> {
                 let timezone = wire::i16(&mut self.rest)?;
                 Ok(AmfValue::Date { millis, timezone })
             }
-            LONG_STRING => Ok(AmfValue::String(self.long_str()?.to_owned())),
+            LONG_STRING => Ok(AmfValue::String(self.long_str()?.into_owned())),
             RECORDSET => Err(DecodeError::Unsupported("AMF0 recordset")),
-            XML_DOCUMENT => Ok(AmfValue::XmlDocument(self.long_str()?.to_owned())),
+            XML_DOCUMENT => Ok(AmfValue::XmlDocument(self.long_str()?.into_owned())),
             TYPED_OBJECT => {
                 let class = self.short_str()?;
                 let slot = self.open(start, depth)?;
                 let properties = self.properties(depth, 0)?;
                 self.close(slot);
                 Ok(AmfValue::TypedObject {
-                    class: class.to_owned(),
+                    class: class.into_owned(),
                     properties,
                 })
             }
@@ -182,12 +183,12 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    fn short_str(&mut self) -> Result<&'a str, DecodeError> {
+    fn short_str(&mut self) -> Result<Cow<'a, str>, DecodeError> {
         let len = usize::from(wire::u16(&mut self.rest)?);
         wire::str(&mut self.rest, len)
     }
 
-    fn long_str(&mut self) -> Result<&'a str, DecodeError> {
+    fn long_str(&mut self) -> Result<Cow<'a, str>, DecodeError> {
         let len = wire::count(wire::u32(&mut self.rest)?);
         wire::str(&mut self.rest, len)
     }
@@ -232,7 +233,7 @@ impl<'a> Decoder<'a> {
                 return Err(DecodeError::TooManyElements(self.limits.max_elements));
             }
             let value = self.value(depth + 1)?;
-            properties.push((key.to_owned(), value));
+            properties.push((key.into_owned(), value));
         }
     }
 

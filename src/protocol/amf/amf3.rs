@@ -12,6 +12,7 @@
 //! Call order: [`decode`] once per value. The encoder side is only the byte array, which is
 //! how the AMF0 encoder writes [`AmfValue::ByteArray`].
 
+use std::borrow::Cow;
 use std::rc::Rc;
 
 use super::{wire, AmfValue, DecodeError, Limits};
@@ -127,8 +128,8 @@ fn sign_extend(n: u32) -> i32 {
 /// A class description: shared by every object that references it.
 #[derive(Debug)]
 struct Traits<'a> {
-    class: &'a str,
-    sealed: Vec<&'a str>,
+    class: Cow<'a, str>,
+    sealed: Vec<Cow<'a, str>>,
     dynamic: bool,
 }
 
@@ -143,7 +144,7 @@ struct Decoder<'a> {
     whole: &'a [u8],
     rest: &'a [u8],
     limits: Limits,
-    strings: Vec<&'a str>,
+    strings: Vec<Cow<'a, str>>,
     traits: Vec<Rc<Traits<'a>>>,
     objects: Vec<Slot>,
     /// Set while a reference is being decoded again: the first decoding already filled the
@@ -170,7 +171,7 @@ impl<'a> Decoder<'a> {
                 &mut self.rest
             )?)))),
             DOUBLE => Ok(AmfValue::Number(wire::f64(&mut self.rest)?)),
-            STRING => Ok(AmfValue::String(self.string()?.to_owned())),
+            STRING => Ok(AmfValue::String(self.string()?.into_owned())),
             XML_DOC | XML | DATE | BYTE_ARRAY | ARRAY | OBJECT => {
                 // All of these share the object table: low bit 0 means a reference.
                 let header = u29(&mut self.rest)?;
@@ -181,7 +182,7 @@ impl<'a> Decoder<'a> {
                 let value = match marker {
                     XML_DOC | XML => {
                         let text = wire::str(&mut self.rest, wire::count(header >> 1))?;
-                        AmfValue::XmlDocument(text.to_owned())
+                        AmfValue::XmlDocument(text.into_owned())
                     }
                     // The rest of a date header is unused; the time zone is always UTC.
                     DATE => AmfValue::Date {
@@ -207,20 +208,21 @@ impl<'a> Decoder<'a> {
     }
 
     /// Reads a string or a string reference. The empty string is never put in the table.
-    fn string(&mut self) -> Result<&'a str, DecodeError> {
+    fn string(&mut self) -> Result<Cow<'a, str>, DecodeError> {
         let header = u29(&mut self.rest)?;
         if header & 1 == 0 {
             let index = wire::count(header >> 1);
-            let s = *self
+            let s = self
                 .strings
                 .get(index)
+                .cloned()
                 .ok_or(DecodeError::BadReference(index))?;
             wire::charge(&mut self.budget, s.len())?;
             return Ok(s);
         }
         let s = wire::str(&mut self.rest, wire::count(header >> 1))?;
         if !s.is_empty() && !self.replaying {
-            self.strings.push(s);
+            self.strings.push(s.clone());
         }
         Ok(s)
     }
@@ -269,7 +271,7 @@ impl<'a> Decoder<'a> {
                 return Err(self.too_many());
             }
             let value = self.value(depth + 1)?;
-            named.push((key.to_owned(), value));
+            named.push((key.into_owned(), value));
         }
         // Each dense member takes at least its marker byte.
         if dense > self.rest.len() {
@@ -341,7 +343,7 @@ impl<'a> Decoder<'a> {
         let mut properties = Vec::with_capacity(traits.sealed.len());
         for name in &traits.sealed {
             let value = self.value(depth + 1)?;
-            properties.push(((*name).to_owned(), value));
+            properties.push((name.to_string(), value));
         }
         if traits.dynamic {
             loop {
@@ -353,14 +355,14 @@ impl<'a> Decoder<'a> {
                     return Err(self.too_many());
                 }
                 let value = self.value(depth + 1)?;
-                properties.push((key.to_owned(), value));
+                properties.push((key.into_owned(), value));
             }
         }
         if traits.class.is_empty() {
             Ok(AmfValue::Object(properties))
         } else {
             Ok(AmfValue::TypedObject {
-                class: traits.class.to_owned(),
+                class: traits.class.to_string(),
                 properties,
             })
         }

@@ -5,6 +5,7 @@
 //! these helpers for each field, and [`charge`] before they expand a back-reference.
 
 use super::DecodeError;
+use std::borrow::Cow;
 
 /// How many bytes of output one decode call may produce from back-references, per byte of
 /// input. References let a few bytes stand for an earlier value, so without a bound a crafted
@@ -83,15 +84,14 @@ pub(crate) fn f64(input: &mut &[u8]) -> Result<f64, DecodeError> {
 
 /// Takes `len` bytes of text; the length is checked before anything else happens.
 ///
-/// Text that is not UTF-8 (encoders that write Latin-1 titles into onMetaData exist) keeps its
-/// valid prefix instead of failing the whole message and, with it, the publisher.
+/// Text that is not UTF-8 (encoders that write Latin-1 titles into onMetaData exist) does not
+/// fail the whole message and, with it, the publisher: each invalid sequence becomes U+FFFD,
+/// which keeps the rest of the text and marks the string, so that names (which must be
+/// UTF-8) are refused by `session::names` instead of being silently renamed.
 #[inline]
-pub(crate) fn str<'a>(input: &mut &'a [u8], len: usize) -> Result<&'a str, DecodeError> {
+pub(crate) fn str<'a>(input: &mut &'a [u8], len: usize) -> Result<Cow<'a, str>, DecodeError> {
     let bytes = take(input, len)?;
-    Ok(match std::str::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
-    })
+    Ok(String::from_utf8_lossy(bytes))
 }
 
 /// A count read from the wire, as usize without overflow on any target.
@@ -103,6 +103,18 @@ pub(crate) fn count(n: u32) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_that_is_not_utf8_is_kept_with_replacement_characters() {
+        let mut input: &[u8] = b"cam\xffx!";
+        assert_eq!(str(&mut input, 5).unwrap(), "cam\u{fffd}x");
+        assert_eq!(input, b"!");
+        let mut valid: &[u8] = b"caf\xc3\xa9";
+        assert!(matches!(
+            str(&mut valid, 5).unwrap(),
+            Cow::Borrowed("caf\u{e9}")
+        ));
+    }
 
     #[test]
     fn reads_fail_cleanly_at_end() {

@@ -315,7 +315,11 @@ fn markers_without_values() {
             marker: 9
         })
     );
-    assert_eq!(one(&hex("02 0003 41c328")), Ok(AmfValue::string("A")));
+    // Not UTF-8 (a truncated sequence): kept, with U+FFFD marking it, not cut short.
+    assert_eq!(
+        one(&hex("02 0003 41c328")),
+        Ok(AmfValue::string("A\u{fffd}("))
+    );
     assert_eq!(one(&hex("01 02")), Ok(AmfValue::Boolean(true)));
 }
 

@@ -304,7 +304,11 @@ fn unsupported_and_unknown() {
             marker: 0x12
         })
     );
-    assert_eq!(one(&hex("06 07 41c328")), Ok(AmfValue::string("A")));
+    // Not UTF-8 (a truncated sequence): kept, with U+FFFD marking it, not cut short.
+    assert_eq!(
+        one(&hex("06 07 41c328")),
+        Ok(AmfValue::string("A\u{fffd}("))
+    );
 }
 
 #[test]
