@@ -76,6 +76,7 @@ impl Config {
             access: std::sync::Arc::new(access),
             limits: self.limit_settings(),
             http: self.http_play.settings(),
+            hls: self.hls.enabled.then(|| self.hls.segmenter_settings()),
         }
     }
 }

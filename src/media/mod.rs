@@ -24,6 +24,7 @@ pub mod frame;
 pub mod ingest;
 pub mod log;
 pub mod queue;
+pub mod cmaf_directory;
 pub mod registry;
 pub mod variants;
 

@@ -160,6 +160,9 @@ pub struct ShardSettings {
     /// Connection, stream and command limits (`[limits]`).
     pub limits: LimitSettings,
     pub http: HttpSettings,
+    /// The CMAF segmenter of HLS/DASH delivery: `None` when off (`hls.enabled = false`).
+    /// Segmenters run only when the node also serves HTTP ([`ShardSettings::serves_http`]).
+    pub hls: Option<crate::http::cmaf::SegmenterSettings>,
 }
 
 impl Default for ShardSettings {

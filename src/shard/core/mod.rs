@@ -59,6 +59,7 @@ use tracing::{debug, info};
 
 pub(crate) mod authorize;
 mod close;
+mod cmaf;
 mod conn;
 mod health;
 mod http;
@@ -128,6 +129,11 @@ pub struct ShardCore {
     /// Fan-out latency in microseconds, and the exact sum of what it recorded.
     latency: Histogram<u64>,
     latency_sum: Duration,
+    /// Time from a message's arrival to the publication of the CMAF part holding it, in
+    /// microseconds (LL-HLS part latency).
+    part_latency: Histogram<u64>,
+    /// HTTP connections with an HLS/DASH request waiting on its stream.
+    cmaf_waiting: Vec<usize>,
     /// A sweep ran (or the core started) since the last snapshot.
     snapshot_due: bool,
     next_generation: u64,
@@ -181,6 +187,8 @@ impl ShardCore {
             flush_started: None,
             latency: latency_histogram(),
             latency_sum: Duration::ZERO,
+            part_latency: latency_histogram(),
+            cmaf_waiting: Vec::new(),
             snapshot_due: true,
             next_generation: 1,
             last_now: now,
