@@ -25,13 +25,8 @@ impl CmafDirectory {
 
     /// The home shard's segmenter of `key` started.
     pub fn register(&self, key: &str, shared: Arc<SharedStream>) {
-        self.lock().insert(
-            key.to_owned(),
-            Entry {
-                shared,
-                waiters: 0,
-            },
-        );
+        self.lock()
+            .insert(key.to_owned(), Entry { shared, waiters: 0 });
     }
 
     /// The segmenter of `key` stopped; returns the shards that had waiters. Only `shared`'s

@@ -16,9 +16,9 @@ use super::http::HttpState;
 use super::streams::StreamId;
 use super::ShardCore;
 use crate::http::cmaf::{Lookup, Pushed, Resource, Segmenter, Snapshot, WallClock};
+use crate::http::hls::Reload;
 use crate::http::response::{self, LAST_CHUNK};
 use crate::http::route::{SegmentFile, StreamPath};
-use crate::http::hls::Reload;
 use crate::http::{dash, hls};
 use crate::media::frame::MediaKind;
 use crate::shard::mailbox::{ShardMsg, StreamKey};
@@ -40,7 +40,10 @@ pub(crate) struct CmafWait {
 
 #[derive(Debug, Clone, Copy)]
 enum Wanted {
-    Playlist { msn: Option<u64>, part: Option<u64> },
+    Playlist {
+        msn: Option<u64>,
+        part: Option<u64>,
+    },
     Manifest,
     /// `sent`: chunks of an open segment already written (its head is out once > 0 or
     /// `started`).
@@ -156,7 +159,11 @@ impl ShardCore {
     }
 
     /// The home stream's source stopped: the last part is published, the entry goes.
-    pub(super) fn finish_segmenter(&mut self, key: &StreamKey, seg: Option<(Segmenter, Option<Instant>)>) {
+    pub(super) fn finish_segmenter(
+        &mut self,
+        key: &StreamKey,
+        seg: Option<(Segmenter, Option<Instant>)>,
+    ) {
         let Some((mut seg, _)) = seg else {
             return;
         };
@@ -171,8 +178,10 @@ impl ShardCore {
 
     fn record_part_latency(&mut self, latency: Duration) {
         let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        // Out-of-range values are clamped by the histogram's auto-resize being off: ignore.
-        let _ = self.part_latency.record(us.max(1));
+        // A value past the histogram's range is not counted (nor summed).
+        if self.part_latency.record(us.max(1)).is_ok() {
+            self.part_latency_sum += latency;
+        }
     }
 
     /// A part of home stream `key` was published: wake its waiters here and elsewhere.
@@ -204,7 +213,9 @@ impl ShardCore {
         let what = match file {
             SegmentFile::HlsPlaylist => match hls::parse_query(path.query) {
                 Ok((msn, part)) => Wanted::Playlist { msn, part },
-                Err(_) => return self.cmaf_finish(id, response::simple(400, keep_alive), keep_alive, now),
+                Err(_) => {
+                    return self.cmaf_finish(id, response::simple(400, keep_alive), keep_alive, now)
+                }
             },
             SegmentFile::DashManifest => Wanted::Manifest,
             SegmentFile::Other(name) => match Resource::parse(name) {
@@ -213,7 +224,9 @@ impl ShardCore {
                     sent: 0,
                     started: false,
                 },
-                None => return self.cmaf_finish(id, response::simple(404, keep_alive), keep_alive, now),
+                None => {
+                    return self.cmaf_finish(id, response::simple(404, keep_alive), keep_alive, now)
+                }
             },
         };
         let segment = matches!(what, Wanted::File { .. });
@@ -347,7 +360,13 @@ impl ShardCore {
 
     fn playlist(&self, snap: &Snapshot, keep_alive: bool) -> Bytes {
         let body = hls::media_playlist(snap, true);
-        let mut out = head("application/vnd.apple.mpegurl", Some(body.len()), keep_alive, true).to_vec();
+        let mut out = head(
+            "application/vnd.apple.mpegurl",
+            Some(body.len()),
+            keep_alive,
+            true,
+        )
+        .to_vec();
         out.extend_from_slice(body.as_bytes());
         Bytes::from(out)
     }
@@ -372,7 +391,8 @@ impl ShardCore {
                 let Some(c) = self.conns.get_mut(id) else {
                     return Check::Done;
                 };
-                c.queue.push_control(head(content_type(resource), Some(len), ka, false));
+                c.queue
+                    .push_control(head(content_type(resource), Some(len), ka, false));
                 for chunk in chunks {
                     c.queue.push_control(chunk);
                 }
@@ -387,12 +407,16 @@ impl ShardCore {
             Lookup::Partial(chunks) if wait.chunked => {
                 if !started {
                     if let Some(c) = self.conns.get_mut(id) {
-                        c.queue.push_control(head(content_type(resource), None, ka, false));
+                        c.queue
+                            .push_control(head(content_type(resource), None, ka, false));
                     }
                 }
                 let total = self.send_chunks(id, &chunks, sent);
-                if let Some(HttpState::Cmaf(w)) =
-                    self.conns.get_mut(id).and_then(|c| c.http_mut()).map(|h| &mut h.state)
+                if let Some(HttpState::Cmaf(w)) = self
+                    .conns
+                    .get_mut(id)
+                    .and_then(|c| c.http_mut())
+                    .map(|h| &mut h.state)
                 {
                     w.what = Wanted::File {
                         resource,

@@ -287,7 +287,13 @@ impl ShardCore {
     }
 
     /// Queues a whole response; the connection then waits for the next request or closes.
-    pub(super) fn http_respond(&mut self, id: usize, answer: Bytes, keep_alive: bool, now: Instant) {
+    pub(super) fn http_respond(
+        &mut self,
+        id: usize,
+        answer: Bytes,
+        keep_alive: bool,
+        now: Instant,
+    ) {
         let Some(c) = self.conns.get_mut(id) else {
             return;
         };

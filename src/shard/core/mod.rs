@@ -132,6 +132,7 @@ pub struct ShardCore {
     /// Time from a message's arrival to the publication of the CMAF part holding it, in
     /// microseconds (LL-HLS part latency).
     part_latency: Histogram<u64>,
+    part_latency_sum: Duration,
     /// HTTP connections with an HLS/DASH request waiting on its stream.
     cmaf_waiting: Vec<usize>,
     /// A sweep ran (or the core started) since the last snapshot.
@@ -188,6 +189,7 @@ impl ShardCore {
             latency: latency_histogram(),
             latency_sum: Duration::ZERO,
             part_latency: latency_histogram(),
+            part_latency_sum: Duration::ZERO,
             cmaf_waiting: Vec::new(),
             snapshot_due: true,
             next_generation: 1,

@@ -10,25 +10,25 @@ use std::time::Duration;
 
 const SEC: Duration = Duration::from_secs(1);
 /// The HTTP listener's index: after the default RTMP listener.
-const HTTP: usize = 1;
+pub(super) const HTTP: usize = 1;
 
-fn with_http(s: &mut ShardSettings) {
+pub(super) fn with_http(s: &mut ShardSettings) {
     s.listeners
         .push(ListenerSettings::http("127.0.0.1:8080".parse().unwrap()));
 }
 
 /// One response read off a wire: status, head, and the (de-chunked) body so far.
 #[derive(Debug)]
-struct Response {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
+pub(super) struct Response {
+    pub status: u16,
+    pub head: String,
+    pub body: Vec<u8>,
     /// The chunked body ended with its last chunk.
-    complete: bool,
+    pub complete: bool,
 }
 
 /// Every response in `bytes`, in order (a streaming body may be incomplete).
-fn responses(mut bytes: &[u8]) -> Vec<Response> {
+pub(super) fn responses(mut bytes: &[u8]) -> Vec<Response> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
         let end = bytes
@@ -94,7 +94,7 @@ fn flv_media(body: &[u8]) -> Vec<Media> {
         .collect()
 }
 
-fn get(h: &mut Harness, w: usize, path: &str) {
+pub(super) fn get(h: &mut Harness, w: usize, path: &str) {
     h.inject(
         w,
         format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
