@@ -174,13 +174,19 @@ pub fn decode_errors(input: &Path, limit: Option<f64>) -> String {
 /// Plays `input` with GStreamer's playbin to fake sinks (hlsdemux / dashdemux pick the
 /// manifest) and returns the log; panics if it did not reach end of stream cleanly.
 pub fn gst_play(input: &Path) -> String {
+    gst_play_uri(&format!("file://{}", input.display()), "")
+}
+
+/// [`gst_play`] of any URI; `sink_args` (such as `num-buffers=50`) bound a live stream: each
+/// fake sink ends after that many buffers.
+pub fn gst_play_uri(uri: &str, sink_args: &str) -> String {
     let mut cmd = Command::new(tool("gst-launch-1.0"));
     cmd.arg("-q")
         .arg("playbin")
-        .arg(format!("uri=file://{}", input.display()))
+        .arg(format!("uri={uri}"))
         .args([
-            "video-sink=\"fakesink sync=false\"",
-            "audio-sink=\"fakesink sync=false\"",
+            format!("video-sink=\"fakesink sync=false {sink_args}\""),
+            format!("audio-sink=\"fakesink sync=false {sink_args}\""),
         ]);
     let mut p = Process::spawn("gst-playbin", cmd);
     p.wait_success(PROBE_LIMIT);

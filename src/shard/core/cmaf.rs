@@ -10,7 +10,9 @@
 //! [`CmafWait`] state of its HTTP connection, listed in `cmaf_waiting`. A published part
 //! re-checks the waiters of the home shard at once and sends `ShardMsg::CmafPublished` to
 //! the shards whose bit is set in the directory; the sweep re-checks everything as a safety
-//! net and ends waits past their bound. Sans-IO: time is an argument.
+//! net and ends waits past their bound. A request for a stream the node does not have starts
+//! the pull on demand (like HTTP-FLV): the shard holds one registry player of the stream while
+//! HLS/DASH requests keep coming (`HOLD` after the last). Sans-IO: time is an argument.
 use super::conn::Kind;
 use super::http::HttpState;
 use super::streams::StreamId;
@@ -26,6 +28,9 @@ use bytes::Bytes;
 use std::fmt::Write;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 use tracing::debug;
+
+/// How long a pulled stream is kept for HLS/DASH readers after their last request.
+const HOLD: Duration = Duration::from_secs(30);
 
 /// An HLS/DASH request waiting on its stream.
 #[derive(Debug, Clone)]
@@ -239,8 +244,12 @@ impl ShardCore {
                 return self.cmaf_finish(id, response::simple(403, keep_alive), keep_alive, now);
             }
         }
+        let key: StreamKey = path.key().into();
+        if let Some(last) = self.cmaf_holds.get_mut(&key) {
+            *last = now;
+        }
         let wait = CmafWait {
-            key: path.key().into(),
+            key,
             what,
             since: now,
             keep_alive,
@@ -251,6 +260,59 @@ impl ShardCore {
         }
         if matches!(self.cmaf_check(id, now), Check::Wait) && !self.cmaf_waiting.contains(&id) {
             self.cmaf_waiting.push(id);
+        }
+    }
+
+    /// A request for `key`, which has no segmenter on the node: when the app pulls, this
+    /// shard counts as one of its players (which may start the pull here, as an HTTP-FLV
+    /// play does) until no HLS/DASH request came for [`HOLD`].
+    fn hold_stream(&mut self, key: &StreamKey, now: Instant) {
+        if let Some(last) = self.cmaf_holds.get_mut(key) {
+            *last = now;
+            return;
+        }
+        let (app, name) = key.split_once('/').unwrap_or(("", key));
+        if !self.can_pull(app) {
+            return;
+        }
+        let added = self.registry.add_player_or_pull(key, self.index, true);
+        self.cmaf_holds.insert(key.clone(), now);
+        if let Some(generation) = added.pull {
+            self.start_pull(key, name, 0, generation, now);
+        } else if let Some(p) = added
+            .publisher
+            .filter(|p| added.first_on_shard && p.shard != self.index)
+        {
+            self.outbox.push(
+                p.shard,
+                ShardMsg::Subscribe {
+                    key: key.clone(),
+                    from: self.index,
+                },
+            );
+        }
+    }
+
+    /// Releases the holds no request renewed for [`HOLD`] (from the sweep).
+    pub(super) fn sweep_holds(&mut self, now: Instant) {
+        let expired: Vec<StreamKey> = self
+            .cmaf_holds
+            .iter()
+            .filter(|(_, &last)| now.saturating_duration_since(last) > HOLD)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in expired {
+            self.cmaf_holds.remove(&key);
+            let (publisher, last_on_shard) = self.registry.remove_player(&key, self.index);
+            if let Some(p) = publisher.filter(|p| last_on_shard && p.shard != self.index) {
+                self.outbox.push(
+                    p.shard,
+                    ShardMsg::Unsubscribe {
+                        key,
+                        from: self.index,
+                    },
+                );
+            }
         }
     }
 
@@ -271,10 +333,9 @@ impl ShardCore {
                 !matches!(self.conns.get(id).map(|c| &c.kind),
                     Some(Kind::Http(h)) if matches!(&h.state, HttpState::Cmaf(w) if *w.key == *k))
             });
-            if other || matches!(self.cmaf_check(id, now), Check::Wait) {
-                if !self.cmaf_waiting.contains(&id) {
-                    self.cmaf_waiting.push(id);
-                }
+            let waits = other || matches!(self.cmaf_check(id, now), Check::Wait);
+            if waits && !self.cmaf_waiting.contains(&id) {
+                self.cmaf_waiting.push(id);
             }
         }
     }
@@ -308,6 +369,7 @@ impl ShardCore {
                 self.cmaf_finish(id, response::simple(404, ka), ka, now);
                 return Check::Done;
             }
+            self.hold_stream(&wait.key, now);
             return Check::Wait;
         };
         let snap = shared.snapshot();

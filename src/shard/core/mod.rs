@@ -135,6 +135,9 @@ pub struct ShardCore {
     part_latency_sum: Duration,
     /// HTTP connections with an HLS/DASH request waiting on its stream.
     cmaf_waiting: Vec<usize>,
+    /// Streams this shard holds a registry player of for HLS/DASH readers (pull on
+    /// demand), with the last request's time.
+    cmaf_holds: std::collections::HashMap<StreamKey, Instant>,
     /// A sweep ran (or the core started) since the last snapshot.
     snapshot_due: bool,
     next_generation: u64,
@@ -191,6 +194,7 @@ impl ShardCore {
             part_latency: latency_histogram(),
             part_latency_sum: Duration::ZERO,
             cmaf_waiting: Vec::new(),
+            cmaf_holds: Default::default(),
             snapshot_due: true,
             next_generation: 1,
             last_now: now,
