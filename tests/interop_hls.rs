@@ -204,7 +204,13 @@ fn an_edge_serves_hls_pulled_on_demand_from_its_origin() {
     };
     let url = edge.http_url("/live/o/index.m3u8");
     let errors = decode_errors(Path::new(&url), Some(3.0));
-    assert!(errors.trim().is_empty(), "{errors}");
+    // A pulled stream may start a second init segment (a discontinuity) when a track's
+    // configuration arrives after the first keyframe; FFmpeg's mov demuxer notes its moov.
+    let errors: Vec<&str> = errors
+        .lines()
+        .filter(|l| !l.contains("Found duplicated MOOV Atom"))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
     assert!(list.contains("#EXT-X-PART:"));
     assert!(
         edge.edge.log().contains("pull live"),
