@@ -224,7 +224,7 @@ fn routes_methods_and_preflight() {
     let w = h.raw(0, HTTP);
     h.inject(
         w,
-        b"GET /live/s/index.m3u8 HTTP/1.1\r\n\r\nPOST /live/s.flv HTTP/1.1\r\n\r\n\
+        b"GET /live/s/nonsense.txt HTTP/1.1\r\n\r\nPOST /live/s.flv HTTP/1.1\r\n\r\n\
           OPTIONS /live/s.flv HTTP/1.1\r\nAccess-Control-Request-Headers: range\r\n\r\n\
           GET /x HTTP/1.1\r\nConnection: close\r\n\r\n",
     );
