@@ -1,6 +1,6 @@
 //! HLS/DASH delivery on the simulated clock: files served from the home shard's segmenter on
 //! every shard, blocking playlist reloads woken at once on the home shard and by mailbox on
-//! the others, the bounded waits, and no segmenter without HTTP.
+//! the others, the bounded waits, the play rules (403), and no segmenter without HLS.
 use super::harness::Harness;
 use super::http::{get, responses, with_http, HTTP};
 use crate::http::cmaf::fixtures::{aac_frame, aac_seq, avc_frame, avc_seq, ASC, AVCC};
@@ -174,4 +174,51 @@ fn no_segmenter_runs_without_hls() {
     get(&mut h, w, "/live/cam/index.m3u8");
     h.advance_in_steps(Duration::from_secs(12));
     assert_eq!(responses(&h.wires[w].received)[0].status, 404);
+}
+
+#[test]
+fn playlists_manifests_and_http_flv_follow_the_play_rules() {
+    use crate::auth::{AccessPolicy, ActionRules, AppRules};
+    let play = ActionRules {
+        keys: vec!["sekrit".into()],
+        ..ActionRules::default()
+    };
+    let app = AppRules {
+        name: "*".into(),
+        publish: ActionRules::default(),
+        play,
+        on_done: None,
+        callback_timeout: Duration::from_secs(3),
+        callback_fail_open: false,
+    };
+    let mut h = Harness::new(|s| {
+        with_http(s);
+        s.access = std::sync::Arc::new(AccessPolicy {
+            apps: vec![app],
+            closed: false,
+        });
+    });
+    let p = publish(&mut h);
+    frames(&mut h, p, 0, 60, true);
+    let w = h.raw(1, HTTP);
+    for path in [
+        "/live/cam/index.m3u8?key=guess",
+        "/live/cam/index.mpd",
+        "/live/cam.flv?key=guess",
+    ] {
+        get(&mut h, w, path);
+    }
+    let statuses: Vec<u16> = responses(&h.wires[w].received)
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [403, 403, 403]);
+    let ok = h.raw(1, HTTP);
+    get(&mut h, ok, "/live/cam/index.m3u8?key=sekrit");
+    get(&mut h, ok, "/live/cam/index.mpd?key=sekrit");
+    let statuses: Vec<u16> = responses(&h.wires[ok].received)
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [200, 200]);
 }
