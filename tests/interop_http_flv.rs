@@ -101,7 +101,7 @@ fn bad_requests_get_400_or_431_and_a_close_and_unknown_paths_404() {
     assert!(big.closed);
     let unknown = http_exchange(
         http.http_addr(),
-        b"GET /favicon.ico HTTP/1.1\r\n\r\nGET /live/s/index.m3u8 HTTP/1.1\r\nConnection: close\r\n\r\n",
+        b"GET /favicon.ico HTTP/1.1\r\n\r\nGET /live/s/unknown.txt HTTP/1.1\r\nConnection: close\r\n\r\n",
         SHORT,
         SHORT * 5,
     );

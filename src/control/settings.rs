@@ -79,6 +79,7 @@ impl Config {
             limits: self.limit_settings(),
             http: self.http_play.settings(),
             tls_client: None,
+            hls: self.hls.enabled.then(|| self.hls.segmenter_settings()),
         }
     }
 }

@@ -20,6 +20,7 @@
 //! appends it to the stream's log; players take frames out of the log when they are written.
 
 pub mod cache;
+pub mod cmaf_directory;
 pub mod frame;
 pub mod ingest;
 pub mod log;

@@ -71,6 +71,8 @@ pub struct Registry {
     shards: usize,
     streams: Mutex<HashMap<String, Entry>>,
     next_generation: Mutex<u64>,
+    /// The segmented (HLS/DASH) streams of the node.
+    pub cmaf: super::cmaf_directory::CmafDirectory,
 }
 
 impl Registry {
@@ -79,6 +81,7 @@ impl Registry {
             shards,
             streams: Mutex::new(HashMap::new()),
             next_generation: Mutex::new(1),
+            cmaf: Default::default(),
         }
     }
 

@@ -30,6 +30,9 @@ pub(crate) enum ShardMsg {
         generation: u64,
         frames: Vec<Built>,
     },
+    /// From a home: the segmenter of `key` published a part; re-check the HLS/DASH requests
+    /// waiting for it.
+    CmafPublished { key: StreamKey },
     /// From a home: publisher `generation` left.
     Stop { key: StreamKey, generation: u64 },
     /// To every shard: the pull `generation` of `key` found the stream on no origin; its

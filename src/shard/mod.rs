@@ -166,6 +166,9 @@ pub struct ShardSettings {
     /// How `rtmps://` upstreams are verified (the configured CA or the system roots); None
     /// when no upstream is `rtmps://`.
     pub tls_client: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// The CMAF segmenter of HLS/DASH delivery: `None` when off (`hls.enabled = false`).
+    /// Segmenters run only when the node also serves HTTP ([`ShardSettings::serves_http`]).
+    pub hls: Option<crate::http::cmaf::SegmenterSettings>,
 }
 
 impl Default for ShardSettings {

@@ -177,6 +177,10 @@ pub struct ShardSnapshot {
     pub latency: Histogram<u64>,
     /// The exact sum of the latencies recorded in `latency`.
     pub latency_sum: Duration,
+    /// LL-HLS part latency (microseconds): a message's arrival to the publication of the
+    /// CMAF part holding it (home shards; see `core::cmaf`).
+    pub part_latency: Histogram<u64>,
+    pub part_latency_sum: Duration,
     /// Open connections by listener (indexed as the listeners are configured).
     pub listeners: Vec<ListenerConns>,
     pub streams: Vec<StreamInfo>,
@@ -235,6 +239,8 @@ mod tests {
             stats: ShardStats::default(),
             latency: latency_histogram(),
             latency_sum: Duration::ZERO,
+            part_latency: latency_histogram(),
+            part_latency_sum: Duration::ZERO,
             listeners: Vec::new(),
             streams: Vec::new(),
             clients: Vec::new(),

@@ -68,6 +68,8 @@ pub struct ShardStats {
     pub reconnect_requests: u64,
     pub closed: u64,
     pub protocol_errors: u64,
+    /// Audio/video messages the HLS/DASH segmenter refused (bad codec data, limits).
+    pub segment_errors: u64,
     /// Protocol errors by kind, indexed by `ProtocolErrorKind::index`.
     pub protocol_errors_by_kind: [u64; ProtocolErrorKind::ALL.len()],
     pub publishes: u64,

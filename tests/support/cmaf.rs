@@ -174,15 +174,34 @@ pub fn decode_errors(input: &Path, limit: Option<f64>) -> String {
 /// Plays `input` with GStreamer's playbin to fake sinks (hlsdemux / dashdemux pick the
 /// manifest) and returns the log; panics if it did not reach end of stream cleanly.
 pub fn gst_play(input: &Path) -> String {
+    let mut p = Process::spawn(
+        "gst-playbin",
+        playbin(&format!("file://{}", input.display()), "-q"),
+    );
+    p.wait_success(PROBE_LIMIT);
+    std::fs::read_to_string(p.log_path()).unwrap_or_default()
+}
+
+/// GStreamer's playbin on a live `uri` for `seconds` (a live stream does not end by itself),
+/// then stopped; returns its log (gst-launch prints the state changes and any ERROR).
+pub fn gst_play_live(uri: &str, seconds: f64) -> String {
+    let cmd = playbin(uri, "-v");
+    let mut p = Process::spawn("gst-playbin-live", cmd);
+    std::thread::sleep(Duration::from_secs_f64(seconds));
+    assert!(p.try_wait().is_none(), "playbin quit: {}", p.log_tail());
+    p.kill();
+    std::fs::read_to_string(p.log_path()).unwrap_or_default()
+}
+
+/// gst-launch-1.0 `verbosity` (`-q`, `-v`) playbin of `uri` into fake sinks.
+fn playbin(uri: &str, verbosity: &str) -> Command {
     let mut cmd = Command::new(tool("gst-launch-1.0"));
-    cmd.arg("-q")
+    cmd.arg(verbosity)
         .arg("playbin")
-        .arg(format!("uri=file://{}", input.display()))
+        .arg(format!("uri={uri}"))
         .args([
             "video-sink=\"fakesink sync=false\"",
             "audio-sink=\"fakesink sync=false\"",
         ]);
-    let mut p = Process::spawn("gst-playbin", cmd);
-    p.wait_success(PROBE_LIMIT);
-    std::fs::read_to_string(p.log_path()).unwrap_or_default()
+    cmd
 }

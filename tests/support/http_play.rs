@@ -72,6 +72,41 @@ impl Exchange {
     }
 }
 
+/// `GET path` (HTTP/1.1, `Connection: close`) on `addr`: the status, the head and the body
+/// bytes (de-chunked), read within `limit`.
+pub fn http_get_bytes(addr: SocketAddr, path: &str, limit: Duration) -> (u16, String, Vec<u8>) {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    let got = http_exchange(addr, request.as_bytes(), limit, limit);
+    let status = got.status().unwrap_or(0);
+    let end = got
+        .bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(got.bytes.len(), |p| p + 4);
+    let head = String::from_utf8_lossy(&got.bytes[..end]).into_owned();
+    let mut body = got.bytes[end..].to_vec();
+    if head.contains("Transfer-Encoding: chunked") {
+        body = dechunk(&body);
+    }
+    (status, head, body)
+}
+
+/// The data of a chunked body (as far as it is whole).
+fn dechunk(mut bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line) = bytes.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&bytes[..line])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s, 16).ok());
+        let Some(size) = size.filter(|&n| n > 0 && bytes.len() >= line + 2 + n) else {
+            break;
+        };
+        out.extend_from_slice(&bytes[line + 2..line + 2 + size]);
+        bytes = bytes.get(line + 2 + size + 2..).unwrap_or(&[]);
+    }
+    out
+}
+
 /// Sends `request` to `addr` and reads until the server closes or nothing came for `quiet`
 /// (at most `limit` in all).
 pub fn http_exchange(

@@ -196,7 +196,7 @@ fn number(v: &Value) -> Option<f64> {
 
 fn ffprobe_json(path: &Path, args: &[&str]) -> Value {
     assert!(
-        path.is_file(),
+        path.is_file() || path.to_str().is_some_and(|p| p.starts_with("http://")),
         "no recording at {} (the player wrote nothing)",
         path.display()
     );

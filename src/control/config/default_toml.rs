@@ -57,6 +57,7 @@ max_players = 20000         # players at full load (weight falls to 0% there)
 max_mbps = 10000            # outgoing Mbit/s at full load
 
 [hls]                       # the CMAF segmenter behind HLS (index.m3u8) and DASH (index.mpd)
+enabled = true              # segment streams for HLS/DASH (only with an HTTP listener)
 segment_target_ms = 2000    # cut at the first keyframe at or past this (audio only: at this)
 part_target_ms = 500        # LL-HLS parts / DASH chunks last at most this (< segment_target_ms)
 window_segments = 6         # complete segments kept per stream

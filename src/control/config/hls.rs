@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HlsConfig {
+    /// Segment every stream for HLS/DASH (only when the node has an HTTP listener).
+    pub enabled: bool,
     /// A segment is cut at the first video keyframe at or past this duration (audio only: at
     /// this duration).
     pub segment_target_ms: u64,
@@ -22,6 +24,7 @@ pub struct HlsConfig {
 impl Default for HlsConfig {
     fn default() -> Self {
         Self {
+            enabled: true,
             segment_target_ms: 2000,
             part_target_ms: 500,
             window_segments: 6,

@@ -7,6 +7,7 @@
 use crate::control::api::{self, StreamView};
 use crate::shard::snapshot::{latency_histogram, ShardSnapshot};
 use crate::shard::{CloseReason, ProtocolErrorKind, ShardStats};
+use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -243,25 +244,44 @@ fn busy(p: &mut PromText, snapshots: &[Arc<ShardSnapshot>]) {
 }
 
 fn latency(p: &mut PromText, snapshots: &[Arc<ShardSnapshot>]) {
+    latency_histogram_of(
+        p,
+        snapshots,
+        |s| (&s.latency, s.latency_sum),
+        "rtmp_edge_fanout_latency_seconds",
+        "Time from a message's arrival off the publisher's socket to its last byte written into \
+         a player's socket, per frame per player.",
+    );
+    latency_histogram_of(
+        p,
+        snapshots,
+        |s| (&s.part_latency, s.part_latency_sum),
+        "rtmp_edge_hls_part_latency_seconds",
+        "Time from the arrival of the oldest message of an LL-HLS/DASH part to the part's \
+         publication (home shards), per part.",
+    );
+}
+
+fn latency_histogram_of(
+    p: &mut PromText,
+    snapshots: &[Arc<ShardSnapshot>],
+    of: impl Fn(&ShardSnapshot) -> (&Histogram<u64>, Duration),
+    name: &str,
+    help: &str,
+) {
     let mut all = latency_histogram();
     let mut sum = Duration::ZERO;
     for snap in snapshots {
+        let (h, s) = of(snap);
         // Same bounds everywhere, so adding cannot fail; a failure would only lose a shard.
-        let _ = all.add(&snap.latency);
-        sum += snap.latency_sum;
+        let _ = all.add(h);
+        sum += s;
     }
     let buckets: Vec<(f64, u64)> = LATENCY_BUCKETS
         .iter()
         .map(|&le| (le, all.count_between(0, (le * 1e6) as u64)))
         .collect();
-    p.histogram(
-        "rtmp_edge_fanout_latency_seconds",
-        "Time from a message's arrival off the publisher's socket to its last byte written into \
-         a player's socket, per frame per player.",
-        &buckets,
-        sum.as_secs_f64(),
-        all.len(),
-    );
+    p.histogram(name, help, &buckets, sum.as_secs_f64(), all.len());
 }
 
 fn streams(p: &mut PromText, views: &[StreamView]) {

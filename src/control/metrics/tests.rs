@@ -33,6 +33,8 @@ pub(crate) fn sample(shard: usize) -> ShardSnapshot {
         stats,
         latency,
         latency_sum: Duration::from_millis(302),
+        part_latency: latency_histogram(),
+        part_latency_sum: Duration::ZERO,
         listeners: vec![ListenerConns {
             addr: Some(listener),
             protocol: "rtmp",

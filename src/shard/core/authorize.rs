@@ -61,7 +61,7 @@ pub struct AuthCallback {
 #[derive(Debug, Default)]
 pub(crate) struct AuthState {
     /// `(at, unix time then)` from `handle_wall_clock`.
-    wall_clock: Option<(Instant, Duration)>,
+    pub(super) wall_clock: Option<(Instant, Duration)>,
     next_ticket: u64,
     callbacks: VecDeque<AuthCallback>,
     /// Deadlines of pending callbacks: `(deadline, conn, ticket)`.
@@ -116,7 +116,7 @@ impl ShardCore {
     }
 
     /// Seconds since the epoch at `now` (u64::MAX before any `handle_wall_clock`).
-    fn unix_now(&self, now: Instant) -> u64 {
+    pub(super) fn unix_now(&self, now: Instant) -> u64 {
         match self.auth.wall_clock {
             Some((at, unix)) => {
                 let t = if now >= at {

@@ -18,6 +18,7 @@ use super::conn::{Connection, Kind};
 use super::play::Join;
 use super::streams::StreamId;
 use super::{CloseReason, ShardCore};
+use crate::auth::{AccessRequest, Action, Decision};
 use crate::http::response::{self, LAST_CHUNK};
 use crate::http::route::StreamPath;
 use crate::http::{route, Method, Request, RequestReader, Route};
@@ -44,16 +45,18 @@ const PIPELINE_OUTPUT_LIMIT: usize = 64 * 1024;
 pub(crate) struct HttpConn {
     pub peer: SocketAddr,
     reader: RequestReader,
-    state: HttpState,
+    pub(super) state: HttpState,
     /// When the connection last started waiting for a request (accept, or a response queued).
-    idle_since: Instant,
+    pub(super) idle_since: Instant,
 }
 
-enum HttpState {
+pub(super) enum HttpState {
     /// Waiting for (the rest of) a request head.
     Idle,
     /// An HTTP-FLV response follows a stream.
     Flv(FlvPlay),
+    /// An HLS/DASH request waiting on its stream (see `core::cmaf`).
+    Cmaf(super::cmaf::CmafWait),
 }
 
 /// One HTTP-FLV response.
@@ -85,7 +88,7 @@ impl HttpConn {
     pub fn flv(&self) -> Option<&FlvPlay> {
         match &self.state {
             HttpState::Flv(play) => Some(play),
-            HttpState::Idle => None,
+            HttpState::Idle | HttpState::Cmaf(_) => None,
         }
     }
 
@@ -147,7 +150,7 @@ pub(super) fn sweep(
                 return HttpSweep::Close(CloseReason::HttpIdle);
             }
         }
-        HttpState::Idle => {}
+        HttpState::Idle | HttpState::Cmaf(_) => {}
     }
     HttpSweep::Keep
 }
@@ -244,8 +247,8 @@ impl ShardCore {
             let Some(h) = c.http_mut() else {
                 return;
             };
-            if h.flv().is_some() {
-                // Pipelined requests wait for the stream's end.
+            if !matches!(h.state, HttpState::Idle) {
+                // Pipelined requests wait for the stream's end or the answer.
                 return;
             }
             match h.reader.poll_request() {
@@ -273,7 +276,9 @@ impl ShardCore {
                 Route::Flv(path) => return self.http_flv(id, path, &req, now),
                 // wired by the CMAF integration: HLS playlists, DASH manifests and CMAF
                 // init/segment/part files of `stream` are served here.
-                Route::Segment { .. } => response::simple(404, keep_alive),
+                Route::Segment { stream, file } => {
+                    return self.http_cmaf(id, stream, file, keep_alive, req.http11, now)
+                }
                 Route::NotFound => response::simple(404, keep_alive),
             },
             Method::Head | Method::Other => response::simple(405, keep_alive),
@@ -282,7 +287,13 @@ impl ShardCore {
     }
 
     /// Queues a whole response; the connection then waits for the next request or closes.
-    fn http_respond(&mut self, id: usize, answer: Bytes, keep_alive: bool, now: Instant) {
+    pub(super) fn http_respond(
+        &mut self,
+        id: usize,
+        answer: Bytes,
+        keep_alive: bool,
+        now: Instant,
+    ) {
         let Some(c) = self.conns.get_mut(id) else {
             return;
         };
@@ -296,11 +307,24 @@ impl ShardCore {
         self.schedule_now(id);
     }
 
-    /// Whether `peer` may play `path` over HTTP. The one place HTTP plays are checked: the
-    /// per-app play rules (tokens, IP rules) plug in here.
-    fn http_play_allowed(&self, path: &StreamPath<'_>, peer: SocketAddr) -> bool {
-        let _ = (path.app, path.stream, path.query, peer);
-        true
+    /// Whether `peer` may play `path` over HTTP (HTTP-FLV, HLS playlists, DASH manifests):
+    /// the app's play rules (`self.settings.access`). A rule that asks the callback refuses:
+    /// HTTP plays do not wait for callbacks.
+    pub(super) fn http_play_allowed(
+        &self,
+        path: &StreamPath<'_>,
+        peer: SocketAddr,
+        now: Instant,
+    ) -> bool {
+        let decision = self.settings.access.decide(&AccessRequest {
+            action: Action::Play,
+            app: path.app,
+            stream: path.stream,
+            query: path.query,
+            peer: peer.ip(),
+            unix_now: self.unix_now(now),
+        });
+        matches!(decision, Decision::Allow)
     }
 
     /// `GET /APP/STREAM.flv`: joins the stream like an RTMP play.
@@ -310,7 +334,7 @@ impl ShardCore {
             return;
         };
         let hops = relay::hops_of(path.query);
-        if !self.http_play_allowed(&path, peer) || hops > self.settings.relay.hop_limit {
+        if !self.http_play_allowed(&path, peer, now) || hops > self.settings.relay.hop_limit {
             info!(shard = self.index, %peer, app = path.app, stream = path.stream, "HTTP play refused");
             return self.http_respond(id, response::simple(403, keep_alive), keep_alive, now);
         }

@@ -154,6 +154,7 @@ impl ShardCore {
                 },
             );
         }
+        let segmenter = self.new_segmenter(&key, now);
         let Some(stream) = self.streams.get_mut(sid) else {
             return;
         };
@@ -166,6 +167,7 @@ impl ShardCore {
             pending: Vec::new(),
             health: Health::new(now),
             pushes: Vec::new(),
+            segmenter,
         });
         self.note_started(id, Action::Publish, &req.app, &req.name, &req.query);
         self.restart_players(sid);
@@ -242,6 +244,9 @@ impl ShardCore {
         let frame = &built.frame;
         self.stats.frames_in += 1;
         self.record_frame(sid, frame, payload);
+        let (kind, timestamp) = (frame.kind, frame.timestamp);
+        self.segment_message(sid, kind, timestamp, payload, now, now);
+        let frame = &built.frame;
         let Some(stream) = self.streams.get_mut(sid) else {
             return;
         };
@@ -335,6 +340,7 @@ impl ShardCore {
             return;
         };
         let key = stream.key.clone();
+        let mut seg = None;
         let current = self.registry.release_publisher(&key, generation, last);
         info!(shard = self.index, stream = %key, generation, "publish ended");
         if stream
@@ -342,7 +348,8 @@ impl ShardCore {
             .as_ref()
             .is_some_and(|h| h.generation == generation)
         {
-            let home = stream.home.take();
+            let mut home = stream.home.take();
+            seg = home.as_mut().and_then(|h| h.segmenter.take());
             for push in home.iter().flat_map(|h| &h.pushes) {
                 if let Some(conn) = push.conn {
                     self.closing.push((conn, CloseReason::PushEnded));
@@ -362,7 +369,9 @@ impl ShardCore {
         }
         // A publisher replaced by a takeover is not an unpublish for the players: the new
         // publisher's Start is on its way, and FFmpeg's player would quit on UnpublishNotify.
-        if current && stream.source == Some(generation) {
+        let stopped = current && stream.source == Some(generation);
+        self.finish_segmenter(&key, seg);
+        if stopped {
             self.source_stopped(sid);
         }
         self.streams.remove_if_unused(sid);
@@ -467,6 +476,7 @@ impl ShardCore {
                 self.streams.remove_if_unused(sid);
             }
             ShardMsg::Evict { key, generation } => self.evict_local(&key, generation),
+            ShardMsg::CmafPublished { key } => self.cmaf_recheck_stream(&key, now),
             ShardMsg::NotFound { key, generation } => self.pull_not_found(&key, generation),
             ShardMsg::Kick { conn, generation } => self.kick(conn, generation),
             ShardMsg::Drain => self.start_drain(),

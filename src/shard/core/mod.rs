@@ -59,6 +59,7 @@ use tracing::{debug, info};
 
 pub(crate) mod authorize;
 mod close;
+mod cmaf;
 mod conn;
 mod health;
 mod http;
@@ -130,6 +131,15 @@ pub struct ShardCore {
     /// Fan-out latency in microseconds, and the exact sum of what it recorded.
     latency: Histogram<u64>,
     latency_sum: Duration,
+    /// Time from a message's arrival to the publication of the CMAF part holding it, in
+    /// microseconds (LL-HLS part latency).
+    part_latency: Histogram<u64>,
+    part_latency_sum: Duration,
+    /// HTTP connections with an HLS/DASH request waiting on its stream.
+    cmaf_waiting: Vec<usize>,
+    /// Streams this shard holds a registry player of for HLS/DASH readers (pull on
+    /// demand), with the last request's time.
+    cmaf_holds: std::collections::HashMap<StreamKey, Instant>,
     /// A sweep ran (or the core started) since the last snapshot.
     snapshot_due: bool,
     next_generation: u64,
@@ -183,6 +193,10 @@ impl ShardCore {
             flush_started: None,
             latency: latency_histogram(),
             latency_sum: Duration::ZERO,
+            part_latency: latency_histogram(),
+            part_latency_sum: Duration::ZERO,
+            cmaf_waiting: Vec::new(),
+            cmaf_holds: Default::default(),
             snapshot_due: true,
             next_generation: 1,
             last_now: now,

@@ -75,6 +75,7 @@ impl ShardCore {
         let ids: Vec<String> = app.origins.iter().map(relay::Upstream::identity).collect();
         let order = origin::origin_order(app.origin_choice, key, &ids);
         let sid = self.streams.get_or_create(key);
+        let segmenter = self.new_segmenter(key, now);
         if let Some(stream) = self.streams.get_mut(sid) {
             stream.clear_media();
             stream.source = Some(generation);
@@ -85,6 +86,7 @@ impl ShardCore {
                 pending: Vec::new(),
                 health: Health::new(now),
                 pushes: Vec::new(),
+                segmenter,
             });
         }
         info!(shard = self.index, stream = %key, generation, "pull started");
@@ -309,7 +311,8 @@ impl ShardCore {
                 .as_ref()
                 .is_some_and(|h| h.generation == generation)
             {
-                stream.home = None;
+                let seg = stream.home.take().and_then(|h| h.segmenter);
+                self.finish_segmenter(key, seg);
             }
         }
         if not_found {

@@ -101,6 +101,8 @@ impl ShardCore {
             stats: self.stats.clone(),
             latency: self.latency.clone(),
             latency_sum: self.latency_sum,
+            part_latency: self.part_latency.clone(),
+            part_latency_sum: self.part_latency_sum,
             listeners,
             streams,
             clients,

@@ -28,6 +28,9 @@ pub(crate) struct Home {
     pub health: Health,
     /// The push targets this stream is forwarded to (local publishers only).
     pub pushes: Vec<super::push::PushTarget>,
+    /// The HLS/DASH segmenter (when the node serves HTTP and HLS is on), with the arrival of
+    /// the oldest message not yet in a published part (the part latency metric).
+    pub segmenter: Option<(crate::http::cmaf::Segmenter, Option<std::time::Instant>)>,
 }
 
 pub(crate) struct Stream {

@@ -13,6 +13,9 @@ use tracing::info;
 
 impl ShardCore {
     pub(super) fn sweep(&mut self, now: Instant) {
+        // The safety net of HLS/DASH waits (and their bounds): a wake may have been missed.
+        self.cmaf_recheck(now);
+        self.sweep_holds(now);
         let s = &self.settings;
         let mut missing = Vec::new();
         for (id, c) in self.conns.iter_mut() {

@@ -10,25 +10,25 @@ use std::time::Duration;
 
 const SEC: Duration = Duration::from_secs(1);
 /// The HTTP listener's index: after the default RTMP listener.
-const HTTP: usize = 1;
+pub(super) const HTTP: usize = 1;
 
-fn with_http(s: &mut ShardSettings) {
+pub(super) fn with_http(s: &mut ShardSettings) {
     s.listeners
         .push(ListenerSettings::http("127.0.0.1:8080".parse().unwrap()));
 }
 
 /// One response read off a wire: status, head, and the (de-chunked) body so far.
 #[derive(Debug)]
-struct Response {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
+pub(super) struct Response {
+    pub status: u16,
+    pub head: String,
+    pub body: Vec<u8>,
     /// The chunked body ended with its last chunk.
-    complete: bool,
+    pub complete: bool,
 }
 
 /// Every response in `bytes`, in order (a streaming body may be incomplete).
-fn responses(mut bytes: &[u8]) -> Vec<Response> {
+pub(super) fn responses(mut bytes: &[u8]) -> Vec<Response> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
         let end = bytes
@@ -94,7 +94,7 @@ fn flv_media(body: &[u8]) -> Vec<Media> {
         .collect()
 }
 
-fn get(h: &mut Harness, w: usize, path: &str) {
+pub(super) fn get(h: &mut Harness, w: usize, path: &str) {
     h.inject(
         w,
         format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
@@ -224,7 +224,7 @@ fn routes_methods_and_preflight() {
     let w = h.raw(0, HTTP);
     h.inject(
         w,
-        b"GET /live/s/index.m3u8 HTTP/1.1\r\n\r\nPOST /live/s.flv HTTP/1.1\r\n\r\n\
+        b"GET /live/s/nonsense.txt HTTP/1.1\r\n\r\nPOST /live/s.flv HTTP/1.1\r\n\r\n\
           OPTIONS /live/s.flv HTTP/1.1\r\nAccess-Control-Request-Headers: range\r\n\r\n\
           GET /x HTTP/1.1\r\nConnection: close\r\n\r\n",
     );

@@ -387,6 +387,7 @@ fn closing_everything_leaves_no_streams_behind() {
     assert!(h.cores[0].registry.is_empty(), "registry entries leaked");
 }
 
+mod cmaf;
 mod http;
 mod observe;
 mod record;
