@@ -23,7 +23,9 @@ fn duration(ms: u64) -> String {
     format!("PT{}.{:03}S", ms / 1000, ms % 1000)
 }
 
-/// The MPD of `snapshot` at wall-clock time `now`; None before the first part.
+/// The MPD of `snapshot` at wall-clock time `now`; None until every track of the current
+/// init has a complete segment (a Period without an AdaptationSet, or with one track
+/// missing, makes dash.js fail or start without that track, and never recover).
 pub fn mpd(snapshot: &Snapshot, now: SystemTime) -> Option<String> {
     let init = snapshot.current_init()?;
     let (anchor_ms, anchor_at) = snapshot.anchor?;
@@ -39,6 +41,13 @@ pub fn mpd(snapshot: &Snapshot, now: SystemTime) -> Option<String> {
         .iter()
         .filter(|s| s.init == init.version)
         .collect();
+    let every_track_listed = [TrackKind::Video, TrackKind::Audio]
+        .into_iter()
+        .filter(|&track| init.track(track).is_some())
+        .all(|track| segments.iter().any(|s| s.span(track).is_some()));
+    if !every_track_listed {
+        return None;
+    }
     let window_ms: u64 = segments.iter().map(|s| s.duration_ms).sum();
     let mut out = String::with_capacity(2048);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");

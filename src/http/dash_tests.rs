@@ -25,6 +25,15 @@ fn nothing_before_the_first_part() {
 }
 
 #[test]
+fn nothing_before_the_first_complete_segment() {
+    // Parts of segment 1 are out, but no segment is complete: no AdaptationSet to list yet.
+    let f = feed(1000, 3);
+    let snap = f.segmenter.shared().snapshot();
+    assert!(snap.segments.is_empty());
+    assert!(mpd(&snap, snap.clock.system).is_none());
+}
+
+#[test]
 fn dynamic_mpd_with_low_latency_attributes() {
     let f = feed(8600, 3);
     let snap = f.segmenter.shared().snapshot();

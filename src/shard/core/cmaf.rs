@@ -397,8 +397,17 @@ impl ShardCore {
                     out.extend_from_slice(mpd.as_bytes());
                     Some(Bytes::from(out))
                 }
-                None if snap.ended || waited > stream_wait => Some(response::simple(404, ka)),
-                None => None,
+                None => {
+                    // Media flowing but no segment complete yet: the first one may take a
+                    // whole (long) GOP to cut.
+                    let cutting = snap.current_init().is_some() && snap.next_part().is_some();
+                    let bound = if cutting {
+                        stream_wait + Duration::from_millis(snap.timing.max_segment_ms)
+                    } else {
+                        stream_wait
+                    };
+                    (snap.ended || waited > bound).then(|| response::simple(404, ka))
+                }
             },
             Wanted::File {
                 resource,
