@@ -241,3 +241,37 @@ fn an_edge_serves_hls_pulled_on_demand_from_its_origin() {
     );
     publisher.wait_timeout(Duration::from_secs(60));
 }
+
+#[test]
+fn an_ended_stream_is_read_to_its_end_with_endlist() {
+    // Kept long enough for the reads below on a slow machine.
+    let edge = HttpEdge::start(2, "[hls]\nended_keep_ms = 120000\n", &[]);
+    let mut publisher = ffmpeg_publish_testsrc(&edge.edge.url(APP, "e"), 6.0, &[]);
+    publisher.wait_success(LIMIT * 2);
+    let list = playlist(&edge, "/live/e/index.m3u8");
+    assert!(list.ends_with("#EXT-X-ENDLIST\n"), "{list}");
+    assert!(!list.contains("#EXT-X-PRELOAD-HINT"), "{list}");
+    // FFmpeg reads an ended playlist like a file: from its first segment to its end, then
+    // exits by itself (a live one would wait for more).
+    let url = edge.http_url("/live/e/index.m3u8");
+    let streams = ffprobe_streams(Path::new(&url));
+    let video = streams
+        .iter()
+        .find(|s| s.codec_type == "video")
+        .unwrap_or_else(|| panic!("no video in {streams:?}"));
+    // 6 s at FPS, less what the first keyframe-less moments and the window may lose.
+    assert!(
+        video.frames >= u64::from(FPS) * 4,
+        "{} video frames: {streams:?}",
+        video.frames
+    );
+    assert!(streams
+        .iter()
+        .any(|s| s.codec_type == "audio" && s.frames > 0));
+    let errors = decode_errors(Path::new(&url), None);
+    assert!(errors.trim().is_empty(), "{errors}");
+    // The DASH manifest is static now.
+    let (status, _, mpd) = get(&edge, "/live/e/index.mpd");
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&mpd).contains("type=\"static\""));
+}

@@ -80,6 +80,7 @@ impl Config {
             http: self.http_play.settings(),
             tls_client: None,
             hls: self.hls.enabled.then(|| self.hls.segmenter_settings()),
+            hls_ended_keep: self.hls.ended_keep(),
         }
     }
 }

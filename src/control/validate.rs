@@ -82,6 +82,13 @@ pub(crate) const LIMITS: &[Limit] = &[
     limit("hls.part_target_ms", 100, 1000, "ms", ""),
     limit("hls.window_segments", 2, 100, "", ""),
     limit("hls.max_bytes_per_stream", 1 << 20, GIB, "bytes", ""),
+    limit(
+        "hls.ended_keep_ms",
+        0,
+        600_000,
+        "ms",
+        "0 = dropped when the stream ends",
+    ),
     limit("http_play.max_head_bytes", 1024, 1_048_576, "bytes", ""),
     limit("http_play.keepalive_timeout_ms", 100, DAY_MS, "ms", ""),
     limit("http_play.head_timeout_ms", 100, 600_000, "ms", ""),

@@ -169,6 +169,8 @@ pub struct ShardSettings {
     /// The CMAF segmenter of HLS/DASH delivery: `None` when off (`hls.enabled = false`).
     /// Segmenters run only when the node also serves HTTP ([`ShardSettings::serves_http`]).
     pub hls: Option<crate::http::cmaf::SegmenterSettings>,
+    /// How long an ended stream's last window stays served (`hls.ended_keep_ms`).
+    pub hls_ended_keep: Duration,
 }
 
 impl Default for ShardSettings {

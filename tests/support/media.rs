@@ -200,7 +200,12 @@ fn ffprobe_json(path: &Path, args: &[&str]) -> Value {
         "no recording at {} (the player wrote nothing)",
         path.display()
     );
-    let out = path.with_extension(format!("probe{}.json", super::unique_name("")));
+    // Beside a file; for a URL in the temp dir (`-o URL` would make ffprobe POST it there).
+    let out = if path.is_file() {
+        path.with_extension(format!("probe{}.json", super::unique_name("")))
+    } else {
+        std::env::temp_dir().join(format!("{}.json", super::unique_name("ffprobe")))
+    };
     let mut cmd = Command::new(tool("ffprobe"));
     cmd.args(["-v", "error"])
         .args(args)

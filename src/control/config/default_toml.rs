@@ -62,6 +62,7 @@ segment_target_ms = 2000    # cut at the first keyframe at or past this (audio o
 part_target_ms = 500        # LL-HLS parts / DASH chunks last at most this (< segment_target_ms)
 window_segments = 6         # complete segments kept per stream
 max_bytes_per_stream = 33554432  # media bytes kept per stream; the oldest segments go first
+ended_keep_ms = 10000       # an ended stream's last window (EXT-X-ENDLIST) is served this long
 [http_play]
 listen = []                 # ADDR:PORTs the shards serve HTTP-FLV on (GET /APP/STREAM.flv)
 max_head_bytes = 8192       # largest request head; bigger: 431

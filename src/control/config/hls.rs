@@ -2,6 +2,7 @@
 //! itself is `http::cmaf`). No I/O.
 use crate::http::cmaf::SegmenterSettings;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// `[hls]`: segment and part durations, window length and memory per stream. The same
 /// segments serve HLS (`index.m3u8`, LL-HLS parts) and DASH (`index.mpd`).
@@ -19,6 +20,9 @@ pub struct HlsConfig {
     pub window_segments: usize,
     /// Media bytes kept per stream; the oldest segments go first beyond it.
     pub max_bytes_per_stream: usize,
+    /// An ended stream's last window stays served this long (HLS with EXT-X-ENDLIST, a static
+    /// MPD), so players reloading see the end instead of a 404; a new publisher replaces it.
+    pub ended_keep_ms: u64,
 }
 
 impl Default for HlsConfig {
@@ -29,6 +33,7 @@ impl Default for HlsConfig {
             part_target_ms: 500,
             window_segments: 6,
             max_bytes_per_stream: 32 << 20,
+            ended_keep_ms: 10_000,
         }
     }
 }
@@ -44,8 +49,13 @@ impl HlsConfig {
         }
     }
 
+    /// How long an ended stream's window stays served.
+    pub fn ended_keep(&self) -> Duration {
+        Duration::from_millis(self.ended_keep_ms)
+    }
+
     /// (key, value, default) of every range-checked key, for `Config::validate`.
-    pub(crate) fn numbers(&self) -> [(&'static str, u64, u64); 4] {
+    pub(crate) fn numbers(&self) -> [(&'static str, u64, u64); 5] {
         let d = HlsConfig::default();
         [
             (
@@ -64,6 +74,7 @@ impl HlsConfig {
                 self.max_bytes_per_stream as u64,
                 d.max_bytes_per_stream as u64,
             ),
+            ("hls.ended_keep_ms", self.ended_keep_ms, d.ended_keep_ms),
         ]
     }
 }

@@ -163,7 +163,8 @@ impl ShardCore {
         }
     }
 
-    /// The home stream's source stopped: the last part is published, the entry goes.
+    /// The home stream's source stopped: the last part is published and the window, marked
+    /// ended, stays served for `hls_ended_keep` (the sweep drops it).
     pub(super) fn finish_segmenter(
         &mut self,
         key: &StreamKey,
@@ -176,7 +177,8 @@ impl ShardCore {
         if seg.finish(now).is_err() {
             self.stats.segment_errors += 1;
         }
-        let waiters = self.registry.cmaf.unregister(key, seg.shared());
+        let keep = self.settings.hls_ended_keep;
+        let waiters = self.registry.cmaf.finish(key, seg.shared(), keep, now);
         self.notify_waiters(key, waiters);
         self.cmaf_recheck(now);
     }

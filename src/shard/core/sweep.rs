@@ -16,6 +16,7 @@ impl ShardCore {
         // The safety net of HLS/DASH waits (and their bounds): a wake may have been missed.
         self.cmaf_recheck(now);
         self.sweep_holds(now);
+        self.registry.cmaf.sweep(self.settings.hls_ended_keep, now);
         let s = &self.settings;
         let mut missing = Vec::new();
         for (id, c) in self.conns.iter_mut() {

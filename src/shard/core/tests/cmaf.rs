@@ -163,6 +163,50 @@ fn waits_are_bounded() {
 }
 
 #[test]
+fn an_ended_stream_is_served_with_endlist_then_dropped() {
+    let mut h = Harness::new(with_http);
+    let p = publish(&mut h);
+    frames(&mut h, p, 0, 120, true);
+    // A reload waiting for the next part when the publisher leaves: answered at once.
+    let probe = h.raw(1, HTTP);
+    get(&mut h, probe, "/live/cam/index.m3u8");
+    let (msn, part) = preload_hint(&body(&h, probe)[0]);
+    let waiter = h.raw(1, HTTP);
+    get(
+        &mut h,
+        waiter,
+        &format!("/live/cam/index.m3u8?_HLS_msn={msn}&_HLS_part={part}"),
+    );
+    assert!(h.wires[waiter].received.is_empty());
+    h.hang_up(p);
+    h.drive();
+    let r = responses(&h.wires[waiter].received);
+    assert_eq!(r.len(), 1, "{:?}", body(&h, waiter));
+    let last = String::from_utf8(r[0].body.clone()).unwrap();
+    assert!(last.ends_with("#EXT-X-ENDLIST\n"), "{last}");
+    assert!(!last.contains("#EXT-X-PRELOAD-HINT"), "{last}");
+    // Within hls.ended_keep_ms: the ended playlist, the static MPD and the segments.
+    h.advance_in_steps(Duration::from_secs(5));
+    let w = h.raw(0, HTTP);
+    get(&mut h, w, "/live/cam/index.m3u8");
+    get(&mut h, w, "/live/cam/index.mpd");
+    get(&mut h, w, "/live/cam/1.m4s");
+    let r = responses(&h.wires[w].received);
+    assert_eq!(
+        r.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [200, 200, 200]
+    );
+    assert!(String::from_utf8_lossy(&r[0].body).contains("#EXT-X-ENDLIST"));
+    assert!(String::from_utf8_lossy(&r[1].body).contains("type=\"static\""));
+    // Past it: gone (404 after the stream wait, as for any stream the node lacks).
+    h.advance_in_steps(Duration::from_secs(6));
+    let late = h.raw(0, HTTP);
+    get(&mut h, late, "/live/cam/index.m3u8");
+    h.advance_in_steps(Duration::from_secs(6));
+    assert_eq!(responses(&h.wires[late].received)[0].status, 404);
+}
+
+#[test]
 fn no_segmenter_runs_without_hls() {
     let mut h = Harness::new(|s| {
         with_http(s);
