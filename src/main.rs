@@ -40,7 +40,15 @@ fn main() -> ExitCode {
         );
     }
     // Always there, so a reload may add callbacks; idle workers only wait on their queue.
-    let callbacks = match rtmp_edge::control::callbacks::start() {
+    // What https:// callbacks are verified against: read once; none leaves https:// failing.
+    let ca = (!config.tls.ca_file.is_empty()).then(|| std::path::Path::new(&config.tls.ca_file));
+    let roots = rtmp_edge::control::tls::root_certificates(ca).unwrap_or_else(|e| {
+        if config.has_https_callback() {
+            warn!("https:// access callbacks will fail: {e}");
+        }
+        Vec::new()
+    });
+    let callbacks = match rtmp_edge::control::callbacks::start(&roots) {
         Ok(sink) => Some(sink),
         Err(e) => {
             error!("cannot start the access callback workers: {e}");

@@ -3,12 +3,18 @@
 //! by default), a plain rtmp:// player gets a stream published over TLS, a certificate
 //! renewed on disk and SIGHUP'd reaches new handshakes while a TLS player keeps playing, an
 //! edge pulls over rtmps:// from an origin's TLS listener and pushes to one (verified
-//! against the test CA; an origin with an untrusted certificate is refused), and a TLS client that stops mid-handshake is closed at the handshake timeout.
+//! against the test CA; an origin with an untrusted certificate is refused), a TLS client that
+//! stops mid-handshake is closed at the handshake timeout, and `https://` access callbacks
+//! are verified against the configured CA.
 //!
 //! Run with RTMP_EDGE_TEST_IO=epoll and =uring: TLS lives in the core, under both drivers.
 //! Bounded: every child is waited for with a generous limit; no assertion on speed.
+#[path = "support/rtmp_client.rs"]
+#[allow(dead_code)] // this test uses only publish and its refusal
+mod rtmp_client;
 mod support;
 
+use rtmp_client::{ClientError, TestClient};
 use std::time::Duration;
 use support::*;
 
@@ -141,4 +147,34 @@ fn a_tls_client_that_stops_mid_handshake_is_closed_at_the_handshake_timeout() {
     let took = closed_after(server.tls_addr(), &c0c1, Duration::from_secs(15))
         .expect("plain RTMP on the TLS port is closed");
     assert!(took < Duration::from_millis(1500), "closed after {took:?}");
+}
+
+#[test]
+fn https_access_callbacks_are_verified_against_the_configured_ca() {
+    let dir = TempDir::new("interop-tls-callback");
+    let trusted = TestCert::generate(dir.path(), "callback");
+    let stranger = TestCert::generate(dir.path(), "stranger");
+    let allow = CallbackServer::start_tls(CallbackMode::Allow, &trusted);
+    let impostor = CallbackServer::start_tls(CallbackMode::Allow, &stranger);
+    let toml = format!(
+        "[tls]\nca_file = {:?}\n\
+         [[app]]\nname = \"live\"\n[app.access.publish]\ncallback = \"{}\"\n\
+         [[app]]\nname = \"other\"\n[app.access.publish]\ncallback = \"{}\"\n",
+        trusted.cert.display().to_string(),
+        allow.url("/publish"),
+        impostor.url("/publish"),
+    );
+    let edge = RtmpEdge::start(1, &toml);
+    drop(TestClient::publish(edge.addr(), "live", "cam").expect("allowed over https"));
+    let bodies = allow.bodies();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert_eq!(bodies[0]["event"], "publish");
+    // A callback server whose certificate does not chain to the CA: never told anything,
+    // and the publish fails closed.
+    match TestClient::publish(edge.addr(), "other", "cam") {
+        Err(ClientError::Status(code)) => assert_eq!(code, "NetStream.Publish.BadName"),
+        Err(other) => panic!("{other:?}"),
+        Ok(_) => panic!("allowed by an unverified callback server"),
+    }
+    assert!(impostor.bodies().is_empty(), "{:?}", impostor.bodies());
 }

@@ -168,19 +168,36 @@ fn action_rules(action: &str, c: &ActionAccessConfig) -> Result<ActionRules, Con
         );
     }
     for (key, url) in [(dotted(action, "callback"), &c.callback)] {
-        if !url.is_empty() && !url.starts_with("http://") {
+        if !url.is_empty() && !is_callback_url(url) {
             return Err(ConfigProblem {
                 key,
                 index: None,
                 value: format!("{url:?}"),
-                reason: "must be an http:// URL (the callback client speaks no TLS)".into(),
+                reason: CALLBACK_URL_RULE.into(),
             });
         }
     }
     Ok(rules)
 }
 
+const CALLBACK_URL_RULE: &str = "must be an http:// or https:// URL (https:// is verified \
+     against tls.ca_file, else the system's root certificates)";
+
+fn is_callback_url(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
+}
+
 impl Config {
+    /// Whether some app calls an `https://` callback (its roots then matter).
+    pub fn has_https_callback(&self) -> bool {
+        self.apps.iter().any(|app| {
+            let a = &app.access;
+            [&a.publish.callback, &a.play.callback, &a.on_done]
+                .into_iter()
+                .any(|url| url.starts_with("https://"))
+        })
+    }
+
     /// Adds `--publish-secret` / `--play-secret` to every app table (to a `*` table created
     /// when there is none at all), so they apply to every app. Apps that are refused because
     /// other apps are named stay refused.
@@ -206,12 +223,12 @@ impl Config {
                 }
             }
             let url = &app.access.on_done;
-            if !url.is_empty() && !url.starts_with("http://") {
+            if !url.is_empty() && !is_callback_url(url) {
                 out.push(ConfigProblem {
                     key: "app.access.on_done",
                     index: None,
                     value: format!("{url:?}"),
-                    reason: "must be an http:// URL (the callback client speaks no TLS)".into(),
+                    reason: CALLBACK_URL_RULE.into(),
                 });
             }
         }
@@ -314,6 +331,20 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(err.contains("app.access.play.deny[1] = \"x\""), "{err}");
+    }
+
+    #[test]
+    fn https_callbacks_are_accepted_and_noticed() {
+        let plain = Config::from_toml_str(
+            "[[app]]\nname = \"live\"\n[app.access.publish]\ncallback = \"http://127.0.0.1:9/a\"\n",
+        )
+        .unwrap();
+        assert!(!plain.has_https_callback());
+        let tls = Config::from_toml_str(
+            "[[app]]\nname = \"live\"\n[app.access]\non_done = \"https://auth.example/done\"\n",
+        )
+        .unwrap();
+        assert!(tls.has_https_callback());
     }
 
     #[test]

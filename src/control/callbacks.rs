@@ -1,12 +1,16 @@
 //! The access callback worker pool: a few threads that POST the shard cores' callback
 //! requests ([`crate::auth::callback`]) with a blocking HTTP client (`ureq`), off the shard
 //! threads, so a slow callback never blocks an event loop. Each outcome goes back to the
-//! shard through its mailbox, which wakes the shard's event loop.
+//! shard through its mailbox, which wakes the shard's event loop. `https://` callbacks are
+//! verified against the roots given at start (`tls.ca_file`, else the system's roots) with
+//! rustls on ring; no connection is kept alive between callbacks (a POST on a connection the
+//! server closed meanwhile would fail the authorization).
 //!
 //! The queue is bounded: when it is full, an authorization fails at once (fail closed
 //! unless the app says otherwise) and an on_done is dropped with a warning.
 use crate::auth::callback::{CallbackOutcome, CallbackRequest};
 use crate::shard::{AuthCallback, CallbackReply, CallbackSink};
+use rustls::pki_types::CertificateDer;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use tracing::{debug, warn};
@@ -18,16 +22,18 @@ pub const QUEUE: usize = 1024;
 
 type Job = (AuthCallback, CallbackReply);
 
-/// Starts the pool; the returned sink is what the shards hand their callbacks to. The
-/// workers stop once every clone of the sink is gone.
-pub fn start() -> std::io::Result<CallbackSink> {
+/// Starts the pool; `roots` are the CA certificates `https://` callbacks must chain to (none:
+/// every `https://` callback fails). The returned sink is what the shards hand their
+/// callbacks to. The workers stop once every clone of the sink is gone.
+pub fn start(roots: &[CertificateDer<'static>]) -> std::io::Result<CallbackSink> {
     let (sender, receiver) = mpsc::sync_channel::<Job>(QUEUE);
     let receiver = Arc::new(Mutex::new(receiver));
+    let agent = agent(roots);
     for i in 0..WORKERS {
-        let receiver = receiver.clone();
+        let (receiver, agent) = (receiver.clone(), agent.clone());
         std::thread::Builder::new()
             .name(format!("auth-callback-{i}"))
-            .spawn(move || work(&receiver))?;
+            .spawn(move || work(&receiver, &agent))?;
     }
     let sender: Mutex<SyncSender<Job>> = Mutex::new(sender);
     Ok(Arc::new(
@@ -48,7 +54,25 @@ pub fn start() -> std::io::Result<CallbackSink> {
     ))
 }
 
-fn work(receiver: &Mutex<Receiver<Job>>) {
+/// The HTTP client every worker shares (an `Agent` is a handle: clones share its TLS setup).
+pub fn agent(roots: &[CertificateDer<'static>]) -> ureq::Agent {
+    let roots: Vec<ureq::tls::Certificate<'static>> = roots
+        .iter()
+        .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
+        .collect();
+    let tls = ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::Rustls)
+        .root_certs(ureq::tls::RootCerts::Specific(Arc::new(roots)))
+        .build();
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_idle_connections(0)
+        .tls_config(tls)
+        .build()
+        .into()
+}
+
+fn work(receiver: &Mutex<Receiver<Job>>, agent: &ureq::Agent) {
     loop {
         let job = match receiver.lock() {
             Ok(r) => r.recv(),
@@ -57,21 +81,19 @@ fn work(receiver: &Mutex<Receiver<Job>>) {
         let Ok((callback, reply)) = job else {
             return;
         };
-        let outcome = call(&callback.request);
+        let outcome = call(agent, &callback.request);
         debug!(url = %callback.request.url, ?outcome, "callback answered");
         reply.send(outcome);
     }
 }
 
-/// POSTs the request's JSON body; 2xx allows.
-pub fn call(request: &CallbackRequest) -> CallbackOutcome {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(request.timeout))
-        .http_status_as_error(false)
-        .build()
-        .into();
+/// POSTs the request's JSON body with `agent`, within the request's timeout; 2xx allows.
+pub fn call(agent: &ureq::Agent, request: &CallbackRequest) -> CallbackOutcome {
     let result = agent
         .post(&request.url)
+        .config()
+        .timeout_global(Some(request.timeout))
+        .build()
         .header("content-type", "application/json")
         .send(request.body());
     match result {

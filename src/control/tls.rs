@@ -31,8 +31,8 @@ pub struct TlsConfig {
     pub cert: String,
     /// PEM file with the private key of `cert` (PKCS#8, PKCS#1 or SEC1).
     pub key: String,
-    /// PEM file of the CA certificates `rtmps://` origins and push targets are verified
-    /// against; "" = the system's root certificates.
+    /// PEM file of the CA certificates `rtmps://` upstreams and `https://` access callbacks
+    /// are verified against; "" = the system's root certificates.
     pub ca_file: String,
 }
 
@@ -51,8 +51,8 @@ pub struct TlsFlags {
     #[arg(id = "tls_key", long = "tls-key", value_name = "PEM")]
     pub key: Option<PathBuf>,
 
-    /// PEM CA certificates rtmps:// upstreams must chain to, instead of the system roots
-    /// (tls.ca_file).
+    /// PEM CA certificates rtmps:// upstreams and https:// access callbacks must chain to
+    /// instead of the system roots (tls.ca_file).
     #[arg(id = "tls_ca", long = "tls-ca", value_name = "PEM")]
     pub ca: Option<PathBuf>,
 }
@@ -119,22 +119,36 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
     Ok(Arc::new(config))
 }
 
-/// A client configuration that trusts the CA certificates in `ca` (or, without one, the
-/// system's root certificates).
-pub fn client_config(ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, TlsLoadError> {
-    let mut roots = rustls::RootCertStore::empty();
+/// The CA certificates in `ca` (`tls.ca_file`), or without one the system's root
+/// certificates: what `rtmps://` upstreams and `https://` access callbacks must chain to.
+pub fn root_certificates(ca: Option<&Path>) -> Result<Vec<CertificateDer<'static>>, TlsLoadError> {
     match ca {
-        Some(path) => {
-            for cert in certificates(path, "tls.ca_file")? {
-                roots.add(cert)?;
-            }
-        }
+        Some(path) => certificates(path, "tls.ca_file"),
         None => {
             let found = rustls_native_certs::load_native_certs();
             for e in &found.errors {
                 tracing::warn!(error = %e, "reading the system root certificates");
             }
-            let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+            if found.certs.is_empty() {
+                return Err(TlsLoadError::NoRoots);
+            }
+            Ok(found.certs)
+        }
+    }
+}
+
+/// A client configuration that trusts the CA certificates in `ca` (or, without one, the
+/// system's root certificates).
+pub fn client_config(ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, TlsLoadError> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca {
+        Some(_) => {
+            for cert in root_certificates(ca)? {
+                roots.add(cert)?;
+            }
+        }
+        None => {
+            let (added, _ignored) = roots.add_parsable_certificates(root_certificates(None)?);
             if added == 0 {
                 return Err(TlsLoadError::NoRoots);
             }

@@ -1,6 +1,6 @@
 //! Tiny HTTP on loopback for tests: an access-callback server ([`CallbackServer`]) that
-//! allows, denies or answers too late, recording every request body, and a one-shot
-//! [`http_get`].
+//! allows, denies or answers too late, recording every request body (over plain HTTP, or
+//! HTTPS with a test certificate), and a one-shot [`http_get`].
 //!
 //! What it never does: listen beyond 127.0.0.1, keep a thread after Drop, or wait unbounded
 //! (reads time out after 5 s; a sleeping answer sleeps only as long as it was told).
@@ -25,6 +25,7 @@ pub enum CallbackMode {
 /// An HTTP server on 127.0.0.1 answering every POST as its mode says.
 pub struct CallbackServer {
     addr: SocketAddr,
+    scheme: &'static str,
     bodies: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -32,6 +33,30 @@ pub struct CallbackServer {
 
 impl CallbackServer {
     pub fn start(mode: CallbackMode) -> CallbackServer {
+        Self::serve(mode, None)
+    }
+
+    /// The same over HTTPS with `cert` (its PEM files: certificate and key).
+    pub fn start_tls(mode: CallbackMode, cert: &super::tls::TestCert) -> CallbackServer {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let chain = CertificateDer::pem_file_iter(&cert.cert)
+            .expect("read cert")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("parse cert");
+        let key = PrivateKeyDer::from_pem_file(&cert.key).expect("read key");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .expect("server certificate");
+        Self::serve(mode, Some(Arc::new(config)))
+    }
+
+    fn serve(mode: CallbackMode, tls: Option<Arc<rustls::ServerConfig>>) -> CallbackServer {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind callback server");
         let addr = listener.local_addr().expect("callback server address");
         let bodies = Arc::new(Mutex::new(Vec::new()));
@@ -43,22 +68,32 @@ impl CallbackServer {
                     return;
                 }
                 let Ok(stream) = stream else { continue };
-                let b = b.clone();
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let (b, tls) = (b.clone(), tls.clone());
                 // One thread per request: a sleeping answer must not hold up the next one.
-                std::thread::spawn(move || answer(stream, mode, &b));
+                std::thread::spawn(move || match tls {
+                    None => answer(stream, mode, &b),
+                    Some(config) => {
+                        let Ok(conn) = rustls::ServerConnection::new(config) else {
+                            return;
+                        };
+                        answer(rustls::StreamOwned::new(conn, stream), mode, &b)
+                    }
+                });
             }
         });
         CallbackServer {
             addr,
+            scheme,
             bodies,
             stop,
             thread: Some(thread),
         }
     }
 
-    /// `http://127.0.0.1:PORT{path}`.
+    /// `http://127.0.0.1:PORT{path}` (`https://` when started with TLS).
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}://{}{path}", self.scheme, self.addr)
     }
 
     /// The JSON bodies received so far, in arrival order.
@@ -82,8 +117,7 @@ impl Drop for CallbackServer {
     }
 }
 
-fn answer(mut stream: TcpStream, mode: CallbackMode, bodies: &Mutex<Vec<String>>) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+fn answer(mut stream: impl Read + Write, mode: CallbackMode, bodies: &Mutex<Vec<String>>) {
     let mut data = Vec::new();
     let mut buf = [0u8; 4096];
     let body = loop {
@@ -121,6 +155,7 @@ fn answer(mut stream: TcpStream, mode: CallbackMode, bodies: &Mutex<Vec<String>>
         stream,
         "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     );
+    let _ = stream.flush();
 }
 
 /// `GET path` on `addr`: the status and the body.

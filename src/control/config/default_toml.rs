@@ -73,7 +73,7 @@ stream_wait_ms = 5000       # a stream without media this long after the request
 listen = []                 # ADDR:PORT of RTMPS listeners (RTMP inside TLS), e.g. ["0.0.0.0:443"]
 cert = ""                   # PEM certificate chain of the TLS listeners (read again on SIGHUP)
 key = ""                    # PEM private key of cert
-ca_file = ""                # PEM CAs that rtmps:// origins and push targets must chain to; "" = system roots
+ca_file = ""                # PEM CAs that rtmps:// upstreams and https:// callbacks must chain to; "" = system roots
 
 [relay]
 hop_limit = 8               # a publish or play named NAME?hops=N with N above this is refused
