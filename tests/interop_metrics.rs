@@ -17,7 +17,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{free_port, unique_name, RtmpEdge, RtmpServer, APP};
+use support::{free_port, try_http_request, unique_name, RtmpEdge, RtmpServer, APP};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -48,19 +48,7 @@ impl Edge {
         path: &str,
         token: Option<&str>,
     ) -> std::io::Result<(u16, String)> {
-        let mut s = TcpStream::connect_timeout(&self.http, Duration::from_secs(5))?;
-        s.set_read_timeout(Some(Duration::from_secs(10)))?;
-        let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-        write!(s, "{method} {path} HTTP/1.1\r\nHost: edge\r\n{auth}\r\n")?;
-        let mut out = String::new();
-        s.read_to_string(&mut out)?;
-        let status = out
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
-        Ok((status, body))
+        try_http_request(self.http, method, path, token)
     }
 
     fn request(&self, method: &str, path: &str, token: Option<&str>) -> (u16, String) {

@@ -1,6 +1,6 @@
 //! Tiny HTTP on loopback for tests: an access-callback server ([`CallbackServer`]) that
 //! allows, denies or answers too late, recording every request body (over plain HTTP, or
-//! HTTPS with a test certificate), and a one-shot [`http_get`].
+//! HTTPS with a test certificate), and one-shot requests ([`http_get`], [`try_http_request`]).
 //!
 //! What it never does: listen beyond 127.0.0.1, keep a thread after Drop, or wait unbounded
 //! (reads time out after 5 s; a sleeping answer sleeps only as long as it was told).
@@ -160,21 +160,31 @@ fn answer(mut stream: impl Read + Write, mode: CallbackMode, bodies: &Mutex<Vec<
 
 /// `GET path` on `addr`: the status and the body.
 pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
+    try_http_request(addr, "GET", path, None).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
+/// `method path` on `addr`, with `Authorization: Bearer token` if given: the status and
+/// the body, or the I/O error (for polls that wait until a listener answers).
+pub fn try_http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{auth}\r\n"
+    )?;
     let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
+    s.read_to_string(&mut out)?;
     let status = out
         .split(' ')
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
-    (status, body)
+    Ok((status, body))
 }

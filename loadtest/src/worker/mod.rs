@@ -31,6 +31,7 @@
 //! epoll_wait for many sockets instead of one per arriving message) at no cost in accuracy.
 //! The publisher's sends are never delayed by that batching: its next due time bounds it.
 mod io;
+mod link;
 mod pauses;
 mod player;
 mod players;

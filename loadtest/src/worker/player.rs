@@ -5,16 +5,14 @@
 //! The worker owns the socket events; a player is handed received bytes and the current
 //! time, and records into the thread's [`ThreadStats`] directly (no per-frame allocation
 //! beyond the payload `Bytes` the session hands out).
+use super::link::{Link, LinkEvent};
 use crate::h264::nal_length_size;
-use crate::http_flv::{FlvEvent, FlvReader};
 use crate::sei::find_stamp;
 use crate::stats::{record_ns, ThreadStats};
 use crate::tls::PlayerTls;
 use crate::worker::io::Outbox;
-use bytes::Bytes;
 use mio::net::TcpStream;
 use rtmp_edge::protocol::flv::{video_facts, VideoCodec};
-use rtmp_edge::session::{ClientEvent, ClientSession, SessionError};
 use std::collections::VecDeque;
 
 /// Arrival marks a paused player keeps; past this the newest is moved forward instead (its
@@ -37,35 +35,6 @@ pub struct PlayerRecord {
     pub first_last: Option<(u64, u64)>,
     /// Frames published when its play was accepted.
     pub published_at_play: u64,
-}
-
-/// How a player plays. (The RTMP session is kept inline: boxing it would add an allocation
-/// and an indirection to every RTMP player for a few hundred bytes per HTTP-FLV player.)
-#[allow(clippy::large_enum_variant)]
-pub enum Link {
-    Rtmp(ClientSession),
-    /// An HTTP-FLV GET; the request is sent once.
-    HttpFlv {
-        reader: FlvReader,
-        request: Option<Bytes>,
-    },
-}
-
-impl Link {
-    /// Bytes to send.
-    pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        match self {
-            Link::Rtmp(session) => session.poll_transmit(),
-            Link::HttpFlv { request, .. } => request.take(),
-        }
-    }
-
-    /// Ends the play politely (RTMP deleteStream; HTTP just closes).
-    pub fn close(&mut self) {
-        if let Link::Rtmp(session) = self {
-            session.close();
-        }
-    }
 }
 
 pub struct Player {
@@ -202,70 +171,29 @@ impl Player {
         published: u64,
         stats: &mut ThreadStats,
     ) -> Result<(), Ended> {
-        match &mut self.link {
-            Link::Rtmp(_) => self.rtmp_input(data, now, published, stats),
-            Link::HttpFlv { reader, .. } => {
-                if let Err(e) = reader.handle_input(data) {
-                    return Err(Ended::Error(http_error_kind(&e)));
-                }
-                loop {
-                    let Link::HttpFlv { reader, .. } = &mut self.link else {
-                        return Ok(());
-                    };
-                    match reader.poll_event() {
-                        Ok(None) => return Ok(()),
-                        Err(e) => return Err(Ended::Error(http_error_kind(&e))),
-                        Ok(Some(FlvEvent::Started)) => {
-                            // The response head is the HTTP counterpart of connect + play.
-                            self.on_connected(now, stats);
-                            self.on_play_started(now, published, stats);
-                        }
-                        Ok(Some(FlvEvent::Tag { tag_type, payload })) => {
-                            self.on_media(tag_type, &payload, now, stats)
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    fn rtmp_input(
-        &mut self,
-        data: &[u8],
-        now: u64,
-        published: u64,
-        stats: &mut ThreadStats,
-    ) -> Result<(), Ended> {
-        let Link::Rtmp(session) = &mut self.link else {
-            return Ok(());
-        };
-        if let Err(e) = session.handle_input(data) {
-            return Err(Ended::Error(self.classify(&e)));
-        }
-        loop {
-            let Link::Rtmp(session) = &mut self.link else {
-                return Ok(());
-            };
-            let Some(event) = session.poll_event() else {
-                return Ok(());
-            };
+        let connected = self.rtmp_connected != 0;
+        self.link
+            .handle_input(data, connected)
+            .map_err(Ended::Error)?;
+        while let Some(event) = self.link.poll_event().map_err(Ended::Error)? {
             match event {
-                ClientEvent::Media {
-                    type_id, payload, ..
-                } => self.on_media(type_id, &payload, now, stats),
-                ClientEvent::Metadata { payload, .. } => {
-                    stats.payload_bytes += payload.len() as u64;
+                LinkEvent::Media { type_id, payload } => {
+                    self.on_media(type_id, &payload, now, stats)
                 }
-                ClientEvent::Connected => self.on_connected(now, stats),
-                ClientEvent::PlayStarted => self.on_play_started(now, published, stats),
-                ClientEvent::Status { level, .. } => {
-                    if level == "error" && self.phase != Phase::Playing {
+                LinkEvent::Connected => self.on_connected(now, stats),
+                LinkEvent::PlayStarted => self.on_play_started(now, published, stats),
+                LinkEvent::Started => {
+                    self.on_connected(now, stats);
+                    self.on_play_started(now, published, stats);
+                }
+                LinkEvent::ErrorStatus => {
+                    if self.phase != Phase::Playing {
                         return Err(Ended::Error("play_rejected"));
                     }
                 }
-                ClientEvent::PublishStarted => {}
             }
         }
+        Ok(())
     }
 
     fn on_media(&mut self, type_id: u8, payload: &[u8], now: u64, stats: &mut ThreadStats) {
@@ -286,16 +214,6 @@ impl Player {
             self.play_started = now;
             self.published_at_play = published;
             stats.players_connected += 1;
-        }
-    }
-
-    fn classify(&self, e: &SessionError) -> &'static str {
-        match (e, self.rtmp_connected != 0) {
-            (SessionError::Handshake(_), _) => "handshake",
-            (SessionError::Refused(_), false) => "connect_rejected",
-            (SessionError::Refused(_), true) => "play_rejected",
-            (_, false) => "handshake",
-            _ => "protocol",
         }
     }
 
@@ -354,13 +272,5 @@ impl Player {
         } else {
             stats.frames_cached += 1;
         }
-    }
-}
-
-/// The error counter of a failed HTTP-FLV play.
-fn http_error_kind(e: &crate::http_flv::FlvReadError) -> &'static str {
-    match e {
-        crate::http_flv::FlvReadError::Status(_) => "play_rejected",
-        _ => "protocol",
     }
 }

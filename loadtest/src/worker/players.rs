@@ -5,7 +5,8 @@ use super::io::{
     connect_error_kind, connect_state, enable_rx_timestamps, io_error_kind, peek_step, read_step,
     start_connect, ConnectState, ReadStep,
 };
-use super::player::{Ended, Link, Phase, Player};
+use super::link::Link;
+use super::player::{Ended, Phase, Player};
 use super::run::{
     uptime_ms, Worker, ENDING_TICK_NS, MAX_CONNECTS_PER_PASS, SETUP_TIMEOUT_NS, TICK_NS,
 };

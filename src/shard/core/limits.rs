@@ -14,122 +14,25 @@
 //! `handle_input` notes when the handshake completed (`note_handshake`); each sweep closes
 //! the connections that did not start publishing or playing within the command timeout
 //! (`sweep_commands`). `on_publish`/`on_play` ask `admit_stream`.
+//!
+//! Parts: [`LimitKind`] (`kind`) names the limits; [`PeerTable`] (`peers`) holds the
+//! node-wide counts; this file has the settings, the refusal log and the core's side.
 use super::conn::Role;
 use super::{CloseReason, ShardCore};
-use crate::protocol::amf::DecodeError;
-use crate::protocol::chunk::ChunkError;
-use crate::protocol::command::CommandError;
-use crate::protocol::message::MessageError;
 use crate::session::names::Refusal;
 use crate::session::SessionError;
 use ipnet::IpNet;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
-/// Which limit refused something (metric label `limit`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LimitKind {
-    /// `limits.max_connections`, node-wide.
-    Connections,
-    ConnectionsPerIp,
-    HandshakeRate,
-    Streams,
-    PlayersPerStream,
-    MessageSize,
-    ChunkStreams,
-    Reassembly,
-    AmfDepth,
-    AmfElements,
-    HandshakeTimeout,
-    CommandTimeout,
-    StreamName,
-    /// publish or play before createStream, a command before connect.
-    CommandOrder,
-}
+mod kind;
+mod peers;
 
-impl LimitKind {
-    /// Every kind, for counters indexed by kind.
-    pub const ALL: [LimitKind; 14] = [
-        LimitKind::Connections,
-        LimitKind::ConnectionsPerIp,
-        LimitKind::HandshakeRate,
-        LimitKind::Streams,
-        LimitKind::PlayersPerStream,
-        LimitKind::MessageSize,
-        LimitKind::ChunkStreams,
-        LimitKind::Reassembly,
-        LimitKind::AmfDepth,
-        LimitKind::AmfElements,
-        LimitKind::HandshakeTimeout,
-        LimitKind::CommandTimeout,
-        LimitKind::StreamName,
-        LimitKind::CommandOrder,
-    ];
-
-    /// A stable snake_case name (log field, metric label).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LimitKind::Connections => "connections",
-            LimitKind::ConnectionsPerIp => "connections_per_ip",
-            LimitKind::HandshakeRate => "handshake_rate",
-            LimitKind::Streams => "streams",
-            LimitKind::PlayersPerStream => "players_per_stream",
-            LimitKind::MessageSize => "message_size",
-            LimitKind::ChunkStreams => "chunk_streams",
-            LimitKind::Reassembly => "reassembly",
-            LimitKind::AmfDepth => "amf_depth",
-            LimitKind::AmfElements => "amf_elements",
-            LimitKind::HandshakeTimeout => "handshake_timeout",
-            LimitKind::CommandTimeout => "command_timeout",
-            LimitKind::StreamName => "stream_name",
-            LimitKind::CommandOrder => "command_order",
-        }
-    }
-
-    /// Index into [`LimitKind::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    /// The limit a session's fatal error hit, if it was one.
-    pub fn of_error(e: &SessionError) -> Option<LimitKind> {
-        let amf = |e: &DecodeError| match e {
-            DecodeError::TooDeep(_) => Some(LimitKind::AmfDepth),
-            DecodeError::TooManyElements(_) => Some(LimitKind::AmfElements),
-            _ => None,
-        };
-        match e {
-            SessionError::Chunk(ChunkError::MessageTooLarge { .. }) => Some(LimitKind::MessageSize),
-            SessionError::Chunk(ChunkError::TooManyChunkStreams(_)) => {
-                Some(LimitKind::ChunkStreams)
-            }
-            SessionError::Chunk(ChunkError::ReassemblyTooLarge { .. }) => {
-                Some(LimitKind::Reassembly)
-            }
-            SessionError::Amf(e)
-            | SessionError::Message(MessageError::Data(e))
-            | SessionError::Message(MessageError::Command(CommandError::Amf(e))) => amf(e),
-            SessionError::PeerMisbehaved(text) if text.ends_with("before connect") => {
-                Some(LimitKind::CommandOrder)
-            }
-            SessionError::Refused(text) if text.starts_with("app name") => {
-                Some(LimitKind::StreamName)
-            }
-            _ => None,
-        }
-    }
-
-    /// The limit behind a refusal the session made itself.
-    pub fn of_refusal(r: &Refusal) -> LimitKind {
-        match r {
-            Refusal::Name(_) => LimitKind::StreamName,
-            Refusal::BeforeCreateStream => LimitKind::CommandOrder,
-        }
-    }
-}
+pub use kind::LimitKind;
+pub use peers::PeerTable;
 
 /// The limits the core enforces, resolved from `[limits]` (see `control::config::limits`
 /// for what each means; 0 turns the per-IP ones off).
@@ -152,128 +55,6 @@ impl LimitSettings {
         self.exempt.iter().any(|n| n.contains(&ip))
     }
 }
-
-/// One source address: its open connections and its handshake token bucket.
-#[derive(Debug)]
-struct PeerEntry {
-    open: u32,
-    tokens: f64,
-    refilled: Instant,
-}
-
-#[derive(Debug, Default)]
-struct PeerState {
-    /// Connections admitted on the whole node and not yet forgotten.
-    open: usize,
-    peers: HashMap<IpAddr, PeerEntry>,
-    /// Entry count at which idle entries (no connection, bucket full) are dropped next.
-    prune_at: usize,
-}
-
-impl PeerState {
-    /// The per-IP part of an admission: the limits checked, `ip` counted.
-    fn admit_ip(&mut self, ip: IpAddr, now: Instant, s: &LimitSettings) -> Result<(), LimitKind> {
-        let burst = f64::from(s.handshake_burst_per_ip.max(1));
-        let rate = f64::from(s.handshakes_per_ip_per_s);
-        let exempt = s.is_exempt(ip);
-        let e = self.peers.entry(ip).or_insert(PeerEntry {
-            open: 0,
-            tokens: burst,
-            refilled: now,
-        });
-        let elapsed = now.saturating_duration_since(e.refilled).as_secs_f64();
-        e.tokens = (e.tokens + elapsed * rate).min(burst);
-        e.refilled = now;
-        if !exempt {
-            if s.max_connections_per_ip > 0 && e.open as usize >= s.max_connections_per_ip {
-                return Err(LimitKind::ConnectionsPerIp);
-            }
-            if s.handshakes_per_ip_per_s > 0 {
-                if e.tokens < 1.0 {
-                    return Err(LimitKind::HandshakeRate);
-                }
-                e.tokens -= 1.0;
-            }
-        }
-        e.open += 1;
-        if self.peers.len() >= self.prune_at.max(PRUNE_FLOOR) {
-            // Sources with nothing open whose bucket has refilled carry no state worth
-            // keeping; a flood of one-off sources then costs one sweep per doubling.
-            let full_after = Duration::from_secs_f64(if rate > 0.0 { burst / rate } else { 0.0 });
-            self.peers.retain(|_, e| {
-                e.open > 0 || now.saturating_duration_since(e.refilled) < full_after
-            });
-            self.prune_at = self.peers.len() * 2;
-        }
-        Ok(())
-    }
-}
-
-/// Node-wide connection counts, shared by the shards of one server (see the module doc).
-#[derive(Debug, Default)]
-pub struct PeerTable {
-    state: Mutex<PeerState>,
-}
-
-/// Entries kept before idle ones are pruned.
-const PRUNE_FLOOR: usize = 1024;
-
-impl PeerTable {
-    fn lock(&self) -> std::sync::MutexGuard<'_, PeerState> {
-        // Plain counters: a panic elsewhere leaves them usable.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Counts a new connection from `ip` (None: a source the per-IP limits cannot see, like
-    /// a PROXY listener's proxy), or says which limit refuses it.
-    pub fn admit(
-        &self,
-        ip: Option<IpAddr>,
-        now: Instant,
-        s: &LimitSettings,
-    ) -> Result<(), LimitKind> {
-        let mut st = self.lock();
-        if st.open >= s.max_connections {
-            return Err(LimitKind::Connections);
-        }
-        if let Some(ip) = ip {
-            st.admit_ip(ip, now, s)?;
-        }
-        st.open += 1;
-        Ok(())
-    }
-
-    /// Counts `ip` for a connection already counted node-wide without a source (a PROXY
-    /// listener's, once its header named the client), or says which limit refuses it.
-    pub fn admit_source(
-        &self,
-        ip: IpAddr,
-        now: Instant,
-        s: &LimitSettings,
-    ) -> Result<(), LimitKind> {
-        self.lock().admit_ip(ip, now, s)
-    }
-
-    /// Gives back what [`PeerTable::admit`] counted for `ip`.
-    pub fn release(&self, ip: Option<IpAddr>) {
-        let mut st = self.lock();
-        st.open = st.open.saturating_sub(1);
-        if let Some(e) = ip.and_then(|ip| st.peers.get_mut(&ip)) {
-            e.open = e.open.saturating_sub(1);
-        }
-    }
-
-    /// Connections admitted on the node and still open.
-    pub fn open(&self) -> usize {
-        self.lock().open
-    }
-
-    /// Connections open from `ip`.
-    pub fn open_from(&self, ip: IpAddr) -> u32 {
-        self.lock().peers.get(&ip).map_or(0, |e| e.open)
-    }
-}
-
 /// At most `per_s` lines a second; the rest are counted and reported by the next line.
 #[derive(Debug, Default)]
 pub(super) struct RefusalLog {
@@ -518,79 +299,9 @@ impl ShardCore {
         }
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn settings() -> LimitSettings {
-        LimitSettings {
-            max_connections: 5,
-            max_connections_per_ip: 2,
-            handshakes_per_ip_per_s: 1,
-            handshake_burst_per_ip: 3,
-            exempt: vec!["127.0.0.0/8".parse().unwrap()],
-            max_streams: 10,
-            max_players_per_stream: 10,
-            command_timeout: Duration::from_secs(1),
-            log_refusals_per_s: 2,
-        }
-    }
-
-    #[test]
-    fn per_ip_total_and_rate() {
-        let t = PeerTable::default();
-        let s = settings();
-        let now = Instant::now();
-        let a: IpAddr = "10.0.0.1".parse().unwrap();
-        let b: IpAddr = "10.0.0.2".parse().unwrap();
-        assert_eq!(t.admit(Some(a), now, &s), Ok(()));
-        assert_eq!(t.admit(Some(a), now, &s), Ok(()));
-        assert_eq!(t.admit(Some(a), now, &s), Err(LimitKind::ConnectionsPerIp));
-        t.release(Some(a));
-        // Three of the burst are spent now (one refused take does not count).
-        assert_eq!(t.admit(Some(a), now, &s), Ok(()));
-        t.release(Some(a));
-        t.release(Some(a));
-        assert_eq!(t.admit(Some(a), now, &s), Err(LimitKind::HandshakeRate));
-        // A second later one token is back.
-        let later = now + Duration::from_secs(1);
-        assert_eq!(t.admit(Some(a), later, &s), Ok(()));
-        assert_eq!(t.open_from(a), 1);
-        // Exempt sources skip the per-IP limits, not the node-wide one.
-        let local: IpAddr = "127.0.0.1".parse().unwrap();
-        assert_eq!(t.admit(Some(b), now, &s), Ok(()));
-        assert_eq!(t.admit(Some(local), now, &s), Ok(()));
-        assert_eq!(t.admit(Some(local), now, &s), Ok(()));
-        assert_eq!(t.open(), 4);
-        assert_eq!(t.admit(Some(local), now, &s), Ok(()));
-        assert_eq!(t.admit(Some(local), now, &s), Err(LimitKind::Connections));
-        assert_eq!(t.admit(None, now, &s), Err(LimitKind::Connections));
-    }
-
-    #[test]
-    fn idle_sources_are_pruned() {
-        let t = PeerTable::default();
-        let s = settings();
-        let now = Instant::now();
-        let later = now + Duration::from_secs(10);
-        let many = LimitSettings {
-            max_connections: 1 << 20,
-            ..s
-        };
-        for i in 0..5000u32 {
-            let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0A00_0000 + i));
-            t.admit(Some(ip), now, &many).unwrap();
-            t.release(Some(ip));
-        }
-        // All were idle with full buckets by `later`: the next prune drops them.
-        for i in 0..4000u32 {
-            let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0B00_0000 + i));
-            t.admit(Some(ip), later, &many).unwrap();
-        }
-        assert!(t.lock().peers.len() < 5000, "{}", t.lock().peers.len());
-        assert_eq!(t.open(), 4000);
-    }
 
     #[test]
     fn refusal_log_is_rate_limited_and_reports_what_it_held_back() {
@@ -601,12 +312,5 @@ mod tests {
         assert_eq!(log.allow(now, 2), None);
         assert_eq!(log.allow(now, 2), None);
         assert_eq!(log.allow(now + Duration::from_secs(1), 2), Some(2));
-    }
-
-    #[test]
-    fn kinds_are_indexed_by_discriminant() {
-        for (i, k) in LimitKind::ALL.iter().enumerate() {
-            assert_eq!(k.index(), i, "{}", k.as_str());
-        }
     }
 }

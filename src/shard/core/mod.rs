@@ -43,7 +43,7 @@
 //! the `now` of the input that completed it, and the write that takes its last byte records
 //! the difference, once per frame per player.
 use crate::media::log::LogLimits;
-use crate::media::queue::{SendQueue, Verdict};
+use crate::media::queue::SendQueue;
 use crate::media::registry::Registry;
 use crate::session::{ServerEvent, ServerSession};
 use crate::shard::mailbox::{Outbox, ShardMsg, StreamKey};
@@ -55,7 +55,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tracing::{debug, info};
+use tracing::debug;
 
 pub(crate) mod authorize;
 mod close;
@@ -80,6 +80,7 @@ mod tests;
 mod tls;
 mod transmit;
 mod upstream;
+mod write;
 
 pub use authorize::AuthCallback;
 pub use close::CloseReason;
@@ -372,67 +373,6 @@ impl ShardCore {
         self.process_session(id, now);
     }
 
-    /// A send handed out by `poll_transmit` took `written` bytes (possibly fewer than it
-    /// covered; 0 is allowed and means nothing was taken).
-    pub fn handle_written(&mut self, conn: ConnId, written: usize, now: Instant) {
-        let id = conn.0;
-        let Some(c) = self.conns.get_mut(id) else {
-            return;
-        };
-        self.last_now = now;
-        if c.write != WriteState::InFlight {
-            return;
-        }
-        self.with_delivery(id, now, |c, log, record| match c.tls.as_mut() {
-            // The plaintext left the queue when it was sealed (see `tls`).
-            Some(tls) => tls.advance(written),
-            None => c.queue.advance_with(written, log, record),
-        });
-        let Some(c) = self.conns.get_mut(id) else {
-            return;
-        };
-        let log = c.player_log(&self.streams);
-        self.stats.bytes_out += written as u64;
-        c.bytes_out += written as u64;
-        if written > 0 {
-            c.last_write = now;
-        }
-        if !c.is_idle(log) {
-            let wake = c.wake(id, WriteState::Due { urgent: true });
-            self.schedule.urgent(wake);
-        } else if let Some(reason) = c.close_after_flush {
-            self.close_now(id, reason);
-        } else {
-            self.park(id, now);
-            // Pipelined requests that waited for this output.
-            self.http_serve(id, now);
-        }
-    }
-
-    /// The socket of `conn` would block: wait for `handle_writable`. (Drivers whose sends
-    /// wait in the kernel, like io_uring, never call this.)
-    pub fn handle_send_blocked(&mut self, conn: ConnId) {
-        let Some(c) = self.conns.get_mut(conn.0) else {
-            return;
-        };
-        if let Some(reason) = c.close_after_flush {
-            // The peer does not read the explanation; do not wait for it.
-            return self.close_now(conn.0, reason);
-        }
-        c.wake(conn.0, WriteState::Blocked);
-    }
-
-    /// The socket of `conn` has room again.
-    pub fn handle_writable(&mut self, conn: ConnId) {
-        let Some(c) = self.conns.get_mut(conn.0) else {
-            return;
-        };
-        if c.write == WriteState::Blocked {
-            let wake = c.wake(conn.0, WriteState::Due { urgent: true });
-            self.schedule.urgent(wake);
-        }
-    }
-
     /// The peer closed `conn` or its socket failed; the driver has let go of the socket.
     pub fn handle_closed(&mut self, conn: ConnId, reason: CloseReason) {
         if self.conns.contains(conn.0) {
@@ -466,14 +406,6 @@ impl ShardCore {
         self.close_pending();
     }
 
-    /// The sends of this pass are done, at `now`.
-    pub fn handle_pass_end(&mut self, now: Instant) {
-        // Passes that flushed nobody say nothing about the load.
-        if let Some(started) = self.flush_started.take() {
-            self.last_flush = now.saturating_duration_since(started);
-        }
-    }
-
     /// Closes every connection (the server is stopping).
     pub fn shutdown(&mut self) {
         let ids: Vec<usize> = self.conns.iter().map(|(id, _)| id).collect();
@@ -483,52 +415,6 @@ impl ShardCore {
     }
 
     // ---- outputs ----
-
-    /// The next send: one connection's queued bytes, as one vectored send. `now` is when the
-    /// driver started this pass's sends.
-    pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit<'_>> {
-        self.last_now = now;
-        while let Some(wake) = self.schedule.pop_due(now) {
-            let id = wake.conn;
-            let Some(c) = self.conns.get_mut(id) else {
-                continue;
-            };
-            if c.epoch != wake.epoch
-                || matches!(c.write, WriteState::InFlight | WriteState::Blocked)
-            {
-                continue;
-            }
-            let log = c.player_log(&self.streams);
-            match c.queue.prepare(log) {
-                Verdict::Kick => {
-                    info!(shard = self.index, peer = %c.peer(), "player too slow: disconnecting");
-                    self.stats.players_kicked += 1;
-                    self.close_now(id, CloseReason::PlayerTooSlow);
-                    continue;
-                }
-                Verdict::Keep { dropped } => self.stats.frames_dropped += dropped,
-            }
-            http::before_send(c, log);
-            self.seal_tls(id, now);
-            let Some(c) = self.conns.get_mut(id) else {
-                continue;
-            };
-            if c.wire().committed_bytes() == 0 {
-                if let Some(reason) = c.close_after_flush {
-                    self.close_now(id, reason);
-                } else {
-                    self.park(id, now);
-                }
-                continue;
-            }
-            c.wake(id, WriteState::InFlight);
-            self.flush_started.get_or_insert(now);
-            // Re-borrow immutably for the returned view.
-            let queue = self.conns[id].wire();
-            return Some(Transmit::new(ConnId(id), queue));
-        }
-        None
-    }
 
     /// The next connection to close. The core has already forgotten it.
     pub fn poll_close(&mut self) -> Option<(ConnId, CloseReason)> {
@@ -578,42 +464,6 @@ impl ShardCore {
             if c.take_session_output() {
                 self.schedule_now(id);
             }
-        }
-    }
-
-    /// Hand `id` out at the end of this pass.
-    fn schedule_now(&mut self, id: usize) {
-        let Some(c) = self.conns.get_mut(id) else {
-            return;
-        };
-        match c.write {
-            WriteState::Parked | WriteState::Due { urgent: false } => {
-                let wake = c.wake(id, WriteState::Due { urgent: true });
-                self.schedule.urgent(wake);
-            }
-            // Already due, or picked up again when the write completes / the socket drains.
-            WriteState::Due { urgent: true } | WriteState::InFlight | WriteState::Blocked => {}
-        }
-    }
-
-    /// Nothing to write: a player waits on its stream's list of caught-up players.
-    fn park(&mut self, id: usize, now: Instant) {
-        let Some(c) = self.conns.get_mut(id) else {
-            return;
-        };
-        c.last_write = now;
-        let wake = c.wake(id, WriteState::Parked);
-        if let Some(stream) = c.playing().and_then(|s| self.streams.get_mut(s)) {
-            stream.caught_up.push(wake);
-        }
-    }
-
-    /// How long a player's new frames may wait before they are written (see `ShardSettings`).
-    fn merge_window(&self) -> Duration {
-        if self.settings.write_merge.is_zero() {
-            self.last_flush.min(self.settings.adaptive_merge_max)
-        } else {
-            self.settings.write_merge
         }
     }
 

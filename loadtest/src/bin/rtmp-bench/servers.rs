@@ -77,6 +77,31 @@ pub struct Binaries {
 }
 
 impl ServerKind {
+    /// rtmp-edge on driver `io` with these merge settings, its players on RTMP.
+    pub fn edge(
+        io: Io,
+        write_merge_ms: u32,
+        adaptive_merge_max_ms: u32,
+        show_merge: bool,
+    ) -> ServerKind {
+        ServerKind::Edge {
+            io,
+            write_merge_ms,
+            adaptive_merge_max_ms,
+            show_merge,
+            http_flv: false,
+            tls: false,
+        }
+    }
+
+    /// The same server with its players on HTTP-FLV or RTMPS (nginx-rtmp: unchanged).
+    pub fn players_over(mut self, http: bool, over_tls: bool) -> ServerKind {
+        if let ServerKind::Edge { http_flv, tls, .. } = &mut self {
+            (*http_flv, *tls) = (http, over_tls);
+        }
+        self
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             ServerKind::Edge { .. } => "rtmp-edge",
@@ -300,14 +325,7 @@ mod tests {
 
     #[test]
     fn labels() {
-        let edge = |io, write_merge_ms, adaptive_merge_max_ms, show_merge| ServerKind::Edge {
-            io,
-            write_merge_ms,
-            adaptive_merge_max_ms,
-            show_merge,
-            http_flv: false,
-            tls: false,
-        };
+        let edge = ServerKind::edge;
         assert_eq!(edge(Io::Epoll, 0, 20, false).label(), "rtmp-edge (epoll)");
         assert_eq!(edge(Io::Uring, 50, 20, false).label(), "rtmp-edge (uring)");
         assert_eq!(
@@ -319,14 +337,7 @@ mod tests {
             "rtmp-edge (uring) adaptive<=20"
         );
         assert_eq!(ServerKind::Nginx.label(), "nginx-rtmp");
-        let with = |http_flv, tls| ServerKind::Edge {
-            io: Io::Epoll,
-            write_merge_ms: 0,
-            adaptive_merge_max_ms: 20,
-            show_merge: false,
-            http_flv,
-            tls,
-        };
+        let with = |http_flv, tls| edge(Io::Epoll, 0, 20, false).players_over(http_flv, tls);
         let (http, tls) = (with(true, false), with(false, true));
         assert_eq!(http.label(), "rtmp-edge (epoll) http-flv");
         assert!(http.http_flv() && !edge(Io::Epoll, 0, 20, false).http_flv());
