@@ -83,7 +83,11 @@ impl AuthState {
     pub(super) fn ask(&mut self, conn: ConnId, request: CallbackRequest, now: Instant) -> u64 {
         let ticket = self.next_ticket;
         self.next_ticket += 1;
-        self.waiting.push((now + request.timeout, conn.0, ticket));
+        // A timeout past the clock's range: as good as never (the worker's own bound holds).
+        let deadline = now
+            .checked_add(request.timeout)
+            .unwrap_or(now + Duration::from_secs(86_400 * 365));
+        self.waiting.push((deadline, conn.0, ticket));
         self.callbacks.push_back(AuthCallback {
             conn,
             ticket: Some(ticket),

@@ -198,8 +198,10 @@ impl ShardCore {
             ..
         } = *wait;
         if outcome == CallbackOutcome::Allowed {
-            if let Some((key, ttl)) = cache {
-                self.auth.allowed.insert(key, now + ttl, now);
+            // A cache time past the clock's range is not remembered.
+            if let Some((key, until)) = cache.and_then(|(k, ttl)| Some((k, now.checked_add(ttl)?)))
+            {
+                self.auth.allowed.insert(key, until, now);
             }
         }
         match super::authorize::verdict(outcome, fail_open) {
