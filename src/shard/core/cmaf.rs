@@ -12,7 +12,9 @@
 //! the shards whose bit is set in the directory; the sweep re-checks everything as a safety
 //! net and ends waits past their bound. A request for a stream the node does not have starts
 //! the pull on demand (like HTTP-FLV): the shard holds one registry player of the stream while
-//! HLS/DASH requests keep coming (`HOLD` after the last). Sans-IO: time is an argument.
+//! HLS/DASH requests keep coming (`HOLD` after the last). Every request was access-checked
+//! before it gets here (`http_auth`); playlist and MPD URIs carry its credential parameters.
+//! A `HEAD` waits for the whole answer and gets its head only. Sans-IO: time is an argument.
 use super::conn::Kind;
 use super::http::HttpState;
 use super::streams::StreamId;

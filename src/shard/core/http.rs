@@ -354,7 +354,13 @@ impl ShardCore {
             return self.http_respond(id, response::simple(403, keep_alive), keep_alive, now);
         }
         if req.method == Method::Head {
-            // A GET's head: the body would run until the stream ends (or the connection).
+            // A GET's head: the body would run until the stream ends (or the connection). A
+            // stream nobody publishes and no origin could have is a 404 (a GET's after its
+            // wait); one an origin may have is not pulled for a HEAD.
+            let known = self.registry.publisher(&path.key()).is_some() || self.can_pull(path.app);
+            if !known {
+                return self.http_respond(id, response::simple(404, keep_alive), keep_alive, now);
+            }
             let keep = keep_alive && req.http11;
             let head = response::flv_head(req.http11, keep_alive);
             return self.http_respond(id, head, keep, now);

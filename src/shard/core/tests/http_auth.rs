@@ -282,6 +282,12 @@ fn head_answers_like_get_without_a_body() {
     assert!(text.ends_with("\r\n\r\n"));
     assert_eq!(h.cores[1].stats().plays, 0);
     h.assert_healthy(w);
+    // A stream nobody publishes: 404 at once (a GET's answer after its wait).
+    h.wires[w].received.clear();
+    request(&mut h, w, "HEAD", "/live/nobody.flv");
+    let text = String::from_utf8(h.wires[w].received.clone()).unwrap();
+    assert!(text.starts_with("HTTP/1.1 404 Not Found\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\n"), "{text}");
     // Other methods: 405 naming HEAD.
     request(&mut h, w, "POST", "/live/cam.flv");
     let text = String::from_utf8(h.wires[w].received.clone()).unwrap();
