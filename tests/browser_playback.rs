@@ -11,7 +11,8 @@
 //! - `relay_*`: rtmp-edge with `--http-play 127.0.0.1:PORT`, an FFmpeg publisher (H.264 + AAC,
 //!   1 s GOP, clock strip) over RTMP, and the browser playing `/live/NAME.flv`,
 //!   `/live/NAME/index.m3u8` (also in hls.js low-latency mode, printing how far behind live it
-//!   plays) and `/live/NAME/index.mpd`.
+//!   plays) and `/live/NAME/index.mpd`; and HLS and DASH opened with a signed URL (every
+//!   file fetched with the token the playlist and MPD URIs carry).
 //!
 //! Needs chromium, node and `npm ci` in tests/browser (tuning/install-test-deps.sh); a missing
 //! piece fails the test with that hint. Each test takes about 10-20 s.
@@ -208,9 +209,14 @@ struct RelayWithHttpPlay {
 
 impl RelayWithHttpPlay {
     fn start() -> RelayWithHttpPlay {
+        Self::start_with("")
+    }
+
+    /// Like [`RelayWithHttpPlay::start`] with the config `toml`.
+    fn start_with(toml: &str) -> RelayWithHttpPlay {
         let http_port = free_port();
         let http_play = format!("127.0.0.1:{http_port}");
-        let edge = RtmpEdge::start_with_args(1, "", &["--http-play", &http_play]);
+        let edge = RtmpEdge::start_with_args(1, toml, &["--http-play", &http_play]);
         let stream = unique_name("browser");
         let publisher = ffmpeg_publish_testsrc(
             &edge.url(APP, &stream),
@@ -287,4 +293,25 @@ fn relay_hls_low_latency_mode_in_hls_js() {
 fn relay_dash_plays_in_dash_js() {
     let relay = RelayWithHttpPlay::start();
     relay.play(Player::Dash, "/index.mpd", &clock_options());
+}
+
+/// Play rules with a signed-URL secret: hls.js and dash.js fetch every file with the token
+/// the playlist and MPD URIs carry (a file without it is 403).
+#[test]
+fn relay_signed_hls_and_dash_play_in_hls_js_and_dash_js() {
+    let secret = "browser-secret";
+    let relay = RelayWithHttpPlay::start_with(&format!(
+        "[[app]]\nname = \"{APP}\"\n[app.access.play]\nsecrets = [\"{secret}\"]\n"
+    ));
+    let token = edge_sign(secret, "play", APP, &relay.stream, 600);
+    relay.play(
+        Player::Hls,
+        &format!("/index.m3u8?{token}"),
+        &clock_options(),
+    );
+    relay.play(
+        Player::Dash,
+        &format!("/index.mpd?{token}"),
+        &clock_options(),
+    );
 }

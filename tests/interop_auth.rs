@@ -1,7 +1,10 @@
 //! Access control end to end with real FFmpeg: signed URLs (made by `rtmp-edge sign`), JWT,
 //! stream keys, IP deny lists and HTTP callbacks (a tiny server in the test that allows,
 //! denies or answers too late). A refused FFmpeg exits non-zero; the status codes are read
-//! with the test client; `/metrics` counts the refusals by reason.
+//! with the test client; `/metrics` counts the refusals by reason. HTTP plays: FFmpeg plays
+//! HTTP-FLV and HLS through an `on_play` callback that allows (asked once for the HLS
+//! playlist and its files, then remembered) and is refused where it denies; FFmpeg plays HLS
+//! opened with a signed URL (every file fetched with the token the playlist carries).
 #[path = "support/rtmp_client.rs"]
 #[allow(dead_code)] // this test uses only publish, play and their refusals
 mod rtmp_client;
@@ -292,4 +295,115 @@ fn jwt_public_keys_are_reloaded_on_sighup() {
     }
     drop(TestClient::play(edge.addr(), APP, &format!("a?jwt={es256}")).expect("ES256 key"));
     assert_play_refused(&edge, &format!("a?jwt={rs256}"));
+}
+
+/// FFmpeg reading `url` into an FLV file for `seconds`: Ok(()) when it exits cleanly.
+fn ffmpeg_http_play(url: &str, seconds: f64) -> Result<(), String> {
+    let dir = TempDir::new("auth-http");
+    let out = dir.join("play.flv");
+    let mut player = ffmpeg_record(url, &out, seconds);
+    let status = player.wait_timeout(RECORD_LIMIT);
+    if !status.success() {
+        return Err(std::fs::read_to_string(player.log_path()).unwrap_or_default());
+    }
+    assert_recording(&out, seconds);
+    Ok(())
+}
+
+#[test]
+fn http_plays_ask_the_callback_and_carry_signed_tokens() {
+    let allow = CallbackServer::start(CallbackMode::Allow);
+    let deny = CallbackServer::start(CallbackMode::Deny);
+    let done = CallbackServer::start(CallbackMode::Allow);
+    let toml = format!(
+        "[[app]]\nname = \"live\"\n[app.access]\non_done = \"{}\"\n[app.access.play]\ncallback = \"{}\"\n\
+         [[app]]\nname = \"closed\"\n[app.access.play]\ncallback = \"{}\"\n\
+         [[app]]\nname = \"signed\"\n[app.access.play]\nsecrets = [\"play-secret\"]\n",
+        done.url("/done"),
+        allow.url("/on_play"),
+        deny.url("/on_play"),
+    );
+    let control = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let control_arg = control.to_string();
+    let edge = HttpEdge::start(2, &toml, &["--http", control_arg.as_str()]);
+    let name = unique_name("httpauth");
+    // Long enough for every play below; killed when the test ends.
+    let _live = ffmpeg_publish_testsrc(&edge.edge.url("live", &name), 30.0, &[]);
+    let _signed = ffmpeg_publish_testsrc(&edge.edge.url("signed", &name), 30.0, &[]);
+    // Time for a few HLS segments.
+    sleep_secs(5.0);
+
+    // The callback allows: HTTP-FLV, then HLS (the playlist asks, its files are remembered).
+    ffmpeg_http_play(
+        &edge.http_url(&format!("/live/{name}.flv?session=s1")),
+        RECORD,
+    )
+    .unwrap_or_else(|log| panic!("HTTP-FLV: {log}\n{}", edge.edge.log_tail()));
+    let bodies = allow.bodies();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert_eq!(bodies[0]["event"], "play");
+    assert_eq!(bodies[0]["app"], "live");
+    assert_eq!(bodies[0]["stream"], name.as_str());
+    assert_eq!(bodies[0]["query"], "session=s1");
+    assert!(bodies[0]["client"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
+    ffmpeg_http_play(&edge.http_url(&format!("/live/{name}/index.m3u8")), RECORD)
+        .unwrap_or_else(|log| panic!("HLS: {log}\n{}", edge.edge.log_tail()));
+    // Dozens of playlist reloads and files, asked about at most once per shard.
+    let hls_calls = allow.bodies().len() - 1;
+    assert!((1..=2).contains(&hls_calls), "{:?}", allow.bodies());
+    // on_done for the HTTP-FLV play.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while done.bodies().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no on_done");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(done.bodies()[0]["event"], "done");
+    assert_eq!(done.bodies()[0]["action"], "play");
+
+    // The callback denies: FFmpeg is refused (403) on both.
+    for path in ["/closed/cam.flv", "/closed/cam/index.m3u8"] {
+        assert!(
+            ffmpeg_http_play(&edge.http_url(path), 2.0).is_err(),
+            "{path} played"
+        );
+        let (status, head, _) = http_get_bytes(edge.http_addr(), path, RECORD_LIMIT);
+        assert_eq!(status, 403, "{path}: {head}");
+    }
+    assert!(deny.bodies().len() >= 4, "{:?}", deny.bodies());
+    wait_refusals(
+        control,
+        "play",
+        "callback_denied",
+        deny.bodies().len() as f64,
+    );
+
+    // A signed URL: FFmpeg plays the HLS, every file fetched with the playlist's token.
+    let token = edge_sign("play-secret", "play", "signed", &name, 300);
+    let playlist_path = format!("/signed/{name}/index.m3u8");
+    let (status, _, _) = http_get_bytes(edge.http_addr(), &playlist_path, RECORD_LIMIT);
+    assert_eq!(status, 403);
+    let (status, head, body) = http_get_bytes(
+        edge.http_addr(),
+        &format!("{playlist_path}?{token}"),
+        RECORD_LIMIT,
+    );
+    assert_eq!(status, 200, "{head}");
+    let text = String::from_utf8(body).expect("a text playlist");
+    let segment = text
+        .lines()
+        .find(|l| !l.starts_with('#') && !l.is_empty())
+        .unwrap_or_else(|| panic!("no segment in {text}"));
+    assert!(segment.ends_with(&format!("?{token}")), "{text}");
+    let bare = segment.split('?').next().unwrap();
+    let dir = format!("/signed/{name}/");
+    let (status, _, _) = http_get_bytes(edge.http_addr(), &format!("{dir}{bare}"), RECORD_LIMIT);
+    assert_eq!(status, 403);
+    let (status, _, _) = http_get_bytes(edge.http_addr(), &format!("{dir}{segment}"), RECORD_LIMIT);
+    assert_eq!(status, 200);
+    ffmpeg_http_play(&edge.http_url(&format!("{playlist_path}?{token}")), RECORD)
+        .unwrap_or_else(|log| panic!("signed HLS: {log}\n{}", edge.edge.log_tail()));
+    wait_refusals(control, "play", "credentials_missing", 2.0);
 }

@@ -1,7 +1,7 @@
 //! HTTP-FLV end to end with real peers on loopback: FFmpeg publishes over RTMP, FFmpeg plays
 //! `http://127.0.0.1:PORT/live/STREAM.flv` (two at once, beside an RTMP player) and ffprobe
 //! counts the decoded frames; a missing stream is a 404 after the bounded wait; CORS headers
-//! and the OPTIONS preflight; bad requests (400 and a close, 431); 10,000 idle HTTP
+//! and the OPTIONS preflight; HEAD; bad requests (400 and a close, 431); 10,000 idle HTTP
 //! connections within bounded memory while an RTMP player goes on; a client that never reads
 //! is dropped while another plays on; pull on demand from an origin through HTTP-FLV.
 //!
@@ -76,11 +76,23 @@ fn a_missing_stream_is_404_after_the_bounded_wait_with_cors_headers() {
     let t = preflight.text();
     assert!(t.contains("Access-Control-Allow-Origin: *\r\n"), "{t}");
     assert!(
-        t.contains("Access-Control-Allow-Methods: GET, OPTIONS\r\n"),
+        t.contains("Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n"),
         "{t}"
     );
     assert!(t.contains("Access-Control-Allow-Headers: range\r\n"), "{t}");
     assert!(preflight.closed, "Connection: close was asked for");
+
+    // HEAD: a GET's status and headers, no body.
+    let head = http_exchange(
+        http.http_addr(),
+        b"HEAD /live/nobody.flv HTTP/1.1\r\nConnection: close\r\n\r\n",
+        SHORT,
+        SHORT * 5,
+    );
+    assert_eq!(head.status(), Some(404), "{}", head.text());
+    assert!(head.text().ends_with("\r\n\r\n"), "{}", head.text());
+    assert!(head.text().contains("Content-Length: 14\r\n"));
+    assert!(head.closed);
 }
 
 #[test]

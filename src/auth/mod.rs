@@ -184,6 +184,9 @@ pub struct AppRules {
     pub callback_timeout: Duration,
     /// Allow when the callback times out or fails (default: refuse).
     pub callback_fail_open: bool,
+    /// How long an HTTP play's callback "allow" is remembered for the same client, stream
+    /// and credentials (playlist reloads, segments); zero: not remembered.
+    pub callback_cache: Duration,
 }
 
 impl AppRules {
@@ -326,6 +329,33 @@ pub fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
         .filter_map(|pair| pair.split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
+}
+
+/// The query parameters [`AccessPolicy::decide`] reads as credentials.
+pub const CREDENTIAL_PARAMS: [&str; 4] = ["expires", "token", "jwt", "key"];
+
+/// The credential part of `query` (its [`CREDENTIAL_PARAMS`], in order), to carry into the
+/// URIs of playlists and manifests so that the files they name pass the same checks. A
+/// parameter whose value holds anything beyond URL-safe characters is left out: the result
+/// is written verbatim into quoted playlist attributes and XML (after escaping `&`).
+pub fn credential_query(query: &str) -> String {
+    let safe = |v: &str| {
+        v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=%:,".contains(&b))
+    };
+    let mut out = String::new();
+    for pair in query.split('&') {
+        let Some((k, v)) = pair.split_once('=') else {
+            continue;
+        };
+        if CREDENTIAL_PARAMS.contains(&k) && safe(v) {
+            if !out.is_empty() {
+                out.push('&');
+            }
+            out.push_str(pair);
+        }
+    }
+    out
 }
 
 /// Whether `pattern` (where `*` matches any run of characters) matches `text`.

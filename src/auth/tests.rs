@@ -166,3 +166,16 @@ fn query_params_are_taken_verbatim() {
     assert_eq!(query_param("ab=1", "a"), None);
     assert_eq!(query_param("", "a"), None);
 }
+
+#[test]
+fn credential_query_keeps_only_what_the_policy_reads() {
+    assert_eq!(
+        credential_query("_HLS_msn=5&expires=10&x=1&token=ab-c_&_HLS_part=2"),
+        "expires=10&token=ab-c_"
+    );
+    assert_eq!(credential_query("jwt=a.b.c&key=k"), "jwt=a.b.c&key=k");
+    assert_eq!(credential_query("_HLS_msn=1"), "");
+    assert_eq!(credential_query(""), "");
+    // Values that could break out of a quoted URI or XML are dropped.
+    assert_eq!(credential_query("key=a\"b&token=<x>&jwt=ok"), "jwt=ok");
+}

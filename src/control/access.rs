@@ -25,6 +25,9 @@ pub struct AccessConfig {
     pub callback_timeout_ms: u64,
     /// Allow when a callback times out or fails (by default such requests are refused).
     pub callback_fail_open: bool,
+    /// How long a shard remembers a callback's "allow" of an HTTP play (HLS/DASH playlist
+    /// reloads and segment fetches), per client IP, app, stream and credentials; 0: never.
+    pub callback_cache_ms: u64,
 }
 
 impl Default for AccessConfig {
@@ -35,6 +38,7 @@ impl Default for AccessConfig {
             on_done: String::new(),
             callback_timeout_ms: 3_000,
             callback_fail_open: false,
+            callback_cache_ms: 30_000,
         }
     }
 }
@@ -258,6 +262,7 @@ impl Config {
                     on_done: (!a.access.on_done.is_empty()).then(|| a.access.on_done.clone()),
                     callback_timeout: Duration::from_millis(a.access.callback_timeout_ms),
                     callback_fail_open: a.access.callback_fail_open,
+                    callback_cache: Duration::from_millis(a.access.callback_cache_ms),
                 }
             })
             .collect();
@@ -311,6 +316,7 @@ mod tests {
         let p = c.access_policy();
         assert_eq!(p.apps[0].callback_timeout, Duration::from_secs(3));
         assert!(!p.apps[0].callback_fail_open);
+        assert_eq!(p.apps[0].callback_cache, Duration::from_secs(30));
     }
 
     #[test]

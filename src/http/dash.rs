@@ -10,6 +10,8 @@
 //! id = the version): a configuration change starts a new Period. Times: the Period starts at
 //! 0 and the track timelines are the segmenter's (video 90 kHz, audio its sample rate), so a
 //! segment ending at media time `e` is available at `availabilityStartTime + e`.
+//! The initialization and media templates carry the caller's `query` (the request's
+//! credentials, XML-escaped), so segment requests pass the same access checks.
 //! Pure: no I/O, no clock (`now` is the caller's wall-clock time).
 use crate::http::cmaf::{Resource, Snapshot, TrackKind};
 use crate::http::hls::iso8601;
@@ -26,7 +28,12 @@ fn duration(ms: u64) -> String {
 /// The MPD of `snapshot` at wall-clock time `now`; None until every track of the current
 /// init has a complete segment (a Period without an AdaptationSet, or with one track
 /// missing, makes dash.js fail or start without that track, and never recover).
-pub fn mpd(snapshot: &Snapshot, now: SystemTime) -> Option<String> {
+///
+/// `query` (without `?`, empty for none; URL-safe characters and `&`) is appended to the
+/// template URIs.
+pub fn mpd(snapshot: &Snapshot, now: SystemTime, query: &str) -> Option<String> {
+    let query = query.replace('&', "&amp;");
+    let uri = |name: &str| crate::http::hls::uri(name, &query);
     let init = snapshot.current_init()?;
     let (anchor_ms, anchor_at) = snapshot.anchor?;
     let timing = snapshot.timing;
@@ -134,10 +141,11 @@ pub fn mpd(snapshot: &Snapshot, now: SystemTime) -> Option<String> {
         let _ = writeln!(
             out,
             "        <SegmentTemplate timescale=\"{}\" initialization=\"{}\" \
-             media=\"{name}-$Number$.m4s\" startNumber=\"{}\" presentationTimeOffset=\"{pto}\" \
+             media=\"{}\" startNumber=\"{}\" presentationTimeOffset=\"{pto}\" \
              availabilityTimeOffset=\"{}.{:03}\" availabilityTimeComplete=\"false\">",
             info.timescale,
-            Resource::TrackInit(track, init.version).name(),
+            uri(&Resource::TrackInit(track, init.version).name()),
+            uri(&format!("{name}-$Number$.m4s")),
             first.msn,
             offset_ms / 1000,
             offset_ms % 1000,

@@ -21,7 +21,7 @@ fn nothing_before_the_first_part() {
     let mut f = Feed::new(settings());
     f.headers(true, true);
     let snap = f.segmenter.shared().snapshot();
-    assert!(mpd(&snap, snap.clock.system).is_none());
+    assert!(mpd(&snap, snap.clock.system, "").is_none());
 }
 
 #[test]
@@ -30,7 +30,7 @@ fn nothing_before_the_first_complete_segment() {
     let f = feed(1000, 3);
     let snap = f.segmenter.shared().snapshot();
     assert!(snap.segments.is_empty());
-    assert!(mpd(&snap, snap.clock.system).is_none());
+    assert!(mpd(&snap, snap.clock.system, "").is_none());
 }
 
 #[test]
@@ -38,7 +38,7 @@ fn dynamic_mpd_with_low_latency_attributes() {
     let f = feed(8600, 3);
     let snap = f.segmenter.shared().snapshot();
     let now = snap.clock.system + Duration::from_secs(9);
-    let text = mpd(&snap, now).unwrap();
+    let text = mpd(&snap, now, "").unwrap();
     assert_eq!(attr(&text, "MPD", "type"), ["dynamic"]);
     // The anchor: media time 0 arrived at the clock's instant.
     assert_eq!(
@@ -107,7 +107,7 @@ fn static_once_ended_and_only_the_newest_init() {
     let at = f.at(8100);
     f.segmenter.finish(at).unwrap();
     let snap = f.segmenter.shared().snapshot();
-    let text = mpd(&snap, snap.clock.system).unwrap();
+    let text = mpd(&snap, snap.clock.system, "").unwrap();
     assert_eq!(attr(&text, "MPD", "type"), ["static"]);
     assert!(attr(&text, "MPD", "availabilityStartTime").is_empty());
     assert!(!text.contains("UTCTiming"));
@@ -125,5 +125,26 @@ fn static_once_ended_and_only_the_newest_init() {
     assert_eq!(
         attr(&text, "SegmentTemplate", "initialization"),
         ["video-init-1.mp4", "audio-init-1.mp4"]
+    );
+}
+
+#[test]
+fn templates_carry_the_query_escaped() {
+    let f = feed(4100, 100);
+    let snap = f.segmenter.shared().snapshot();
+    let text = mpd(&snap, snap.clock.system, "expires=9&token=ab").unwrap();
+    assert_eq!(
+        attr(&text, "SegmentTemplate", "initialization"),
+        [
+            "video-init-0.mp4?expires=9&amp;token=ab",
+            "audio-init-0.mp4?expires=9&amp;token=ab"
+        ]
+    );
+    assert_eq!(
+        attr(&text, "SegmentTemplate", "media"),
+        [
+            "video-$Number$.m4s?expires=9&amp;token=ab",
+            "audio-$Number$.m4s?expires=9&amp;token=ab"
+        ]
     );
 }

@@ -8,7 +8,9 @@
 //! Clients that do not know the LL tags ignore them (FFmpeg and GStreamer do; see the
 //! interop tests), so one playlist serves both; `low_latency: false` gives the plain form.
 //! [`blocking_reload`] says whether a request may be answered now. URIs are relative
-//! ([`Resource::name`]), so the playlist lives beside its files. Pure: no I/O, no clock.
+//! ([`Resource::name`]), so the playlist lives beside its files; each carries the caller's
+//! `query` (the request's credentials, so segment requests pass the same access checks).
+//! Pure: no I/O, no clock.
 use crate::http::cmaf::{Resource, Segment, Snapshot};
 use std::fmt::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -125,8 +127,18 @@ pub fn iso8601(t: SystemTime) -> String {
     )
 }
 
-/// The media playlist of `snapshot`; see the module doc.
-pub fn media_playlist(snapshot: &Snapshot, low_latency: bool) -> String {
+/// `name` with `?query` when there is one.
+pub(crate) fn uri(name: &str, query: &str) -> String {
+    if query.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{name}?{query}")
+    }
+}
+
+/// The media playlist of `snapshot`; see the module doc. `query` (without `?`, empty for
+/// none) is appended to every URI; it must hold no `"` or line break.
+pub fn media_playlist(snapshot: &Snapshot, low_latency: bool, query: &str) -> String {
     let timing = snapshot.timing;
     // EXTINF rounded to the nearest second must not exceed the target (RFC 8216bis 4.4.3.1).
     let target_s = (timing.max_segment_ms + 500) / 1000;
@@ -167,23 +179,27 @@ pub fn media_playlist(snapshot: &Snapshot, low_latency: bool) -> String {
         .unwrap_or(0);
     let part_horizon = edge_ms.saturating_sub(PART_LIST_TARGETS * target_s * 1000);
     for segment in &snapshot.segments {
-        segment_header(&mut out, snapshot, segment, &mut init);
+        segment_header(&mut out, snapshot, segment, &mut init, query);
         if low_latency && segment.start_ms + segment.duration_ms > part_horizon {
-            parts(&mut out, segment);
+            parts(&mut out, segment, query);
         }
         let _ = writeln!(out, "#EXTINF:{},", seconds(segment.duration_ms));
-        let _ = writeln!(out, "{}", Resource::Segment(segment.msn).name());
+        let _ = writeln!(
+            out,
+            "{}",
+            uri(&Resource::Segment(segment.msn).name(), query)
+        );
     }
     if low_latency {
         if let Some(open) = snapshot.open.as_ref().filter(|s| !s.parts.is_empty()) {
-            segment_header(&mut out, snapshot, open, &mut init);
-            parts(&mut out, open);
+            segment_header(&mut out, snapshot, open, &mut init, query);
+            parts(&mut out, open, query);
         }
         if let Some((msn, part)) = snapshot.next_part() {
             let _ = writeln!(
                 out,
                 "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{}\"",
-                Resource::Part(msn, part).name()
+                uri(&Resource::Part(msn, part).name(), query)
             );
         }
     }
@@ -199,6 +215,7 @@ fn segment_header(
     snapshot: &Snapshot,
     segment: &Segment,
     init: &mut Option<u32>,
+    query: &str,
 ) {
     // Also before the first segment: EXT-X-DISCONTINUITY-SEQUENCE counts the tag only once
     // its segment has left the window.
@@ -209,7 +226,7 @@ fn segment_header(
         let _ = writeln!(
             out,
             "#EXT-X-MAP:URI=\"{}\"",
-            Resource::Init(segment.init).name()
+            uri(&Resource::Init(segment.init).name(), query)
         );
         *init = Some(segment.init);
     }
@@ -220,13 +237,13 @@ fn segment_header(
     }
 }
 
-fn parts(out: &mut String, segment: &Segment) {
+fn parts(out: &mut String, segment: &Segment, query: &str) {
     for (index, part) in segment.parts.iter().enumerate() {
         let _ = write!(
             out,
             "#EXT-X-PART:DURATION={},URI=\"{}\"",
             seconds(part.duration_ms),
-            Resource::Part(segment.msn, index as u32).name()
+            uri(&Resource::Part(segment.msn, index as u32).name(), query)
         );
         if part.independent {
             out.push_str(",INDEPENDENT=YES");

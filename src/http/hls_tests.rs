@@ -31,14 +31,14 @@ fn low_latency_playlist_text() {
 #EXT-X-PART:DURATION=0.480,URI=\"1.0.m4s\",INDEPENDENT=YES
 #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"1.1.m4s\"
 ";
-    assert_eq!(media_playlist(&snap, true), expected);
+    assert_eq!(media_playlist(&snap, true, ""), expected);
 }
 
 #[test]
 fn plain_playlist_has_no_low_latency_tags() {
     let feed = live(4100);
     let snap = feed.segmenter.shared().snapshot();
-    let text = media_playlist(&snap, false);
+    let text = media_playlist(&snap, false, "");
     for tag in ["PART", "PRELOAD-HINT", "SERVER-CONTROL", "ENDLIST"] {
         assert!(!text.contains(tag), "{tag} in\n{text}");
     }
@@ -56,7 +56,7 @@ fn window_media_sequence_discontinuity_and_end() {
     let at = feed.at(10_100);
     feed.segmenter.finish(at).unwrap();
     let snap = feed.segmenter.shared().snapshot();
-    let text = media_playlist(&snap, true);
+    let text = media_playlist(&snap, true, "");
     // Window of 3: msn 3 (init 0), 4 and 5 (init 1, discontinuity before 4).
     assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:3\n"), "{text}");
     let map0 = text.find("#EXT-X-MAP:URI=\"init-0.mp4\"").unwrap();
@@ -71,7 +71,7 @@ fn window_media_sequence_discontinuity_and_end() {
     feed = live(6100);
     feed.push(MediaKind::Video, 6100, &avc_seq(&other));
     feed.run(14_000, true, true);
-    let text = media_playlist(&feed.segmenter.shared().snapshot(), true);
+    let text = media_playlist(&feed.segmenter.shared().snapshot(), true, "");
     assert!(text.contains("#EXT-X-DISCONTINUITY-SEQUENCE:1\n"), "{text}");
     assert!(!text.contains("#EXT-X-DISCONTINUITY\n"));
 }
@@ -82,13 +82,13 @@ fn target_duration_rounds_to_the_nearest_second() {
     feed.gop = 63; // 2.52 s
     feed.headers(true, false);
     feed.run(8000, true, false);
-    let text = media_playlist(&feed.segmenter.shared().snapshot(), false);
+    let text = media_playlist(&feed.segmenter.shared().snapshot(), false, "");
     assert!(text.contains("#EXT-X-TARGETDURATION:3\n"), "{text}");
     let mut feed = Feed::new(settings());
     feed.gop = 61; // 2.44 s
     feed.headers(true, false);
     feed.run(8000, true, false);
-    let text = media_playlist(&feed.segmenter.shared().snapshot(), false);
+    let text = media_playlist(&feed.segmenter.shared().snapshot(), false, "");
     assert!(text.contains("#EXT-X-TARGETDURATION:2\n"), "{text}");
 }
 
@@ -149,7 +149,7 @@ fn blocking_request_becomes_ready_when_the_part_lands() {
         blocking_reload(&shared.snapshot(), Some(1), Some(1)),
         Reload::Ready
     );
-    let text = media_playlist(&shared.snapshot(), true);
+    let text = media_playlist(&shared.snapshot(), true, "");
     assert!(text.contains("URI=\"1.1.m4s\"\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"1.2.m4s\""));
 }
 
@@ -188,5 +188,29 @@ fn query_parsing() {
         "_HLS_msn=99999999999999999999",
     ] {
         assert_eq!(parse_query(bad), Err(BadQuery), "{bad}");
+    }
+}
+
+#[test]
+fn every_uri_carries_the_query() {
+    let feed = live(2600);
+    let snap = feed.segmenter.shared().snapshot();
+    let text = media_playlist(&snap, true, "expires=9&token=ab");
+    let uris: Vec<&str> = text
+        .lines()
+        .filter_map(|l| {
+            l.split("URI=\"")
+                .nth(1)
+                .map(|u| u.split('"').next().unwrap())
+                .or((!l.starts_with('#')).then_some(l))
+        })
+        .collect();
+    // The map, 6 parts, the segment, the hint.
+    assert_eq!(uris.len(), 9, "{text}");
+    for uri in uris {
+        assert!(
+            uri.ends_with(".mp4?expires=9&token=ab") || uri.ends_with(".m4s?expires=9&token=ab"),
+            "{uri}"
+        );
     }
 }

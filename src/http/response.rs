@@ -7,7 +7,7 @@ use std::fmt::Write;
 /// Server header value.
 const SERVER: &str = concat!("rtmp-edge/", env!("CARGO_PKG_VERSION"));
 /// Methods the shards answer.
-const ALLOW: &str = "GET, OPTIONS";
+const ALLOW: &str = "GET, HEAD, OPTIONS";
 
 /// The end of a chunked body.
 pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
@@ -52,6 +52,14 @@ pub fn simple(status: u16, keep_alive: bool) -> Bytes {
         body.len()
     );
     Bytes::from(s)
+}
+
+/// The head of a whole response (`HEAD`: the same status and headers, no body). Zero-copy.
+pub fn without_body(response: &Bytes) -> Bytes {
+    match response.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(at) => response.slice(..at + 4),
+        None => response.clone(),
+    }
 }
 
 /// The answer to a CORS preflight (`OPTIONS`): any origin, the methods served, and the
@@ -121,7 +129,16 @@ mod tests {
         assert!(t.contains("Connection: close\r\n"));
         let (head, body) = t.split_once("\r\n\r\n").unwrap();
         assert!(head.contains(&format!("Content-Length: {}", body.len())));
-        assert!(text(&simple(405, true)).contains("Allow: GET, OPTIONS\r\n"));
+        assert!(text(&simple(405, true)).contains("Allow: GET, HEAD, OPTIONS\r\n"));
+    }
+
+    #[test]
+    fn head_answers_keep_the_head_only() {
+        let full = simple(404, true);
+        let head = without_body(&full);
+        assert!(text(&head).ends_with("\r\n\r\n"));
+        assert!(text(&head).contains("Content-Length: 14\r\n"));
+        assert_eq!(head.len() + "404 Not Found\n".len(), full.len());
     }
 
     #[test]

@@ -147,9 +147,9 @@ pub fn write_window(snapshot: &Snapshot, dir: &Path, low_latency: bool) -> (Path
         std::fs::write(dir.join(name.name()), body).expect("write media file");
     }
     let m3u8 = dir.join("index.m3u8");
-    std::fs::write(&m3u8, hls::media_playlist(snapshot, low_latency)).expect("write m3u8");
+    std::fs::write(&m3u8, hls::media_playlist(snapshot, low_latency, "")).expect("write m3u8");
     let mpd = dir.join("index.mpd");
-    let text = dash::mpd(snapshot, SystemTime::now()).expect("an MPD once parts exist");
+    let text = dash::mpd(snapshot, SystemTime::now(), "").expect("an MPD once parts exist");
     std::fs::write(&mpd, text).expect("write mpd");
     (m3u8, mpd)
 }

@@ -117,6 +117,8 @@ log_refusals_per_s = 5      # refusal log lines per second per shard; the rest a
 # on_done = ""                 # http:// URL told (JSON POST) when an allowed publish/play ends
 # callback_timeout_ms = 3000   # a callback slower than this decides as a failure
 # callback_fail_open = false   # failures and timeouts allow (default: refuse)
+# callback_cache_ms = 30000    # an HTTP play's callback allow is remembered this long per
+#                              # client IP/app/stream/credentials (HLS/DASH reloads, segments)
 # [app.access.publish]
 # allow = []                   # CIDRs/IPs allowed; [] = every address not denied
 # deny = []                    # CIDRs/IPs refused (checked first)

@@ -11,6 +11,9 @@
 //! at most [`HOLD_LIMIT`] bytes (beyond it the connection is refused), and replayed in order
 //! once it is allowed.
 //!
+//! HTTP plays are decided by the same policy in `http_auth`, sharing the callback queue,
+//! the deadlines and the refusal log kept here.
+//!
 //! Wall-clock time for expiries is derived from `now` and one `handle_wall_clock` input; until
 //! that came, every expiry counts as past (fail closed).
 use super::conn::Role;
@@ -71,6 +74,44 @@ pub(crate) struct AuthState {
     log_window: Option<Instant>,
     log_lines: u32,
     suppressed: u64,
+    /// Callback allows of HTTP plays (see `http_auth`).
+    pub(super) allowed: super::http_auth::AllowCache,
+}
+
+impl AuthState {
+    /// Queues an authorizing callback of `conn` and its deadline; returns its ticket.
+    pub(super) fn ask(&mut self, conn: ConnId, request: CallbackRequest, now: Instant) -> u64 {
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        // A timeout past the clock's range: as good as never (the worker's own bound holds).
+        let deadline = now
+            .checked_add(request.timeout)
+            .unwrap_or(now + Duration::from_secs(86_400 * 365));
+        self.waiting.push((deadline, conn.0, ticket));
+        self.callbacks.push_back(AuthCallback {
+            conn,
+            ticket: Some(ticket),
+            request,
+        });
+        ticket
+    }
+
+    /// The callback `ticket` of `id` is decided: its deadline goes.
+    pub(super) fn settle(&mut self, id: usize, ticket: u64) {
+        self.waiting.retain(|&(_, c, t)| !(c == id && t == ticket));
+    }
+}
+
+/// What a callback's outcome means for a request (`fail_open`: the app's setting).
+pub(super) fn verdict(outcome: CallbackOutcome, fail_open: bool) -> Result<(), DenyReason> {
+    match outcome {
+        CallbackOutcome::Allowed => Ok(()),
+        CallbackOutcome::Denied => Err(DenyReason::CallbackDenied),
+        CallbackOutcome::TimedOut if fail_open => Ok(()),
+        CallbackOutcome::TimedOut => Err(DenyReason::CallbackTimeout),
+        CallbackOutcome::Failed if fail_open => Ok(()),
+        CallbackOutcome::Failed => Err(DenyReason::CallbackFailed),
+    }
 }
 
 impl ShardCore {
@@ -101,16 +142,12 @@ impl ShardCore {
         self.last_now = now;
         let id = conn.0;
         let Some(wait) = self.take_authorizing(id, ticket) else {
+            if self.http_callback(id, ticket, outcome, now) {
+                self.close_pending();
+            }
             return;
         };
-        let verdict = match outcome {
-            CallbackOutcome::Allowed => Ok(()),
-            CallbackOutcome::Denied => Err(DenyReason::CallbackDenied),
-            CallbackOutcome::TimedOut if wait.fail_open => Ok(()),
-            CallbackOutcome::TimedOut => Err(DenyReason::CallbackTimeout),
-            CallbackOutcome::Failed if wait.fail_open => Ok(()),
-            CallbackOutcome::Failed => Err(DenyReason::CallbackFailed),
-        };
+        let verdict = verdict(outcome, wait.fail_open);
         self.finish_authorizing(id, wait, verdict, now);
         self.close_pending();
     }
@@ -159,26 +196,18 @@ impl ShardCore {
                 let Some(url) = rules.rules(action).callback.clone() else {
                     return true;
                 };
-                let timeout = rules.callback_timeout;
                 let fail_open = rules.callback_fail_open;
-                let ticket = self.auth.next_ticket;
-                self.auth.next_ticket += 1;
-                self.auth.callbacks.push_back(AuthCallback {
-                    conn: ConnId(id),
-                    ticket: Some(ticket),
-                    request: CallbackRequest {
-                        url,
-                        event: CallbackEvent::Authorize,
-                        action,
-                        client: rtmp.peer,
-                        app: app.to_owned(),
-                        stream: name.to_owned(),
-                        query: query.to_owned(),
-                        timeout,
-                    },
-                });
-                let deadline = now + timeout;
-                self.auth.waiting.push((deadline, id, ticket));
+                let callback = CallbackRequest {
+                    url,
+                    event: CallbackEvent::Authorize,
+                    action,
+                    client: rtmp.peer,
+                    app: app.to_owned(),
+                    stream: name.to_owned(),
+                    query: query.to_owned(),
+                    timeout: rules.callback_timeout,
+                };
+                let ticket = self.auth.ask(ConnId(id), callback, now);
                 if let Some(rtmp) = self.conns.get_mut(id).and_then(|c| c.rtmp_mut()) {
                     rtmp.role = Role::Authorizing(Box::new(Authorizing {
                         request,
@@ -268,9 +297,7 @@ impl ShardCore {
         let Role::Authorizing(wait) = std::mem::replace(&mut rtmp.role, Role::Pending) else {
             return None;
         };
-        self.auth
-            .waiting
-            .retain(|&(_, c, t)| !(c == id && t == wait.ticket));
+        self.auth.settle(id, wait.ticket);
         Some(*wait)
     }
 
@@ -427,7 +454,7 @@ impl ShardCore {
     }
 
     /// At most `LOG_LINES_PER_SEC` refusal lines per second; a summary of the rest.
-    fn may_log(&mut self, now: Instant) -> bool {
+    pub(super) fn may_log(&mut self, now: Instant) -> bool {
         let log = &mut self.auth;
         let fresh = log
             .log_window

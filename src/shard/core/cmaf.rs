@@ -12,7 +12,9 @@
 //! the shards whose bit is set in the directory; the sweep re-checks everything as a safety
 //! net and ends waits past their bound. A request for a stream the node does not have starts
 //! the pull on demand (like HTTP-FLV): the shard holds one registry player of the stream while
-//! HLS/DASH requests keep coming (`HOLD` after the last). Sans-IO: time is an argument.
+//! HLS/DASH requests keep coming (`HOLD` after the last). Every request was access-checked
+//! before it gets here (`http_auth`); playlist and MPD URIs carry its credential parameters.
+//! A `HEAD` waits for the whole answer and gets its head only. Sans-IO: time is an argument.
 use super::conn::Kind;
 use super::http::HttpState;
 use super::streams::StreamId;
@@ -39,8 +41,10 @@ pub(crate) struct CmafWait {
     what: Wanted,
     since: Instant,
     keep_alive: bool,
-    /// HTTP/1.1: an open segment may be sent chunked as it grows.
+    /// HTTP/1.1: an open segment may be sent chunked as it grows (never for `HEAD`).
     chunked: bool,
+    /// The credential part of the request's query, carried into playlist and MPD URIs.
+    query: String,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -236,16 +240,12 @@ impl ShardCore {
                 }
             },
         };
-        let segment = matches!(what, Wanted::File { .. });
-        if !segment {
-            let peer = match self.conns.get(id) {
-                Some(c) => c.peer(),
-                None => return,
-            };
-            if !self.http_play_allowed(&path, peer, now) {
-                return self.cmaf_finish(id, response::simple(403, keep_alive), keep_alive, now);
-            }
-        }
+        // Access was checked before (`http_auth`); a HEAD waits for the whole answer.
+        let head_only = self
+            .conns
+            .get_mut(id)
+            .and_then(|c| c.http_mut())
+            .is_some_and(|h| h.head_only);
         let key: StreamKey = path.key().into();
         if let Some(last) = self.cmaf_holds.get_mut(&key) {
             *last = now;
@@ -255,7 +255,8 @@ impl ShardCore {
             what,
             since: now,
             keep_alive,
-            chunked: http11,
+            chunked: http11 && !head_only,
+            query: crate::auth::credential_query(path.query),
         };
         if let Some(h) = self.conns.get_mut(id).and_then(|c| c.http_mut()) {
             h.state = HttpState::Cmaf(wait);
@@ -386,14 +387,14 @@ impl ShardCore {
                     _ if !has_media && !snap.ended => {
                         (waited > stream_wait).then(|| response::simple(404, ka))
                     }
-                    Reload::Ready => Some(self.playlist(&snap, ka)),
+                    Reload::Ready => Some(self.playlist(&snap, &wait.query, ka)),
                     Reload::WaitUntil { .. } if waited > target * 3 => {
-                        Some(self.playlist(&snap, ka))
+                        Some(self.playlist(&snap, &wait.query, ka))
                     }
                     Reload::WaitUntil { .. } => None,
                 }
             }
-            Wanted::Manifest => match dash::mpd(&snap, snap.clock.at(now)) {
+            Wanted::Manifest => match dash::mpd(&snap, snap.clock.at(now), &wait.query) {
                 Some(mpd) => {
                     let mut out = head("application/dash+xml", Some(mpd.len()), ka, true).to_vec();
                     out.extend_from_slice(mpd.as_bytes());
@@ -431,8 +432,8 @@ impl ShardCore {
         }
     }
 
-    fn playlist(&self, snap: &Snapshot, keep_alive: bool) -> Bytes {
-        let body = hls::media_playlist(snap, true);
+    fn playlist(&self, snap: &Snapshot, query: &str, keep_alive: bool) -> Bytes {
+        let body = hls::media_playlist(snap, true, query);
         let mut out = head(
             "application/vnd.apple.mpegurl",
             Some(body.len()),
@@ -466,8 +467,10 @@ impl ShardCore {
                 };
                 c.queue
                     .push_control(head(content_type(resource), Some(len), ka, false));
-                for chunk in chunks {
-                    c.queue.push_control(chunk);
+                if !c.http_mut().is_some_and(|h| h.head_only) {
+                    for chunk in chunks {
+                        c.queue.push_control(chunk);
+                    }
                 }
                 self.cmaf_done(id, ka, now);
                 Check::Done

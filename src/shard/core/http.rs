@@ -10,15 +10,20 @@
 //! The stream's end finishes the response (the last chunk), and the connection stays open
 //! for the next request when the client asked for keep-alive.
 //!
+//! Every stream route is access-checked first (`http_auth`: the play rules, the callback
+//! waited for as a connection state). `HEAD` gets the status and headers a `GET` would,
+//! without the body; a `HEAD` of an HTTP-FLV stream does not join it.
+//!
 //! Bounds: request heads (431 past `max_head`), pipelined input (one more head while a
 //! response is written; more closes), queued responses before further pipelined requests
 //! are parsed, the head and keep-alive timeouts, the write-stall timeout, and for streams the
 //! players' queue limits and kick rule. Sans-IO like the rest of the core.
 use super::conn::{Connection, Kind};
+use super::http_auth::{HttpAccess, HttpAuthWait};
 use super::play::Join;
 use super::streams::StreamId;
 use super::{CloseReason, ShardCore};
-use crate::auth::{AccessRequest, Action, Decision};
+use crate::auth::Action;
 use crate::http::response::{self, LAST_CHUNK};
 use crate::http::route::StreamPath;
 use crate::http::{route, Method, Request, RequestReader, Route};
@@ -48,6 +53,8 @@ pub(crate) struct HttpConn {
     pub(super) state: HttpState,
     /// When the connection last started waiting for a request (accept, or a response queued).
     pub(super) idle_since: Instant,
+    /// The request being answered is a `HEAD`: responses go without their body.
+    pub(super) head_only: bool,
 }
 
 pub(super) enum HttpState {
@@ -57,6 +64,8 @@ pub(super) enum HttpState {
     Flv(FlvPlay),
     /// An HLS/DASH request waiting on its stream (see `core::cmaf`).
     Cmaf(super::cmaf::CmafWait),
+    /// A request waiting for its access callback (see `core::http_auth`).
+    Authorizing(Box<HttpAuthWait>),
 }
 
 /// One HTTP-FLV response.
@@ -81,6 +90,7 @@ impl HttpConn {
             reader: RequestReader::new(settings.http.limits),
             state: HttpState::Idle,
             idle_since: now,
+            head_only: false,
         }
     }
 
@@ -88,7 +98,7 @@ impl HttpConn {
     pub fn flv(&self) -> Option<&FlvPlay> {
         match &self.state {
             HttpState::Flv(play) => Some(play),
-            HttpState::Idle | HttpState::Cmaf(_) => None,
+            HttpState::Idle | HttpState::Cmaf(_) | HttpState::Authorizing(_) => None,
         }
     }
 
@@ -150,7 +160,8 @@ pub(super) fn sweep(
                 return HttpSweep::Close(CloseReason::HttpIdle);
             }
         }
-        HttpState::Idle | HttpState::Cmaf(_) => {}
+        // A callback wait is bounded by its own deadline (`auth_timers`).
+        HttpState::Idle | HttpState::Cmaf(_) | HttpState::Authorizing(_) => {}
     }
     HttpSweep::Keep
 }
@@ -253,7 +264,7 @@ impl ShardCore {
             }
             match h.reader.poll_request() {
                 Ok(None) => return,
-                Ok(Some(req)) => self.http_request(id, req, now),
+                Ok(Some(req)) => self.http_request(id, req, false, now),
                 Err(e) => {
                     info!(shard = self.index, peer = %h.peer, error = %e, "bad HTTP request");
                     self.stats.protocol_errors += 1;
@@ -268,20 +279,38 @@ impl ShardCore {
         }
     }
 
-    fn http_request(&mut self, id: usize, req: Request, now: Instant) {
+    /// Answers `req` of `id`; `granted`: its access callback already allowed it.
+    pub(super) fn http_request(&mut self, id: usize, req: Request, granted: bool, now: Instant) {
         let keep_alive = req.keep_alive;
+        let head_only = req.method == Method::Head;
+        if let Some(h) = self.conns.get_mut(id).and_then(|c| c.http_mut()) {
+            h.head_only = head_only;
+        }
         let answer = match req.method {
             Method::Options => response::preflight(req.cors_request_headers.as_deref(), keep_alive),
-            Method::Get => match route(&req.target) {
-                Route::Flv(path) => return self.http_flv(id, path, &req, now),
-                // wired by the CMAF integration: HLS playlists, DASH manifests and CMAF
-                // init/segment/part files of `stream` are served here.
-                Route::Segment { stream, file } => {
-                    return self.http_cmaf(id, stream, file, keep_alive, req.http11, now)
+            Method::Get | Method::Head => {
+                let routed = route(&req.target);
+                let path = match &routed {
+                    Route::Flv(path) | Route::Segment { stream: path, .. } => *path,
+                    Route::NotFound => {
+                        let answer = response::simple(404, keep_alive);
+                        return self.http_respond(id, answer, keep_alive, now);
+                    }
+                };
+                match self.http_authorize(id, &path, &req, granted, now) {
+                    HttpAccess::Allow => {}
+                    HttpAccess::Refused | HttpAccess::Waiting => return,
                 }
-                Route::NotFound => response::simple(404, keep_alive),
-            },
-            Method::Head | Method::Other => response::simple(405, keep_alive),
+                match routed {
+                    Route::Flv(path) => return self.http_flv(id, path, &req, now),
+                    // HLS playlists, DASH manifests and CMAF init/segment/part files.
+                    Route::Segment { stream, file } => {
+                        return self.http_cmaf(id, stream, file, keep_alive, req.http11, now)
+                    }
+                    Route::NotFound => response::simple(404, keep_alive),
+                }
+            }
+            Method::Other => response::simple(405, keep_alive),
         };
         self.http_respond(id, answer, keep_alive, now);
     }
@@ -297,7 +326,12 @@ impl ShardCore {
         let Some(c) = self.conns.get_mut(id) else {
             return;
         };
-        c.queue.push_control(answer);
+        let head_only = c.http_mut().is_some_and(|h| h.head_only);
+        c.queue.push_control(if head_only {
+            response::without_body(&answer)
+        } else {
+            answer
+        });
         if !keep_alive {
             c.close_after_flush = Some(CloseReason::HttpComplete);
         }
@@ -307,36 +341,29 @@ impl ShardCore {
         self.schedule_now(id);
     }
 
-    /// Whether `peer` may play `path` over HTTP (HTTP-FLV, HLS playlists, DASH manifests):
-    /// the app's play rules (`self.settings.access`). A rule that asks the callback refuses:
-    /// HTTP plays do not wait for callbacks.
-    pub(super) fn http_play_allowed(
-        &self,
-        path: &StreamPath<'_>,
-        peer: SocketAddr,
-        now: Instant,
-    ) -> bool {
-        let decision = self.settings.access.decide(&AccessRequest {
-            action: Action::Play,
-            app: path.app,
-            stream: path.stream,
-            query: path.query,
-            peer: peer.ip(),
-            unix_now: self.unix_now(now),
-        });
-        matches!(decision, Decision::Allow)
-    }
-
-    /// `GET /APP/STREAM.flv`: joins the stream like an RTMP play.
+    /// `GET /APP/STREAM.flv` (allowed): joins the stream like an RTMP play. `HEAD`: the
+    /// response head only, without joining.
     fn http_flv(&mut self, id: usize, path: StreamPath<'_>, req: &Request, now: Instant) {
         let keep_alive = req.keep_alive;
         let Some(peer) = self.conns.get(id).map(Connection::peer) else {
             return;
         };
         let hops = relay::hops_of(path.query);
-        if !self.http_play_allowed(&path, peer, now) || hops > self.settings.relay.hop_limit {
-            info!(shard = self.index, %peer, app = path.app, stream = path.stream, "HTTP play refused");
+        if hops > self.settings.relay.hop_limit {
+            info!(shard = self.index, %peer, app = path.app, stream = path.stream, "HTTP play refused: relay loop");
             return self.http_respond(id, response::simple(403, keep_alive), keep_alive, now);
+        }
+        if req.method == Method::Head {
+            // A GET's head: the body would run until the stream ends (or the connection). A
+            // stream nobody publishes and no origin could have is a 404 (a GET's after its
+            // wait); one an origin may have is not pulled for a HEAD.
+            let known = self.registry.publisher(&path.key()).is_some() || self.can_pull(path.app);
+            if !known {
+                return self.http_respond(id, response::simple(404, keep_alive), keep_alive, now);
+            }
+            let keep = keep_alive && req.http11;
+            let head = response::flv_head(req.http11, keep_alive);
+            return self.http_respond(id, head, keep, now);
         }
         let key: StreamKey = path.key().into();
         // Legacy codec ids unless asked for (mpegts.js and FFmpeg 6.1+ read Enhanced FLV).
@@ -367,6 +394,7 @@ impl ShardCore {
         let Some(sid) = self.join_stream(id, join, now) else {
             return;
         };
+        self.note_started(id, Action::Play, path.app, path.stream, path.query);
         if let Some(h) = self.conns.get_mut(id).and_then(|c| c.http_mut()) {
             h.state = HttpState::Flv(FlvPlay {
                 stream: sid,
@@ -386,6 +414,7 @@ impl ShardCore {
             return;
         };
         self.end_play(id);
+        self.note_ended(id);
         let now = self.last_now;
         let Some(c) = self.conns.get_mut(id) else {
             return;
@@ -419,6 +448,7 @@ impl ShardCore {
             return;
         }
         self.end_play(id);
+        self.note_ended(id);
         let now = self.last_now;
         if let Some(c) = self.conns.get_mut(id) {
             c.queue.set_form(WireForm::Rtmp);

@@ -63,6 +63,7 @@ mod cmaf;
 mod conn;
 mod health;
 mod http;
+mod http_auth;
 mod limits;
 mod media;
 mod ops;

@@ -128,6 +128,8 @@ impl ShardCore {
             c.queue.set_limits(merged.queue);
         }
         self.settings = Arc::new(merged);
+        // Allows remembered under the old rules must not outlive them.
+        self.auth.allowed.clear();
         info!(shard = self.index, "settings reloaded");
     }
 }

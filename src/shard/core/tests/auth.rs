@@ -26,6 +26,7 @@ fn with_rules(
         on_done: None,
         callback_timeout: 3 * SEC,
         callback_fail_open: false,
+        callback_cache: Duration::from_secs(30),
     };
     tune(&mut app);
     Harness::new(|s| s.access = policy(app))

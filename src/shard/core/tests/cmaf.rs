@@ -234,6 +234,7 @@ fn playlists_manifests_and_http_flv_follow_the_play_rules() {
         on_done: None,
         callback_timeout: Duration::from_secs(3),
         callback_fail_open: false,
+        callback_cache: Duration::from_secs(30),
     };
     let mut h = Harness::new(|s| {
         with_http(s);

@@ -173,7 +173,7 @@ fn the_stream_end_finishes_the_response_and_the_connection_serves_the_next_reque
     assert_eq!(r[1].status, 204);
     assert!(r[1]
         .head
-        .contains("Access-Control-Allow-Methods: GET, OPTIONS\r\n"));
+        .contains("Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n"));
     h.assert_healthy(w);
 }
 

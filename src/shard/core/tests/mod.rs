@@ -389,6 +389,7 @@ fn closing_everything_leaves_no_streams_behind() {
 
 mod cmaf;
 mod http;
+mod http_auth;
 mod observe;
 mod record;
 mod relay;
