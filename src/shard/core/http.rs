@@ -166,6 +166,19 @@ pub(super) fn sweep(
     HttpSweep::Keep
 }
 
+/// Whether `c` is an HTTP connection between requests with nothing to send and no request
+/// begun: a drain closes it (its client then connects to another node through its balancer;
+/// nothing is cut).
+pub(super) fn idle_between_requests(c: &Connection) -> bool {
+    let Kind::Http(h) = &c.kind else {
+        return false;
+    };
+    matches!(h.state, HttpState::Idle)
+        && h.reader.buffered() == 0
+        && c.queue.committed_bytes() == 0
+        && c.close_after_flush.is_none()
+}
+
 /// Before a send: an HTTP-FLV response whose first frame is queued gets its status line and
 /// FLV file header in front of it (nothing of the connection was written yet).
 pub(super) fn before_send(c: &mut Connection, log: Option<&FrameLog>) {
@@ -280,7 +293,16 @@ impl ShardCore {
     }
 
     /// Answers `req` of `id`; `granted`: its access callback already allowed it.
-    pub(super) fn http_request(&mut self, id: usize, req: Request, granted: bool, now: Instant) {
+    pub(super) fn http_request(
+        &mut self,
+        id: usize,
+        mut req: Request,
+        granted: bool,
+        now: Instant,
+    ) {
+        // Draining: every answer closes its connection (`Connection: close`), so the client's
+        // next request goes to another node.
+        req.keep_alive &= !self.ops.draining;
         let keep_alive = req.keep_alive;
         let head_only = req.method == Method::Head;
         if let Some(h) = self.conns.get_mut(id).and_then(|c| c.http_mut()) {

@@ -9,11 +9,12 @@
 //! - Drain (a mailbox message): [`ShardCore::has_room`] turns false for good and
 //!   [`ShardCore::is_draining`] tells the driver to close its listeners; connected players and
 //!   publishers go on being served. Clients that announced the Enhanced RTMP reconnect
-//!   capability get `NetConnection.Connect.ReconnectRequest` at once.
+//!   capability get `NetConnection.Connect.ReconnectRequest` at once. HTTP connections idle
+//!   between requests are closed; the others get `Connection: close` on their next answer.
 //! - Reload (a mailbox message): the settings that can change at runtime replace the running
 //!   ones, for new connections and (queue limits) for the connected ones, without closing any.
 //!   What is bound to sockets, threads or the encode-once wire format stays as started.
-use super::{CloseReason, ShardCore};
+use super::{http, CloseReason, ShardCore};
 use crate::media::log::LogLimits;
 use crate::shard::ShardSettings;
 use std::net::SocketAddr;
@@ -91,6 +92,17 @@ impl ShardCore {
             }
         }
         self.stats.reconnect_requests += asked;
+        // HTTP clients have no reconnect request: the idle kept-alive ones are closed now, the
+        // others get `Connection: close` on their next answer (`http_request`, the sweep).
+        let idle_http: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| http::idle_between_requests(c))
+            .map(|(id, _)| id)
+            .collect();
+        for id in idle_http {
+            self.close_later(id, CloseReason::Shutdown);
+        }
         info!(
             shard = self.index,
             connections = self.conns.len(),

@@ -22,6 +22,10 @@ impl ShardCore {
         for (id, c) in self.conns.iter_mut() {
             let waiting_on_socket = matches!(c.write, WriteState::InFlight | WriteState::Blocked);
             let log = c.player_log(&self.streams);
+            if self.ops.draining && http::idle_between_requests(c) {
+                self.closing.push((id, CloseReason::Shutdown));
+                continue;
+            }
             let rtmp = match &mut c.kind {
                 Kind::Rtmp(rtmp) => rtmp,
                 Kind::Http(_) => {

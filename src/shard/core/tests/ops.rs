@@ -112,6 +112,41 @@ fn a_drain_stops_accepting_and_asks_capable_clients_to_reconnect() {
 }
 
 #[test]
+fn a_drain_closes_idle_http_connections_and_closes_the_others_after_their_answer() {
+    use super::http::{get, responses, with_http, HTTP};
+    let mut h = Harness::new(with_http);
+    let idle = h.raw(0, HTTP);
+    get(&mut h, idle, "/nonsense");
+    assert_eq!(responses(&h.wires[idle].received)[0].status, 404);
+    assert!(h.wires[idle].closed.is_none(), "kept alive");
+    // A playlist request waiting for its stream when the drain starts.
+    let waiting = h.raw(0, HTTP);
+    get(&mut h, waiting, "/live/none/index.m3u8");
+    assert!(h.wires[waiting].received.is_empty());
+    mail(&mut h, 0, ShardMsg::Drain);
+    assert_eq!(h.wires[idle].closed, Some(CloseReason::Shutdown));
+    assert!(h.wires[waiting].closed.is_none());
+    // Its answer comes as before, then the connection closes.
+    h.advance_in_steps(6 * SEC);
+    let r = responses(&h.wires[waiting].received);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].status, 404);
+    assert!(h.wires[waiting].closed.is_some());
+    // A request begun before the drain and completed during it is answered with
+    // `Connection: close`.
+    let late = h.raw(1, HTTP);
+    h.inject(late, b"GET /nonsense HTTP/1.1\r\n");
+    h.drive();
+    mail(&mut h, 1, ShardMsg::Drain);
+    assert!(h.wires[late].closed.is_none());
+    h.inject(late, b"Host: x\r\n\r\n");
+    h.drive();
+    let r = responses(&h.wires[late].received);
+    assert!(r[0].head.contains("Connection: close\r\n"), "{}", r[0].head);
+    assert_eq!(h.wires[late].closed, Some(CloseReason::HttpComplete));
+}
+
+#[test]
 fn a_reload_changes_runtime_settings_and_keeps_bound_ones_and_every_connection() {
     let mut h = Harness::new(|s| s.listeners.push(proxied(&["10.0.0.0/8"])));
     let publisher = h.publisher(0, "cam");
