@@ -268,25 +268,30 @@ fn relay_hls_plays_in_hls_js() {
     relay.play(Player::Hls, "/index.m3u8", &clock_options());
 }
 
-/// hls.js with `lowLatencyMode: true`: prints how far behind live it plays (hls.js `latency` /
-/// `targetLatency`, and the wall-clock delay of the shown picture). Measured, not asserted.
+/// hls.js with `lowLatencyMode: true`, as hls.js comes (no speed-up towards its target) and
+/// with `maxLiveSyncPlaybackRate: 1.5` (how low-latency pages run it): prints how far behind
+/// live it plays (hls.js `latency` / `targetLatency`, and the wall-clock delay of the shown
+/// picture). Measured, not asserted.
 #[test]
 fn relay_hls_low_latency_mode_in_hls_js() {
     let relay = RelayWithHttpPlay::start();
-    let options = PlayOptions {
-        low_latency: true,
-        ..clock_options()
-    };
-    let playback = relay.play(Player::Hls, "/index.m3u8", &options);
-    eprintln!(
-        "[browser] hls.js lowLatencyMode behind live: latency {:?} s, target {:?} s, picture \
-         {:?} s behind the clock",
-        playback.latency, playback.target_latency, playback.picture_delay
-    );
-    assert!(
-        playback.latency.is_some(),
-        "hls.js reported no live latency: the playlist is not live"
-    );
+    for catchup in [1.0, 1.5] {
+        let options = PlayOptions {
+            low_latency: true,
+            catchup,
+            ..clock_options()
+        };
+        let playback = relay.play(Player::Hls, "/index.m3u8", &options);
+        eprintln!(
+            "[browser] hls.js lowLatencyMode (maxLiveSyncPlaybackRate {catchup}) behind live: \
+             latency {:?} s, target {:?} s, picture {:?} s behind the clock",
+            playback.latency, playback.target_latency, playback.picture_delay
+        );
+        assert!(
+            playback.latency.is_some(),
+            "hls.js reported no live latency: the playlist is not live"
+        );
+    }
 }
 
 #[test]

@@ -24,7 +24,10 @@
 // DevTools pipe closes).
 //
 // Usage: node play.mjs --kind hls|dash|flv --src URL [--screenshot FILE.png] [--lowlatency]
-//        [--no-audio] [--clock] [--timeout SECONDS] [--advance SECONDS] [--chromium PATH]
+//        [--catchup RATE] [--no-audio] [--clock] [--timeout SECONDS] [--advance SECONDS]
+//        [--chromium PATH]
+// --catchup: hls.js maxLiveSyncPlaybackRate (default 1, hls.js's own: no speed-up to reach
+// its target latency).
 // Chromium: --chromium, else $CHROMIUM, else /usr/bin/chromium.
 
 import { createServer } from "node:http";
@@ -46,6 +49,7 @@ function parseArgs(argv) {
     src: null,
     screenshot: null,
     lowLatency: false,
+    catchup: 1,
     expectAudio: true,
     clock: false,
     timeout: 40,
@@ -63,6 +67,7 @@ function parseArgs(argv) {
       case "--src": opts.src = value(); break;
       case "--screenshot": opts.screenshot = resolve(value()); break;
       case "--lowlatency": opts.lowLatency = true; break;
+      case "--catchup": opts.catchup = Number(value()); break;
       case "--no-audio": opts.expectAudio = false; break;
       case "--clock": opts.clock = true; break;
       case "--timeout": opts.timeout = Number(value()); break;
@@ -74,13 +79,15 @@ function parseArgs(argv) {
   if (!["hls", "dash", "flv"].includes(opts.kind)) usage("--kind must be hls, dash or flv");
   if (!opts.src) usage("--src is required");
   if (!(opts.timeout > 0) || !(opts.advance > 0)) usage("--timeout and --advance must be > 0");
+  if (!(opts.catchup >= 1)) usage("--catchup must be >= 1");
   return opts;
 }
 
 function usage(message) {
   console.error(`play.mjs: ${message}`);
   console.error("usage: node play.mjs --kind hls|dash|flv --src URL [--screenshot FILE.png] " +
-    "[--lowlatency] [--no-audio] [--clock] [--timeout S] [--advance S] [--chromium PATH]");
+    "[--lowlatency] [--catchup RATE] [--no-audio] [--clock] [--timeout S] [--advance S] " +
+    "[--chromium PATH]");
   process.exit(2);
 }
 
@@ -274,6 +281,7 @@ async function main() {
     const { port } = server.address();
     const query = new URLSearchParams({ kind: opts.kind, src: opts.src });
     if (opts.lowLatency) query.set("lowlatency", "1");
+    if (opts.catchup !== 1) query.set("catchup", String(opts.catchup));
     const deadline = Date.now() + opts.timeout * 1000;
     await page.goto(`http://127.0.0.1:${port}/player.html?${query}`, {
       waitUntil: "load",

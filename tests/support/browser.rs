@@ -59,6 +59,8 @@ impl Player {
 pub struct PlayOptions {
     /// hls.js `lowLatencyMode`, dash.js live catch-up, mpegts.js latency chasing.
     pub low_latency: bool,
+    /// hls.js `maxLiveSyncPlaybackRate` (1 = hls.js's default: no speed-up to its target).
+    pub catchup: f64,
     /// Read [`CLOCK_STRIP_VF`]'s strip and require it (reports `picture_delay`).
     pub clock: bool,
     /// Require decoded audio (AAC) as well as video.
@@ -73,6 +75,7 @@ impl Default for PlayOptions {
     fn default() -> Self {
         PlayOptions {
             low_latency: false,
+            catchup: 1.0,
             clock: false,
             audio: true,
             timeout_secs: 40,
@@ -172,6 +175,9 @@ pub fn play_in_browser(
         .arg(&chromium)
         .args(["--timeout", &options.timeout_secs.to_string()])
         .args(["--advance", &options.advance_secs.to_string()]);
+    if options.catchup != 1.0 {
+        cmd.arg("--catchup").arg(options.catchup.to_string());
+    }
     if options.low_latency {
         cmd.arg("--lowlatency");
     }
