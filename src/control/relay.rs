@@ -46,6 +46,9 @@ pub struct AppConfig {
     pub record_max_queue_bytes: Option<usize>,
     /// Who may publish and play (see `access`).
     pub access: super::access::AccessConfig,
+    /// Segment this app's streams for HLS/DASH; unset: the `*` table's, else `hls.enabled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hls: Option<bool>,
 }
 
 impl Default for AppConfig {
@@ -65,6 +68,7 @@ impl Default for AppConfig {
             record_split_s: None,
             record_max_queue_bytes: None,
             access: Default::default(),
+            hls: None,
         }
     }
 }

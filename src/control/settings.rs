@@ -11,6 +11,14 @@ impl Config {
     /// The shard settings this configuration asks for.
     pub fn shard_settings(&self) -> ShardSettings {
         let access = self.access_policy();
+        let hls_apps = crate::shard::HlsApps {
+            default: self.hls.enabled,
+            apps: self
+                .apps
+                .iter()
+                .filter_map(|a| a.hls.map(|on| (a.name.clone(), on)))
+                .collect(),
+        };
         ShardSettings {
             listeners: self
                 .listen_addrs()
@@ -79,7 +87,8 @@ impl Config {
             limits: self.limit_settings(),
             http: self.http_play.settings(),
             tls_client: None,
-            hls: self.hls.enabled.then(|| self.hls.segmenter_settings()),
+            hls: hls_apps.any().then(|| self.hls.segmenter_settings()),
+            hls_apps,
             hls_ended_keep: self.hls.ended_keep(),
         }
     }

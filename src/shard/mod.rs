@@ -166,11 +166,45 @@ pub struct ShardSettings {
     /// How `rtmps://` upstreams are verified (the configured CA or the system roots); None
     /// when no upstream is `rtmps://`.
     pub tls_client: Option<std::sync::Arc<rustls::ClientConfig>>,
-    /// The CMAF segmenter of HLS/DASH delivery: `None` when off (`hls.enabled = false`).
-    /// Segmenters run only when the node also serves HTTP ([`ShardSettings::serves_http`]).
+    /// The CMAF segmenter of HLS/DASH delivery: `None` when no app is segmented.
+    /// Segmenters run only when the node also serves HTTP ([`ShardSettings::serves_http`]),
+    /// for the apps [`HlsApps`] names.
     pub hls: Option<crate::http::cmaf::SegmenterSettings>,
+    pub hls_apps: HlsApps,
     /// How long an ended stream's last window stays served (`hls.ended_keep_ms`).
     pub hls_ended_keep: Duration,
+}
+
+/// Which apps' streams are segmented for HLS/DASH: an app's own `[[app]] hls`, else the
+/// `*` table's, else `hls.enabled`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HlsApps {
+    pub default: bool,
+    /// The apps with an explicit `hls` key.
+    pub apps: Vec<(String, bool)>,
+}
+
+impl Default for HlsApps {
+    fn default() -> Self {
+        HlsApps {
+            default: true,
+            apps: Vec::new(),
+        }
+    }
+}
+
+impl HlsApps {
+    pub fn segments(&self, app: &str) -> bool {
+        let find = |name: &str| self.apps.iter().find(|(n, _)| n == name).map(|(_, on)| *on);
+        find(app)
+            .or_else(|| find(crate::relay::ANY_APP))
+            .unwrap_or(self.default)
+    }
+
+    /// Whether some app is segmented.
+    pub fn any(&self) -> bool {
+        self.default || self.apps.iter().any(|(_, on)| *on)
+    }
 }
 
 impl Default for ShardSettings {

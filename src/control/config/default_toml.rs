@@ -104,6 +104,7 @@ log_refusals_per_s = 5      # refusal log lines per second per shard; the rest a
 # connect_timeout_ms = 3000
 # handshake_timeout_ms = 5000  # TCP connect until connect is answered
 # play_timeout_ms = 5000       # connect answered until first media / Publish.Start
+# hls = true                  # segment for HLS/DASH; unset: the "*" table's, else hls.enabled
 # Recording (off unless set): DIR/APP/STREAM/STREAM-YYYYMMDD-HHMMSS.flv|.mp4 (UTC)
 # record = { dir = "/var/lib/rtmp-edge/rec", format = "flv", split_after_s = 600, max_queue_bytes = 67108864 }
 # (or the flat keys record_dir, record_format, record_split_s, record_max_queue_bytes;
@@ -114,7 +115,7 @@ log_refusals_per_s = 5      # refusal log lines per second per shard; the rest a
 # Access control of the app (see the README's "Access control"; the same keys under
 # [app.access.play] for players). Named apps without a "*" table: other apps are refused.
 # [app.access]
-# on_done = ""                 # http:// URL told (JSON POST) when an allowed publish/play ends
+# on_done = ""                 # http(s):// URL told (JSON POST) when an allowed publish/play ends
 # callback_timeout_ms = 3000   # a callback slower than this decides as a failure
 # callback_fail_open = false   # failures and timeouts allow (default: refuse)
 # callback_cache_ms = 30000    # an HTTP play's callback allow is remembered this long per

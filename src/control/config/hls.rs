@@ -94,6 +94,34 @@ mod tests {
     }
 
     #[test]
+    fn apps_turn_segmenting_on_or_off_against_the_node_default() {
+        use crate::control::config::Config;
+        let only_live = Config::from_toml_str(
+            "[hls]\nenabled = false\n[[app]]\nname = \"live\"\nhls = true\n[[app]]\nname = \"vod\"\n",
+        )
+        .expect("valid")
+        .shard_settings();
+        assert!(only_live.hls.is_some(), "one app needs the segmenter");
+        assert!(only_live.hls_apps.segments("live"));
+        assert!(!only_live.hls_apps.segments("vod"));
+        let all_but_ingest = Config::from_toml_str(
+            "[[app]]\nname = \"ingest\"\nhls = false\n[[app]]\nname = \"*\"\n",
+        )
+        .expect("valid")
+        .shard_settings();
+        assert!(!all_but_ingest.hls_apps.segments("ingest"));
+        assert!(all_but_ingest.hls_apps.segments("live"));
+        let star_off = Config::from_toml_str("[[app]]\nname = \"*\"\nhls = false\n")
+            .expect("valid")
+            .shard_settings();
+        assert!(!star_off.hls_apps.segments("live"));
+        let none = Config::from_toml_str("[hls]\nenabled = false\n")
+            .expect("valid")
+            .shard_settings();
+        assert!(none.hls.is_none());
+    }
+
+    #[test]
     fn ranges_and_the_part_rule_are_checked() {
         use crate::control::config::Config;
         let c = Config::from_toml_str("[hls]\nsegment_target_ms = 4000\npart_target_ms = 1000\n")

@@ -106,7 +106,11 @@ impl ShardCore {
         key: &StreamKey,
         now: Instant,
     ) -> Option<(Segmenter, Option<Instant>)> {
-        let settings = self.settings.hls.filter(|_| self.settings.serves_http())?;
+        let app = key.split_once('/').map_or(&**key, |(app, _)| app);
+        let settings = self
+            .settings
+            .hls
+            .filter(|_| self.settings.serves_http() && self.settings.hls_apps.segments(app))?;
         let seg = Segmenter::new(settings, self.wall_clock_at(now));
         self.registry.cmaf.register(key, seg.shared().clone());
         Some((seg, None))

@@ -207,6 +207,20 @@ fn an_ended_stream_is_served_with_endlist_then_dropped() {
 }
 
 #[test]
+fn an_app_with_hls_off_gets_no_segmenter() {
+    let mut h = Harness::new(|s| {
+        with_http(s);
+        s.hls_apps.apps.push(("live".into(), false));
+    });
+    let p = publish(&mut h);
+    frames(&mut h, p, 0, 60, true);
+    let w = h.raw(0, HTTP);
+    get(&mut h, w, "/live/cam/index.m3u8");
+    h.advance_in_steps(Duration::from_secs(12));
+    assert_eq!(responses(&h.wires[w].received)[0].status, 404);
+}
+
+#[test]
 fn no_segmenter_runs_without_hls() {
     let mut h = Harness::new(|s| {
         with_http(s);
