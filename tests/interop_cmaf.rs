@@ -4,7 +4,8 @@
 //! then read back: ffprobe and ffmpeg through `index.m3u8` (LL-HLS tags included) and
 //! `index.mpd`, GStreamer's playbin (hlsdemux), and the structure checked directly: every
 //! segment starts with a keyframe, EXTINF within EXT-X-TARGETDURATION, media sequence numbers
-//! continuous, and init + segments as one .mp4 recording.
+//! continuous, the HEVC init's tkhd / hvc1 picture size, and init + segments as one .mp4
+//! recording.
 mod support;
 
 use rtmp_edge::http::cmaf::{boxes, SegmenterSettings, Snapshot};
@@ -136,6 +137,22 @@ fn hevc_aac_from_enhanced_flv_plays() {
     let snapshot = segmenter.shared().snapshot();
     let init = snapshot.current_init().expect("init");
     assert!(init.codecs().starts_with("hvc1."), "{}", init.codecs());
+    // The presentation size from the libx265 SPS (Safari reads it from tkhd / hvc1, FFmpeg
+    // from the SPS itself, so ffprobe could not tell).
+    let buf = &mut &init.muxed[..];
+    <mp4_atom::Ftyp as mp4_atom::Decode>::decode(buf).expect("decode ftyp");
+    let moov = <mp4_atom::Moov as mp4_atom::Decode>::decode(buf).expect("decode moov");
+    let video = &moov.trak[0];
+    assert_eq!(
+        (video.tkhd.width, video.tkhd.height),
+        (320u16.into(), 240u16.into())
+    );
+    match &video.mdia.minf.stbl.stsd.codecs[0] {
+        mp4_atom::Codec::Hvc1(hvc1) => {
+            assert_eq!((hvc1.visual.width, hvc1.visual.height), (320, 240));
+        }
+        other => panic!("not hvc1: {other:?}"),
+    }
     check_decodes(&dir, &snapshot, true, true);
     let streams = ffprobe_streams(&dir.join("index.m3u8"));
     assert_eq!(stream_of(&streams, "video").unwrap().codec_name, "hevc");

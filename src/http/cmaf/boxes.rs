@@ -50,7 +50,7 @@ pub struct VideoTrack {
     entry: Codec,
     /// The record as received: a repeated identical sequence header changes nothing.
     pub record: Vec<u8>,
-    /// Picture size from the H.264 SPS; 0x0 when unknown (HEVC: decoders read the SPS).
+    /// Picture size from the H.264 / H.265 SPS; 0x0 when unknown (decoders read the SPS).
     pub width: u16,
     pub height: u16,
 }
@@ -91,6 +91,15 @@ impl VideoTrack {
                 let hvcc =
                     Hvcc::decode_body(&mut &record[..]).map_err(|_| BoxError::BadVideoConfig)?;
                 let s = hevc_codec_string(&hvcc);
+                let size = hvcc
+                    .arrays
+                    .iter()
+                    .filter(|a| a.nal_unit_type & 0x3f == super::hevc_sps::SPS_NUT)
+                    .flat_map(|a| &a.nalus)
+                    .find_map(|sps| super::hevc_sps::hevc_dimensions(sps));
+                if let Some((w, h)) = size {
+                    (visual.width, visual.height) = (w, h);
+                }
                 let entry = Hvc1 {
                     visual,
                     hvcc,
@@ -108,6 +117,7 @@ impl VideoTrack {
         };
         let (width, height) = match &entry {
             Codec::Avc1(avc1) => (avc1.visual.width, avc1.visual.height),
+            Codec::Hvc1(hvc1) => (hvc1.visual.width, hvc1.visual.height),
             _ => (0, 0),
         };
         Ok(Self {

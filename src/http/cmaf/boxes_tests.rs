@@ -1,5 +1,5 @@
 use super::*;
-use crate::http::cmaf::fixtures::{ASC, AVCC};
+use crate::http::cmaf::fixtures::{ASC, AVCC, X265_SPS_1920X1088_CROPPED};
 use mp4_atom::{Any, Decode, HvcCArray};
 
 fn decode_init(bytes: &[u8]) -> (Ftyp, Moov) {
@@ -10,7 +10,7 @@ fn decode_init(bytes: &[u8]) -> (Ftyp, Moov) {
     (ftyp, moov)
 }
 
-fn hevc_record() -> Vec<u8> {
+fn hevc_record(sps: &[u8]) -> Vec<u8> {
     let hvcc = Hvcc {
         general_profile_idc: 1,
         general_profile_compatibility_flags: [0x60, 0, 0, 0],
@@ -21,7 +21,7 @@ fn hevc_record() -> Vec<u8> {
         arrays: vec![HvcCArray {
             completeness: true,
             nal_unit_type: 33,
-            nalus: vec![vec![0x42, 0x01, 0x01]],
+            nalus: vec![sps.to_vec()],
         }],
         ..Hvcc::new()
     };
@@ -92,17 +92,27 @@ fn single_track_inits_for_dash() {
 
 #[test]
 fn hevc_sample_entry_and_codec_string() {
-    let record = hevc_record();
+    let record = hevc_record(X265_SPS_1920X1088_CROPPED);
     let video = VideoTrack::new(VideoCodecKind::Hevc, &record).unwrap();
     assert_eq!(video.codec_string, "hvc1.1.6.L93.B0");
+    assert_eq!((video.width, video.height), (1920, 1080));
     let (_, moov) = decode_init(&init_segment(Some(&video), None).unwrap());
-    match &moov.trak[0].mdia.minf.stbl.stsd.codecs[0] {
+    let v = &moov.trak[0];
+    assert_eq!(
+        (v.tkhd.width, v.tkhd.height),
+        (1920u16.into(), 1080u16.into())
+    );
+    match &v.mdia.minf.stbl.stsd.codecs[0] {
         Codec::Hvc1(hvc1) => {
+            assert_eq!((hvc1.visual.width, hvc1.visual.height), (1920, 1080));
             assert_eq!(hvc1.hvcc.general_level_idc, 93);
-            assert_eq!(hvc1.hvcc.arrays[0].nalus[0], [0x42, 0x01, 0x01]);
+            assert_eq!(hvc1.hvcc.arrays[0].nalus[0], X265_SPS_1920X1088_CROPPED);
         }
         other => panic!("not hvc1: {other:?}"),
     }
+    // An SPS the parser cannot read leaves the size unknown, the track still usable.
+    let video = VideoTrack::new(VideoCodecKind::Hevc, &hevc_record(&[0x42, 0x01, 0x01])).unwrap();
+    assert_eq!((video.width, video.height), (0, 0));
     let main10 = Hvcc {
         general_profile_idc: 2,
         general_tier_flag: true,

@@ -2,6 +2,7 @@
 //!
 //! - [`input`]: an RTMP audio/video message body reduced to a codec configuration or sample.
 //! - [`boxes`]: init segments and moof+mdat fragments, written with `mp4-atom`.
+//! - [`sps`], [`hevc_sps`]: the picture size of an H.264 / H.265 SPS for the sample entry.
 //! - [`segmenter`]: the per-stream [`Segmenter`] (home shard, sans-IO) cutting parts and
 //!   segments at keyframes into a sliding window.
 //! - `building`: the segmenter's open part/segment, timestamp unwrapping, init building.
@@ -15,6 +16,7 @@ pub mod boxes;
 mod building;
 #[cfg(test)]
 pub(crate) mod fixtures;
+pub mod hevc_sps;
 pub mod input;
 pub mod recording;
 pub mod segmenter;

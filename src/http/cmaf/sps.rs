@@ -8,10 +8,7 @@
 /// Width and height in pixels of the SPS NAL unit `nal` (NAL header byte included).
 pub fn avc_dimensions(nal: &[u8]) -> Option<(u16, u16)> {
     let rbsp = unescape(nal.get(1..)?);
-    let mut r = Bits {
-        data: &rbsp,
-        pos: 0,
-    };
+    let mut r = Bits::new(&rbsp);
     let profile = r.bits(8)?;
     r.bits(16)?; // constraint flags, level
     r.ue()?; // seq_parameter_set_id
@@ -98,7 +95,7 @@ fn skip_scaling_list(r: &mut Bits<'_>, size: usize) -> Option<()> {
 }
 
 /// The RBSP: 0x000003 becomes 0x0000.
-fn unescape(data: &[u8]) -> Vec<u8> {
+pub(super) fn unescape(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len());
     let mut zeros = 0;
     for &b in data {
@@ -112,25 +109,40 @@ fn unescape(data: &[u8]) -> Vec<u8> {
     out
 }
 
-struct Bits<'a> {
+/// An MSB-first bit reader over an RBSP; every read past the end is None.
+pub(super) struct Bits<'a> {
     data: &'a [u8],
     pos: usize,
 }
 
-impl Bits<'_> {
-    fn bit(&mut self) -> Option<bool> {
+impl<'a> Bits<'a> {
+    pub(super) fn new(data: &'a [u8]) -> Self {
+        Self { data, pos: 0 }
+    }
+
+    /// Skips `n` bits, None (position unchanged) when fewer remain.
+    pub(super) fn skip(&mut self, n: usize) -> Option<()> {
+        let end = self.pos.checked_add(n)?;
+        if end > self.data.len().checked_mul(8)? {
+            return None;
+        }
+        self.pos = end;
+        Some(())
+    }
+
+    pub(super) fn bit(&mut self) -> Option<bool> {
         let byte = self.data.get(self.pos / 8)?;
         let bit = byte >> (7 - self.pos % 8) & 1;
         self.pos += 1;
         Some(bit == 1)
     }
 
-    fn bits(&mut self, n: u32) -> Option<u32> {
+    pub(super) fn bits(&mut self, n: u32) -> Option<u32> {
         (0..n).try_fold(0u32, |acc, _| Some(acc << 1 | u32::from(self.bit()?)))
     }
 
     /// Unsigned Exp-Golomb; at most 31 leading zeros (a 32-bit value).
-    fn ue(&mut self) -> Option<u32> {
+    pub(super) fn ue(&mut self) -> Option<u32> {
         let mut zeros = 0;
         while !self.bit()? {
             zeros += 1;
@@ -142,7 +154,7 @@ impl Bits<'_> {
         ((1u64 << zeros) - 1 + u64::from(rest)).try_into().ok()
     }
 
-    fn se(&mut self) -> Option<i32> {
+    pub(super) fn se(&mut self) -> Option<i32> {
         let k = i64::from(self.ue()?);
         let v = if k % 2 == 1 { (k + 1) / 2 } else { -(k / 2) };
         i32::try_from(v).ok()
