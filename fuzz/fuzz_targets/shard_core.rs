@@ -38,7 +38,7 @@ use rtmp_edge::relay::{AppRelay, OriginChoice, RelaySettings, Upstream};
 use rtmp_edge::shard::{CloseReason, ConnId, ListenerSettings, ShardCore, ShardSettings};
 use std::io::IoSlice;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 const MAX_OPS: usize = 4096;
@@ -65,7 +65,14 @@ struct Sim {
     trace: bool,
 }
 
-fn settings() -> ShardSettings {
+/// The settings of every run, made once: `ShardSettings::default` reads the CPU count from
+/// /proc and the cgroup files, which cost more than most runs.
+fn settings() -> Arc<ShardSettings> {
+    static SETTINGS: OnceLock<Arc<ShardSettings>> = OnceLock::new();
+    SETTINGS.get_or_init(|| Arc::new(fresh_settings())).clone()
+}
+
+fn fresh_settings() -> ShardSettings {
     let origin: SocketAddr = ([127, 0, 0, 1], 19_002).into();
     let upstream = || Upstream {
         url: RtmpUrl::parse_app("rtmp://127.0.0.1:19002/live").expect("a valid URL"),
@@ -101,13 +108,14 @@ fn settings() -> ShardSettings {
 
 impl Sim {
     fn new() -> Sim {
-        let settings = Arc::new(settings());
+        let settings = settings();
         let registry = Arc::new(Registry::new(2));
         let now = Instant::now();
         let cores = (0..2)
             .map(|i| ShardCore::new(i, settings.clone(), registry.clone(), now, 7 + i as u64))
             .collect();
-        let trace = std::env::var_os("SHARD_CORE_TRACE").is_some();
+        static TRACE: OnceLock<bool> = OnceLock::new();
+        let trace = *TRACE.get_or_init(|| std::env::var_os("SHARD_CORE_TRACE").is_some());
         Sim {
             cores,
             now,

@@ -54,6 +54,14 @@ pub fn command_round_trip(payload: &[u8], amf3: bool, limits: &Limits) {
     }
 }
 
+/// Asserts that two runs gave the same events: equal lists, or lists whose text is the same (a
+/// NaN, a play's start say, is never equal to itself). Only lists that differ are formatted.
+pub fn assert_same_events<E: std::fmt::Debug + PartialEq>(split: &[E], whole: &[E]) {
+    if split != whole {
+        assert_eq!(format!("{split:?}"), format!("{whole:?}"));
+    }
+}
+
 /// The two sides of the handshake, driven alike.
 pub trait HandshakeSide {
     fn handle_input(&mut self, input: &[u8]) -> Result<usize, HandshakeError>;
