@@ -52,7 +52,7 @@ fn new(policy: u8) -> Client {
     Client(session)
 }
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: rtmp_edge_fuzz::keep_freed_memory(), |data: &[u8]| {
     let Some((&policy, input)) = data.split_first() else {
         return;
     };

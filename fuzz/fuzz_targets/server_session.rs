@@ -56,7 +56,7 @@ fn new() -> Server {
     Server(ServerSession::new(SessionConfig::default(), 7, 1000))
 }
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: rtmp_edge_fuzz::keep_freed_memory(), |data: &[u8]| {
     let Some((&policy, input)) = data.split_first() else {
         return;
     };

@@ -336,7 +336,7 @@ impl Sim {
     }
 }
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: rtmp_edge_fuzz::keep_freed_memory(), |data: &[u8]| {
     let mut u = Unstructured::new(data);
     let mut sim = Sim::new();
     for _ in 0..MAX_OPS {
