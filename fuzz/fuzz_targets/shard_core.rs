@@ -58,6 +58,11 @@ struct Sim {
     cores: Vec<ShardCore>,
     now: Instant,
     conns: Vec<Conn>,
+    /// Per shard, by id (ids are small slab indices), where that connection is in `conns`
+    /// (`usize::MAX`: not there); and how many each shard has. Inputs that open thousands of
+    /// connections made every op scan them all.
+    index: [Vec<usize>; 2],
+    open: [usize; 2],
     /// Relay connects asked for and not answered yet.
     connects: Vec<(usize, ConnId)>,
     next_port: u16,
@@ -120,6 +125,8 @@ impl Sim {
             cores,
             now,
             conns: Vec::new(),
+            index: [Vec::new(), Vec::new()],
+            open: [0; 2],
             connects: Vec::new(),
             next_port: 40_000,
             trace,
@@ -127,8 +134,44 @@ impl Sim {
     }
 
     fn known(&self, shard: usize, id: ConnId) -> bool {
-        self.conns.iter().any(|c| c.shard == shard && c.id == id)
-            || self.connects.contains(&(shard, id))
+        self.position(shard, id).is_some() || self.connects.contains(&(shard, id))
+    }
+
+    fn position(&self, shard: usize, id: ConnId) -> Option<usize> {
+        self.index[shard]
+            .get(id.0)
+            .copied()
+            .filter(|&i| i != usize::MAX)
+    }
+
+    fn set_position(&mut self, shard: usize, id: ConnId, i: usize) {
+        let index = &mut self.index[shard];
+        if index.len() <= id.0 {
+            index.resize(id.0 + 1, usize::MAX);
+        }
+        index[id.0] = i;
+    }
+
+    fn add(&mut self, shard: usize, id: ConnId) {
+        self.set_position(shard, id, self.conns.len());
+        self.conns.push(Conn {
+            shard,
+            id,
+            in_flight: None,
+        });
+        self.open[shard] += 1;
+    }
+
+    /// Removes `conns[i]`; the ones after it move down (their order is what `conn` picks).
+    fn remove(&mut self, i: usize) -> Conn {
+        let c = self.conns.remove(i);
+        self.set_position(c.shard, c.id, usize::MAX);
+        for j in i..self.conns.len() {
+            let (shard, id) = (self.conns[j].shard, self.conns[j].id);
+            self.set_position(shard, id, j);
+        }
+        self.open[c.shard] -= 1;
+        c
     }
 
     fn pick(&mut self, u: &mut Unstructured) -> Result<Option<usize>> {
@@ -161,11 +204,7 @@ impl Sim {
                     eprintln!("  shard {shard} accepted {id:?} on listener {listener}");
                 }
                 assert!(!self.known(shard, id), "accept handed out {id:?}, in use");
-                self.conns.push(Conn {
-                    shard,
-                    id,
-                    in_flight: None,
-                });
+                self.add(shard, id);
             }
             1 => {
                 let pick = self.pick(u)?;
@@ -205,7 +244,7 @@ impl Sim {
                     _ => CloseReason::ReadError,
                 };
                 if let Some(i) = pick {
-                    let c = self.conns.remove(i);
+                    let c = self.remove(i);
                     self.cores[c.shard].handle_closed(c.id, reason);
                 }
             }
@@ -225,11 +264,7 @@ impl Sim {
                     let result = if failed {
                         Err(std::io::ErrorKind::ConnectionRefused.into())
                     } else {
-                        self.conns.push(Conn {
-                            shard,
-                            id,
-                            in_flight: None,
-                        });
+                        self.add(shard, id);
                         Ok(())
                     };
                     self.cores[shard].handle_connected(id, result, now);
@@ -261,8 +296,7 @@ impl Sim {
             }
         }
         for shard in 0..self.cores.len() {
-            let known = self.conns.iter().filter(|c| c.shard == shard).count()
-                + self.connects.iter().filter(|c| c.0 == shard).count();
+            let known = self.open[shard] + self.connects.iter().filter(|c| c.0 == shard).count();
             assert_eq!(
                 self.cores[shard].connections(),
                 known,
@@ -285,11 +319,9 @@ impl Sim {
             assert_eq!(tx.iovecs(&mut iovecs), len);
             assert_eq!(iovecs.iter().map(|s: &IoSlice| s.len()).sum::<usize>(), len);
             let conn = tx.conn;
-            let known = self
-                .conns
-                .iter_mut()
-                .find(|c| c.shard == shard && c.id == conn);
-            let c = known.unwrap_or_else(|| panic!("a send for unknown {conn:?}"));
+            let i = self.position(shard, conn);
+            let i = i.unwrap_or_else(|| panic!("a send for unknown {conn:?}"));
+            let c = &mut self.conns[i];
             assert!(
                 c.in_flight.is_none(),
                 "a send for {conn:?} while one is in flight"
@@ -302,7 +334,9 @@ impl Sim {
                 eprintln!("  shard {shard} closes {conn:?}: {reason}");
             }
             let before = self.conns.len() + self.connects.len();
-            self.conns.retain(|c| !(c.shard == shard && c.id == conn));
+            if let Some(i) = self.position(shard, conn) {
+                self.remove(i);
+            }
             self.connects.retain(|c| *c != (shard, conn));
             assert_eq!(
                 self.conns.len() + self.connects.len() + 1,
