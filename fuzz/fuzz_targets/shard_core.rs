@@ -328,21 +328,33 @@ impl Sim {
             );
             c.in_flight = Some(len);
         }
+        let mut gone = false;
         while let Some((conn, reason)) = self.cores[shard].poll_close() {
             moved = true;
             if self.trace {
                 eprintln!("  shard {shard} closes {conn:?}: {reason}");
             }
-            let before = self.conns.len() + self.connects.len();
-            if let Some(i) = self.position(shard, conn) {
-                self.remove(i);
+            // Marked here and taken out of `conns` in one pass below: a shutdown closes them
+            // all, and removing each from the middle of `conns` was quadratic.
+            let held = self.position(shard, conn).is_some();
+            if held {
+                self.set_position(shard, conn, usize::MAX);
+                self.open[shard] -= 1;
+                gone = true;
             }
+            let before = self.connects.len();
             self.connects.retain(|c| *c != (shard, conn));
-            assert_eq!(
-                self.conns.len() + self.connects.len() + 1,
-                before,
-                "closed {conn:?}"
-            );
+            let removed = usize::from(held) + before - self.connects.len();
+            assert_eq!(removed, 1, "closed {conn:?}");
+        }
+        if gone {
+            let index = &self.index;
+            self.conns
+                .retain(|c| index[c.shard].get(c.id.0) != Some(&usize::MAX));
+            for j in 0..self.conns.len() {
+                let (shard, id) = (self.conns[j].shard, self.conns[j].id);
+                self.set_position(shard, id, j);
+            }
         }
         let mut mail = Vec::new();
         while let Some(batch) = self.cores[shard].poll_mailbox() {
