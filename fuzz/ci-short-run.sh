@@ -19,6 +19,8 @@ targets=$(cargo +nightly fuzz list) || { echo "fuzz: cargo +nightly fuzz list fa
 # More codegen units than cargo-fuzz's default of 1: a faster build for a short run.
 build=(cargo +nightly fuzz build -s "$sanitizer" --codegen-units 16 --target-dir "$out/target")
 
+# shellcheck source=fuzz/max-len.sh
+. fuzz/max-len.sh
 passed=0
 failed=0
 echo "== fuzz: ${build[*]}"
@@ -34,8 +36,8 @@ else
         log=$out/$t.log
         if nice -n 15 cargo +nightly fuzz run -s "$sanitizer" --codegen-units 16 \
             --target-dir "$out/target" "$t" "$out/corpus/$t" "fuzz/seeds/$t" -- \
-            -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 \
-            -artifact_prefix="$out/artifacts/$t/" >"$log" 2>&1; then
+            -max_total_time="$seconds" -max_len="$(max_len_of "$t")" -rss_limit_mb=2048 \
+            -timeout=20 -print_final_stats=1 -artifact_prefix="$out/artifacts/$t/" >"$log" 2>&1; then
             execs=$(awk '/stat::number_of_executed_units/ { print $2 }' "$log")
             echo "fuzz $t: ok (${execs:-?} executions)"
             passed=$((passed + 1))

@@ -9,6 +9,10 @@
 #        OUT (/tmp/rtmp-edge-fuzz-long: corpora, logs, crash artifacts, the target dir),
 #        NO_BUILD (set: use the binaries already in $OUT/target).
 #
+# Inputs are capped per target (`max_len_of`): libFuzzer would otherwise take the largest
+# seed (48 KiB) as its length limit, and each run of a target that feeds its input again in
+# small pieces would then cost milliseconds.
+#
 # Each target's corpus starts from fuzz/seeds/TARGET and grows in $OUT/corpus/TARGET (not
 # committed). A crash stops that target: its input is in $OUT/artifacts/TARGET/.
 set -uo pipefail
@@ -33,6 +37,8 @@ if [ -z "${NO_BUILD:-}" ]; then
         { echo "long-run: build failed, see $OUT/logs/build.log" >&2; exit 1; }
 fi
 bin=$OUT/target/x86_64-unknown-linux-gnu/release
+# shellcheck source=fuzz/max-len.sh
+. fuzz/max-len.sh
 
 for t in "${TARGETS[@]}"; do
     case "$t" in
@@ -43,7 +49,8 @@ for t in "${TARGETS[@]}"; do
     seeds=fuzz/seeds/$t
     [ -d "$seeds" ] || seeds=
     log=$OUT/logs/$t.log
-    nice -n 15 "$bin/$t" "$OUT/corpus/$t" $seeds -runs="$RUNS" -max_total_time="$secs" -print_final_stats=1 \
+    nice -n 15 "$bin/$t" "$OUT/corpus/$t" $seeds -runs="$RUNS" -max_total_time="$secs" \
+        -max_len="$(max_len_of "$t")" -print_final_stats=1 \
         -rss_limit_mb=2048 -timeout=20 -artifact_prefix="$OUT/artifacts/$t/" >"$log" 2>&1
     rc=$?
     # libFuzzer's final stats: stat::number_of_executed_units, stat::average_exec_per_sec, ...

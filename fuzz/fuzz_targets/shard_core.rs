@@ -38,7 +38,7 @@ use rtmp_edge::relay::{AppRelay, OriginChoice, RelaySettings, Upstream};
 use rtmp_edge::shard::{CloseReason, ConnId, ListenerSettings, ShardCore, ShardSettings};
 use std::io::IoSlice;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 const MAX_OPS: usize = 4096;
@@ -58,6 +58,11 @@ struct Sim {
     cores: Vec<ShardCore>,
     now: Instant,
     conns: Vec<Conn>,
+    /// Per shard, by id (ids are small slab indices), where that connection is in `conns`
+    /// (`usize::MAX`: not there); and how many each shard has. Inputs that open thousands of
+    /// connections made every op scan them all.
+    index: [Vec<usize>; 2],
+    open: [usize; 2],
     /// Relay connects asked for and not answered yet.
     connects: Vec<(usize, ConnId)>,
     next_port: u16,
@@ -65,7 +70,14 @@ struct Sim {
     trace: bool,
 }
 
-fn settings() -> ShardSettings {
+/// The settings of every run, made once: `ShardSettings::default` reads the CPU count from
+/// /proc and the cgroup files, which cost more than most runs.
+fn settings() -> Arc<ShardSettings> {
+    static SETTINGS: OnceLock<Arc<ShardSettings>> = OnceLock::new();
+    SETTINGS.get_or_init(|| Arc::new(fresh_settings())).clone()
+}
+
+fn fresh_settings() -> ShardSettings {
     let origin: SocketAddr = ([127, 0, 0, 1], 19_002).into();
     let upstream = || Upstream {
         url: RtmpUrl::parse_app("rtmp://127.0.0.1:19002/live").expect("a valid URL"),
@@ -101,17 +113,20 @@ fn settings() -> ShardSettings {
 
 impl Sim {
     fn new() -> Sim {
-        let settings = Arc::new(settings());
+        let settings = settings();
         let registry = Arc::new(Registry::new(2));
         let now = Instant::now();
         let cores = (0..2)
             .map(|i| ShardCore::new(i, settings.clone(), registry.clone(), now, 7 + i as u64))
             .collect();
-        let trace = std::env::var_os("SHARD_CORE_TRACE").is_some();
+        static TRACE: OnceLock<bool> = OnceLock::new();
+        let trace = *TRACE.get_or_init(|| std::env::var_os("SHARD_CORE_TRACE").is_some());
         Sim {
             cores,
             now,
             conns: Vec::new(),
+            index: [Vec::new(), Vec::new()],
+            open: [0; 2],
             connects: Vec::new(),
             next_port: 40_000,
             trace,
@@ -119,8 +134,44 @@ impl Sim {
     }
 
     fn known(&self, shard: usize, id: ConnId) -> bool {
-        self.conns.iter().any(|c| c.shard == shard && c.id == id)
-            || self.connects.contains(&(shard, id))
+        self.position(shard, id).is_some() || self.connects.contains(&(shard, id))
+    }
+
+    fn position(&self, shard: usize, id: ConnId) -> Option<usize> {
+        self.index[shard]
+            .get(id.0)
+            .copied()
+            .filter(|&i| i != usize::MAX)
+    }
+
+    fn set_position(&mut self, shard: usize, id: ConnId, i: usize) {
+        let index = &mut self.index[shard];
+        if index.len() <= id.0 {
+            index.resize(id.0 + 1, usize::MAX);
+        }
+        index[id.0] = i;
+    }
+
+    fn add(&mut self, shard: usize, id: ConnId) {
+        self.set_position(shard, id, self.conns.len());
+        self.conns.push(Conn {
+            shard,
+            id,
+            in_flight: None,
+        });
+        self.open[shard] += 1;
+    }
+
+    /// Removes `conns[i]`; the ones after it move down (their order is what `conn` picks).
+    fn remove(&mut self, i: usize) -> Conn {
+        let c = self.conns.remove(i);
+        self.set_position(c.shard, c.id, usize::MAX);
+        for j in i..self.conns.len() {
+            let (shard, id) = (self.conns[j].shard, self.conns[j].id);
+            self.set_position(shard, id, j);
+        }
+        self.open[c.shard] -= 1;
+        c
     }
 
     fn pick(&mut self, u: &mut Unstructured) -> Result<Option<usize>> {
@@ -153,11 +204,7 @@ impl Sim {
                     eprintln!("  shard {shard} accepted {id:?} on listener {listener}");
                 }
                 assert!(!self.known(shard, id), "accept handed out {id:?}, in use");
-                self.conns.push(Conn {
-                    shard,
-                    id,
-                    in_flight: None,
-                });
+                self.add(shard, id);
             }
             1 => {
                 let pick = self.pick(u)?;
@@ -197,7 +244,7 @@ impl Sim {
                     _ => CloseReason::ReadError,
                 };
                 if let Some(i) = pick {
-                    let c = self.conns.remove(i);
+                    let c = self.remove(i);
                     self.cores[c.shard].handle_closed(c.id, reason);
                 }
             }
@@ -217,11 +264,7 @@ impl Sim {
                     let result = if failed {
                         Err(std::io::ErrorKind::ConnectionRefused.into())
                     } else {
-                        self.conns.push(Conn {
-                            shard,
-                            id,
-                            in_flight: None,
-                        });
+                        self.add(shard, id);
                         Ok(())
                     };
                     self.cores[shard].handle_connected(id, result, now);
@@ -253,8 +296,7 @@ impl Sim {
             }
         }
         for shard in 0..self.cores.len() {
-            let known = self.conns.iter().filter(|c| c.shard == shard).count()
-                + self.connects.iter().filter(|c| c.0 == shard).count();
+            let known = self.open[shard] + self.connects.iter().filter(|c| c.0 == shard).count();
             assert_eq!(
                 self.cores[shard].connections(),
                 known,
@@ -277,30 +319,42 @@ impl Sim {
             assert_eq!(tx.iovecs(&mut iovecs), len);
             assert_eq!(iovecs.iter().map(|s: &IoSlice| s.len()).sum::<usize>(), len);
             let conn = tx.conn;
-            let known = self
-                .conns
-                .iter_mut()
-                .find(|c| c.shard == shard && c.id == conn);
-            let c = known.unwrap_or_else(|| panic!("a send for unknown {conn:?}"));
+            let i = self.position(shard, conn);
+            let i = i.unwrap_or_else(|| panic!("a send for unknown {conn:?}"));
+            let c = &mut self.conns[i];
             assert!(
                 c.in_flight.is_none(),
                 "a send for {conn:?} while one is in flight"
             );
             c.in_flight = Some(len);
         }
+        let mut gone = false;
         while let Some((conn, reason)) = self.cores[shard].poll_close() {
             moved = true;
             if self.trace {
                 eprintln!("  shard {shard} closes {conn:?}: {reason}");
             }
-            let before = self.conns.len() + self.connects.len();
-            self.conns.retain(|c| !(c.shard == shard && c.id == conn));
+            // Marked here and taken out of `conns` in one pass below: a shutdown closes them
+            // all, and removing each from the middle of `conns` was quadratic.
+            let held = self.position(shard, conn).is_some();
+            if held {
+                self.set_position(shard, conn, usize::MAX);
+                self.open[shard] -= 1;
+                gone = true;
+            }
+            let before = self.connects.len();
             self.connects.retain(|c| *c != (shard, conn));
-            assert_eq!(
-                self.conns.len() + self.connects.len() + 1,
-                before,
-                "closed {conn:?}"
-            );
+            let removed = usize::from(held) + before - self.connects.len();
+            assert_eq!(removed, 1, "closed {conn:?}");
+        }
+        if gone {
+            let index = &self.index;
+            self.conns
+                .retain(|c| index[c.shard].get(c.id.0) != Some(&usize::MAX));
+            for j in 0..self.conns.len() {
+                let (shard, id) = (self.conns[j].shard, self.conns[j].id);
+                self.set_position(shard, id, j);
+            }
         }
         let mut mail = Vec::new();
         while let Some(batch) = self.cores[shard].poll_mailbox() {
@@ -328,7 +382,7 @@ impl Sim {
     }
 }
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: rtmp_edge_fuzz::keep_freed_memory(), |data: &[u8]| {
     let mut u = Unstructured::new(data);
     let mut sim = Sim::new();
     for _ in 0..MAX_OPS {
