@@ -49,6 +49,22 @@ fn preload_hint(playlist: &str) -> (u64, u64) {
     (m.parse().unwrap(), p.parse().unwrap())
 }
 
+/// A blocking reload of `cam` on shard 1 for what `query(msn, part)` of the current preload
+/// hint names, still waiting; returns its wire and the hinted msn.
+fn blocked_reload(h: &mut Harness, query: impl FnOnce(u64, u64) -> String) -> (usize, u64) {
+    let probe = h.raw(1, HTTP);
+    get(h, probe, "/live/cam/index.m3u8");
+    let (msn, part) = preload_hint(&body(h, probe)[0]);
+    let waiter = h.raw(1, HTTP);
+    get(
+        h,
+        waiter,
+        &format!("/live/cam/index.m3u8?{}", query(msn, part)),
+    );
+    assert!(h.wires[waiter].received.is_empty());
+    (waiter, msn)
+}
+
 #[test]
 fn playlists_manifests_and_files_are_served_on_every_shard() {
     let mut h = Harness::new(with_http);
@@ -139,16 +155,7 @@ fn waits_are_bounded() {
     // after three target durations.
     let p = publish(&mut h);
     frames(&mut h, p, 0, 60, true);
-    let probe = h.raw(1, HTTP);
-    get(&mut h, probe, "/live/cam/index.m3u8");
-    let (msn, _) = preload_hint(&body(&h, probe)[0]);
-    let waiter = h.raw(1, HTTP);
-    get(
-        &mut h,
-        waiter,
-        &format!("/live/cam/index.m3u8?_HLS_msn={}", msn + 1),
-    );
-    assert!(h.wires[waiter].received.is_empty());
+    let (waiter, msn) = blocked_reload(&mut h, |msn, _| format!("_HLS_msn={}", msn + 1));
     h.advance_in_steps(Duration::from_secs(7));
     let r = responses(&h.wires[waiter].received);
     assert_eq!(r.len(), 1);
@@ -168,16 +175,9 @@ fn an_ended_stream_is_served_with_endlist_then_dropped() {
     let p = publish(&mut h);
     frames(&mut h, p, 0, 120, true);
     // A reload waiting for the next part when the publisher leaves: answered at once.
-    let probe = h.raw(1, HTTP);
-    get(&mut h, probe, "/live/cam/index.m3u8");
-    let (msn, part) = preload_hint(&body(&h, probe)[0]);
-    let waiter = h.raw(1, HTTP);
-    get(
-        &mut h,
-        waiter,
-        &format!("/live/cam/index.m3u8?_HLS_msn={msn}&_HLS_part={part}"),
-    );
-    assert!(h.wires[waiter].received.is_empty());
+    let (waiter, _) = blocked_reload(&mut h, |msn, part| {
+        format!("_HLS_msn={msn}&_HLS_part={part}")
+    });
     h.hang_up(p);
     h.drive();
     let r = responses(&h.wires[waiter].received);
