@@ -140,19 +140,15 @@ pub fn root_certificates(ca: Option<&Path>) -> Result<Vec<CertificateDer<'static
 /// A client configuration that trusts the CA certificates in `ca` (or, without one, the
 /// system's root certificates).
 pub fn client_config(ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, TlsLoadError> {
+    let certs = root_certificates(ca)?;
     let mut roots = rustls::RootCertStore::empty();
-    match ca {
-        Some(_) => {
-            for cert in root_certificates(ca)? {
-                roots.add(cert)?;
-            }
+    if ca.is_some() {
+        // A configured CA must parse whole; the system's store may hold odd entries.
+        for cert in certs {
+            roots.add(cert)?;
         }
-        None => {
-            let (added, _ignored) = roots.add_parsable_certificates(root_certificates(None)?);
-            if added == 0 {
-                return Err(TlsLoadError::NoRoots);
-            }
-        }
+    } else if roots.add_parsable_certificates(certs).0 == 0 {
+        return Err(TlsLoadError::NoRoots);
     }
     let config = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
